@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url'
+
+import { configDefaults, defineConfig, mergeConfig } from 'vitest/config'
+
+import viteConfig from './vite.config'
+
+export default mergeConfig(
+  viteConfig,
+  defineConfig({
+    test: {
+      environment: 'jsdom',
+      exclude: [...configDefaults.exclude, 'e2e/**'],
+      root: fileURLToPath(new URL('./', import.meta.url)),
+      server: { deps: { inline: ['vuetify'] } },
+    },
+  }),
+)
