@@ -1,0 +1,577 @@
+//! `JwtConfig`: every Flask-JWT-Extended option that makes sense in Rust, with the same defaults.
+//!
+//! The Flask library reads 43 `JWT_*` keys; each has a `with_*` builder method here, and
+//! [`JwtConfig::from_env`] reads the same names from the environment. A config is only checked
+//! when it is turned into a [`JwtManager`](crate::JwtManager), so a mistake is a typed
+//! [`ConfigError`] at start-up instead of a failure while serving a request.
+
+use std::{fmt, str::FromStr, time::Duration};
+
+use http::Method;
+pub use jsonwebtoken::Algorithm;
+
+/// Where a token may be found in a request, tried in the configured order.
+///
+/// Mirrors the strings `"headers"`, `"cookies"`, `"query_string"` and `"json"` of
+/// `JWT_TOKEN_LOCATION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenLocation {
+    /// The `Authorization` header (name and type configurable).
+    Headers,
+    /// The access or refresh cookie, with the CSRF double-submit check.
+    Cookies,
+    /// A query-string parameter (`?jwt=...`).
+    QueryString,
+    /// A key of a JSON request body; needs the [`JsonTokenLayer`](crate::JsonTokenLayer).
+    Json,
+}
+
+impl TokenLocation {
+    /// The name Flask-JWT-Extended uses for this location (and in its error messages).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Headers => "headers",
+            Self::Cookies => "cookies",
+            Self::QueryString => "query_string",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for TokenLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TokenLocation {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "headers" => Ok(Self::Headers),
+            "cookies" => Ok(Self::Cookies),
+            "query_string" => Ok(Self::QueryString),
+            "json" => Ok(Self::Json),
+            _ => Err(ConfigError::UnknownLocation),
+        }
+    }
+}
+
+/// The `SameSite` cookie attribute. `None` in the config (the default) writes no attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// `SameSite=Strict`: never sent on cross-site requests.
+    Strict,
+    /// `SameSite=Lax`: sent on top-level cross-site navigations.
+    Lax,
+    /// `SameSite=None`: always sent (browsers require `Secure` with it).
+    None,
+}
+
+impl SameSite {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+impl FromStr for SameSite {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "strict" => Ok(Self::Strict),
+            "lax" => Ok(Self::Lax),
+            "none" => Ok(Self::None),
+            _ => Err(ConfigError::InvalidValue {
+                name: "JWT_COOKIE_SAMESITE",
+                reason: "must be Strict, Lax or None".into(),
+            }),
+        }
+    }
+}
+
+/// A configuration mistake, found when the [`JwtManager`](crate::JwtManager) is built.
+///
+/// Messages follow Flask-JWT-Extended's `RuntimeError`s where it has one.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An HS* algorithm without a secret.
+    #[error(
+        "JWT_SECRET_KEY or flask SECRET_KEY must be set when using symmetric algorithm \"{0:?}\""
+    )]
+    MissingSecret(Algorithm),
+    /// An asymmetric algorithm without a private key.
+    #[error("JWT_PRIVATE_KEY must be set to use asymmetric cryptography algorithm \"{0:?}\"")]
+    MissingPrivateKey(Algorithm),
+    /// An asymmetric algorithm without a public key.
+    #[error("JWT_PUBLIC_KEY must be set to use asymmetric cryptography algorithm \"{0:?}\"")]
+    MissingPublicKey(Algorithm),
+    /// A PEM key that does not parse for the algorithm.
+    #[error("{name} is not a valid key for algorithm \"{algorithm:?}\": {reason}")]
+    InvalidKey {
+        /// `JWT_PRIVATE_KEY` or `JWT_PUBLIC_KEY`.
+        name: &'static str,
+        /// The configured algorithm.
+        algorithm: Algorithm,
+        /// What the key parser said.
+        reason: String,
+    },
+    /// `JWT_TOKEN_LOCATION` is empty.
+    #[error(
+        "JWT_TOKEN_LOCATION must contain at least one of \"headers\", \"cookies\", \"query_string\", or \"json\""
+    )]
+    NoLocation,
+    /// `JWT_TOKEN_LOCATION` names something else.
+    #[error(
+        "JWT_TOKEN_LOCATION can only contain \"headers\", \"cookies\", \"query_string\", or \"json\""
+    )]
+    UnknownLocation,
+    /// `JWT_HEADER_NAME` is empty (the Flask message says ACCESS, sic).
+    #[error("JWT_ACCESS_HEADER_NAME cannot be empty")]
+    EmptyHeaderName,
+    /// A name that must be a valid HTTP header name is not.
+    #[error("{0} is not a valid HTTP header name")]
+    InvalidHeaderName(&'static str),
+    /// An environment variable or option that does not parse.
+    #[error("{name}: {reason}")]
+    InvalidValue {
+        /// The option's `JWT_*` name.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+/// Every option of Flask-JWT-Extended's config, with its defaults.
+///
+/// Build it with [`JwtConfig::default`] and the `with_*` methods (each documents its default and
+/// the `JWT_*` key it mirrors), or read it from the environment with [`JwtConfig::from_env`].
+///
+/// ```
+/// use std::time::Duration;
+/// use jwt_extended::{JwtConfig, SameSite, TokenLocation};
+///
+/// let config = JwtConfig::default()
+///     .with_secret_key("a long random secret, at least 32 bytes")
+///     .with_token_location([TokenLocation::Cookies])
+///     .with_access_token_expires(Some(Duration::from_secs(600)))
+///     .with_cookie_samesite(Some(SameSite::Strict));
+/// assert_eq!(config.access_cookie_name(), "access_token_cookie");
+/// ```
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub(crate) algorithm: Algorithm,
+    pub(crate) decode_algorithms: Vec<Algorithm>,
+    pub(crate) secret_key: Option<Vec<u8>>,
+    pub(crate) private_key: Option<Vec<u8>>,
+    pub(crate) public_key: Option<Vec<u8>>,
+    pub(crate) access_expires: Option<Duration>,
+    pub(crate) refresh_expires: Option<Duration>,
+    pub(crate) decode_audience: Option<Vec<String>>,
+    pub(crate) encode_audience: Option<Vec<String>>,
+    pub(crate) decode_issuer: Option<Vec<String>>,
+    pub(crate) encode_issuer: Option<String>,
+    pub(crate) leeway: u64,
+    pub(crate) encode_nbf: bool,
+    pub(crate) verify_sub: bool,
+    pub(crate) identity_claim: String,
+    pub(crate) error_message_key: String,
+    pub(crate) token_location: Vec<TokenLocation>,
+    pub(crate) header_name: String,
+    pub(crate) header_type: String,
+    pub(crate) query_string_name: String,
+    pub(crate) query_string_value_prefix: String,
+    pub(crate) json_key: String,
+    pub(crate) refresh_json_key: String,
+    pub(crate) access_cookie_name: String,
+    pub(crate) refresh_cookie_name: String,
+    pub(crate) access_cookie_path: String,
+    pub(crate) refresh_cookie_path: String,
+    pub(crate) cookie_domain: Option<String>,
+    pub(crate) cookie_secure: bool,
+    pub(crate) cookie_samesite: Option<SameSite>,
+    pub(crate) session_cookie: bool,
+    pub(crate) csrf_protect: bool,
+    pub(crate) csrf_methods: Vec<Method>,
+    pub(crate) csrf_in_cookies: bool,
+    pub(crate) csrf_check_form: bool,
+    pub(crate) access_csrf_cookie_name: String,
+    pub(crate) refresh_csrf_cookie_name: String,
+    pub(crate) access_csrf_cookie_path: String,
+    pub(crate) refresh_csrf_cookie_path: String,
+    pub(crate) access_csrf_header_name: String,
+    pub(crate) refresh_csrf_header_name: String,
+    pub(crate) access_csrf_field_name: String,
+    pub(crate) refresh_csrf_field_name: String,
+}
+
+impl Default for JwtConfig {
+    /// Flask-JWT-Extended's defaults (`JWTManager._set_default_configuration_options`), with no
+    /// key: set one with [`with_secret_key`](Self::with_secret_key) or the PEM methods.
+    fn default() -> Self {
+        let s = String::from;
+        Self {
+            algorithm: Algorithm::HS256,
+            decode_algorithms: Vec::new(),
+            secret_key: None,
+            private_key: None,
+            public_key: None,
+            access_expires: Some(Duration::from_secs(15 * 60)),
+            refresh_expires: Some(Duration::from_secs(30 * 24 * 3600)),
+            decode_audience: None,
+            encode_audience: None,
+            decode_issuer: None,
+            encode_issuer: None,
+            leeway: 0,
+            encode_nbf: true,
+            verify_sub: true,
+            identity_claim: s("sub"),
+            error_message_key: s("msg"),
+            token_location: vec![TokenLocation::Headers],
+            header_name: s("Authorization"),
+            header_type: s("Bearer"),
+            query_string_name: s("jwt"),
+            query_string_value_prefix: String::new(),
+            json_key: s("access_token"),
+            refresh_json_key: s("refresh_token"),
+            access_cookie_name: s("access_token_cookie"),
+            refresh_cookie_name: s("refresh_token_cookie"),
+            access_cookie_path: s("/"),
+            refresh_cookie_path: s("/"),
+            cookie_domain: None,
+            cookie_secure: false,
+            cookie_samesite: None,
+            session_cookie: true,
+            csrf_protect: true,
+            csrf_methods: vec![Method::POST, Method::PUT, Method::PATCH, Method::DELETE],
+            csrf_in_cookies: true,
+            csrf_check_form: false,
+            access_csrf_cookie_name: s("csrf_access_token"),
+            refresh_csrf_cookie_name: s("csrf_refresh_token"),
+            access_csrf_cookie_path: s("/"),
+            refresh_csrf_cookie_path: s("/"),
+            access_csrf_header_name: s("X-CSRF-TOKEN"),
+            refresh_csrf_header_name: s("X-CSRF-TOKEN"),
+            access_csrf_field_name: s("csrf_token"),
+            refresh_csrf_field_name: s("csrf_token"),
+        }
+    }
+}
+
+impl fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |k: &Option<Vec<u8>>| k.as_ref().map(|_| "[redacted]");
+        f.debug_struct("JwtConfig")
+            .field("algorithm", &self.algorithm)
+            .field("decode_algorithms", &self.decode_algorithms)
+            .field("secret_key", &redacted(&self.secret_key))
+            .field("private_key", &redacted(&self.private_key))
+            .field("public_key", &self.public_key.as_ref().map(|_| "[set]"))
+            .field("access_expires", &self.access_expires)
+            .field("refresh_expires", &self.refresh_expires)
+            .field("token_location", &self.token_location)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("cookie_samesite", &self.cookie_samesite)
+            .field("csrf_protect", &self.csrf_protect)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! string_options {
+    ($($(#[$doc:meta])* $with:ident, $get:ident, $field:ident;)*) => {$(
+        $(#[$doc])*
+        #[must_use]
+        pub fn $with(mut self, value: impl Into<String>) -> Self {
+            self.$field = value.into();
+            self
+        }
+
+        #[doc = concat!("The value set by [`", stringify!($with), "`](Self::", stringify!($with), ").")]
+        pub fn $get(&self) -> &str {
+            &self.$field
+        }
+    )*};
+}
+
+macro_rules! bool_options {
+    ($($(#[$doc:meta])* $with:ident, $field:ident;)*) => {$(
+        $(#[$doc])*
+        #[must_use]
+        pub fn $with(mut self, value: bool) -> Self {
+            self.$field = value;
+            self
+        }
+    )*};
+}
+
+impl JwtConfig {
+    /// `JWT_ALGORITHM`: the signing algorithm. Defaults to `HS256`.
+    #[must_use]
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// `JWT_DECODE_ALGORITHMS`: algorithms accepted when decoding. Defaults to `[JWT_ALGORITHM]`;
+    /// like Flask, the signing algorithm is always added to the list.
+    #[must_use]
+    pub fn with_decode_algorithms(
+        mut self,
+        algorithms: impl IntoIterator<Item = Algorithm>,
+    ) -> Self {
+        self.decode_algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// `JWT_SECRET_KEY`: the HMAC key for HS* algorithms. No default: an HS* config without one
+    /// fails to build. Never used for asymmetric algorithms.
+    #[must_use]
+    pub fn with_secret_key(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.secret_key = Some(secret.as_ref().to_vec());
+        self
+    }
+
+    /// `JWT_PRIVATE_KEY`: PEM private key used to sign with RS*, PS*, ES* or EdDSA.
+    #[must_use]
+    pub fn with_private_key_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.private_key = Some(pem.as_ref().to_vec());
+        self
+    }
+
+    /// `JWT_PUBLIC_KEY`: PEM public key used to verify RS*, PS*, ES* or EdDSA tokens.
+    #[must_use]
+    pub fn with_public_key_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.public_key = Some(pem.as_ref().to_vec());
+        self
+    }
+
+    /// `JWT_ACCESS_TOKEN_EXPIRES`: lifetime of access tokens; `None` writes no `exp` (Flask's
+    /// `False`). Defaults to 15 minutes.
+    #[must_use]
+    pub fn with_access_token_expires(mut self, lifetime: Option<Duration>) -> Self {
+        self.access_expires = lifetime;
+        self
+    }
+
+    /// `JWT_REFRESH_TOKEN_EXPIRES`: lifetime of refresh tokens; `None` writes no `exp`.
+    /// Defaults to 30 days.
+    #[must_use]
+    pub fn with_refresh_token_expires(mut self, lifetime: Option<Duration>) -> Self {
+        self.refresh_expires = lifetime;
+        self
+    }
+
+    /// `JWT_DECODE_AUDIENCE`: accepted `aud` values. When set, `aud` is required and must match
+    /// one of them. Defaults to unset (`aud` not checked).
+    #[must_use]
+    pub fn with_decode_audience<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        aud: I,
+    ) -> Self {
+        self.decode_audience = Some(aud.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `JWT_ENCODE_AUDIENCE`: `aud` written into new tokens (a string for one value, a list for
+    /// several). Defaults to unset.
+    #[must_use]
+    pub fn with_encode_audience<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        aud: I,
+    ) -> Self {
+        self.encode_audience = Some(aud.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `JWT_DECODE_ISSUER`: accepted `iss` values; when set, `iss` is required. Defaults to unset.
+    #[must_use]
+    pub fn with_decode_issuer<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        iss: I,
+    ) -> Self {
+        self.decode_issuer = Some(iss.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `JWT_ENCODE_ISSUER`: `iss` written into new tokens. Defaults to unset.
+    #[must_use]
+    pub fn with_encode_issuer(mut self, iss: impl Into<String>) -> Self {
+        self.encode_issuer = Some(iss.into());
+        self
+    }
+
+    /// `JWT_DECODE_LEEWAY`: seconds of clock skew allowed on `exp`, `nbf` and `iat`. Defaults to 0.
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    /// `JWT_TOKEN_LOCATION`: where tokens are looked for, in order. Defaults to `[Headers]`.
+    #[must_use]
+    pub fn with_token_location(
+        mut self,
+        locations: impl IntoIterator<Item = TokenLocation>,
+    ) -> Self {
+        self.token_location = locations.into_iter().collect();
+        self
+    }
+
+    /// `JWT_COOKIE_DOMAIN`: the `Domain` of every cookie (a leading dot is dropped, as Werkzeug
+    /// does). Defaults to unset (host-only cookies).
+    #[must_use]
+    pub fn with_cookie_domain(mut self, domain: Option<String>) -> Self {
+        self.cookie_domain = domain.map(|d| d.trim_start_matches('.').to_owned());
+        self
+    }
+
+    /// `JWT_COOKIE_SAMESITE`: the `SameSite` attribute of every cookie. Defaults to `None`
+    /// (no attribute).
+    #[must_use]
+    pub fn with_cookie_samesite(mut self, same_site: Option<SameSite>) -> Self {
+        self.cookie_samesite = same_site;
+        self
+    }
+
+    /// `JWT_CSRF_METHODS`: methods that need the CSRF double-submit value. Defaults to POST,
+    /// PUT, PATCH and DELETE.
+    #[must_use]
+    pub fn with_csrf_methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        self.csrf_methods = methods.into_iter().collect();
+        self
+    }
+
+    bool_options! {
+        /// `JWT_ENCODE_NBF`: write an `nbf` claim equal to `iat`. Defaults to true.
+        with_encode_nbf, encode_nbf;
+        /// `JWT_VERIFY_SUB`: a `sub` claim must be a string (422 "Subject must be a string").
+        /// Defaults to true.
+        with_verify_sub, verify_sub;
+        /// `JWT_COOKIE_SECURE`: mark every cookie `Secure`. Defaults to false.
+        with_cookie_secure, cookie_secure;
+        /// `JWT_SESSION_COOKIE`: true writes session cookies (no `Max-Age`); false writes
+        /// `Max-Age=31540000` and `Expires`, as Flask does. Defaults to true.
+        with_session_cookie, session_cookie;
+        /// `JWT_COOKIE_CSRF_PROTECT`: double-submit CSRF protection, and a `csrf` claim in every
+        /// token. Defaults to true.
+        with_csrf_protect, csrf_protect;
+        /// `JWT_CSRF_IN_COOKIES`: also set the JavaScript-readable CSRF cookies. Defaults to true.
+        with_csrf_in_cookies, csrf_in_cookies;
+        /// `JWT_CSRF_CHECK_FORM`: fall back to a form field when the CSRF header is absent.
+        /// Defaults to false.
+        with_csrf_check_form, csrf_check_form;
+    }
+
+    string_options! {
+        /// `JWT_IDENTITY_CLAIM`: the claim holding the identity. Defaults to `sub`.
+        with_identity_claim, identity_claim, identity_claim;
+        /// `JWT_ERROR_MESSAGE_KEY`: the key of every error body. Defaults to `msg`.
+        with_error_message_key, error_message_key, error_message_key;
+        /// `JWT_HEADER_NAME`: the header holding the token. Defaults to `Authorization`.
+        with_header_name, header_name, header_name;
+        /// `JWT_HEADER_TYPE`: the case-sensitive scheme before the token; empty means the header
+        /// is just the token. Defaults to `Bearer`.
+        with_header_type, header_type, header_type;
+        /// `JWT_QUERY_STRING_NAME`: the query parameter holding the token. Defaults to `jwt`.
+        with_query_string_name, query_string_name, query_string_name;
+        /// `JWT_QUERY_STRING_VALUE_PREFIX`: required prefix of that value. Defaults to empty.
+        with_query_string_value_prefix, query_string_value_prefix, query_string_value_prefix;
+        /// `JWT_JSON_KEY`: body key of an access token. Defaults to `access_token`.
+        with_json_key, json_key, json_key;
+        /// `JWT_REFRESH_JSON_KEY`: body key of a refresh token. Defaults to `refresh_token`.
+        with_refresh_json_key, refresh_json_key, refresh_json_key;
+        /// `JWT_ACCESS_COOKIE_NAME`. Defaults to `access_token_cookie`.
+        with_access_cookie_name, access_cookie_name, access_cookie_name;
+        /// `JWT_REFRESH_COOKIE_NAME`. Defaults to `refresh_token_cookie`.
+        with_refresh_cookie_name, refresh_cookie_name, refresh_cookie_name;
+        /// `JWT_ACCESS_COOKIE_PATH`. Defaults to `/`.
+        with_access_cookie_path, access_cookie_path, access_cookie_path;
+        /// `JWT_REFRESH_COOKIE_PATH`. Defaults to `/`.
+        with_refresh_cookie_path, refresh_cookie_path, refresh_cookie_path;
+        /// `JWT_ACCESS_CSRF_COOKIE_NAME`. Defaults to `csrf_access_token`.
+        with_access_csrf_cookie_name, access_csrf_cookie_name, access_csrf_cookie_name;
+        /// `JWT_REFRESH_CSRF_COOKIE_NAME`. Defaults to `csrf_refresh_token`.
+        with_refresh_csrf_cookie_name, refresh_csrf_cookie_name, refresh_csrf_cookie_name;
+        /// `JWT_ACCESS_CSRF_COOKIE_PATH`. Defaults to `/`.
+        with_access_csrf_cookie_path, access_csrf_cookie_path, access_csrf_cookie_path;
+        /// `JWT_REFRESH_CSRF_COOKIE_PATH`. Defaults to `/`.
+        with_refresh_csrf_cookie_path, refresh_csrf_cookie_path, refresh_csrf_cookie_path;
+        /// `JWT_ACCESS_CSRF_HEADER_NAME`. Defaults to `X-CSRF-TOKEN`.
+        with_access_csrf_header_name, access_csrf_header_name, access_csrf_header_name;
+        /// `JWT_REFRESH_CSRF_HEADER_NAME`. Defaults to `X-CSRF-TOKEN`.
+        with_refresh_csrf_header_name, refresh_csrf_header_name, refresh_csrf_header_name;
+        /// `JWT_ACCESS_CSRF_FIELD_NAME`. Defaults to `csrf_token`.
+        with_access_csrf_field_name, access_csrf_field_name, access_csrf_field_name;
+        /// `JWT_REFRESH_CSRF_FIELD_NAME`. Defaults to `csrf_token`.
+        with_refresh_csrf_field_name, refresh_csrf_field_name, refresh_csrf_field_name;
+    }
+
+    /// The signing algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Where tokens are looked for, in order.
+    pub fn token_location(&self) -> &[TokenLocation] {
+        &self.token_location
+    }
+
+    /// Lifetime of new access tokens (`None`: no `exp`).
+    pub fn access_token_expires(&self) -> Option<Duration> {
+        self.access_expires
+    }
+
+    /// Lifetime of new refresh tokens (`None`: no `exp`).
+    pub fn refresh_token_expires(&self) -> Option<Duration> {
+        self.refresh_expires
+    }
+
+    /// Whether cookies are marked `Secure`.
+    pub fn cookie_secure(&self) -> bool {
+        self.cookie_secure
+    }
+
+    /// Whether CSRF double-submit protection is on.
+    pub fn csrf_protect(&self) -> bool {
+        self.csrf_protect
+    }
+
+    /// The algorithms accepted when decoding: the configured list plus the signing algorithm.
+    pub fn effective_decode_algorithms(&self) -> Vec<Algorithm> {
+        let mut algorithms = self.decode_algorithms.clone();
+        if !algorithms.contains(&self.algorithm) {
+            algorithms.push(self.algorithm);
+        }
+        algorithms
+    }
+
+    /// Checks what Flask checks lazily, once: locations, header names, keys present.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.token_location.is_empty() {
+            return Err(ConfigError::NoLocation);
+        }
+        if self.header_name.is_empty() {
+            return Err(ConfigError::EmptyHeaderName);
+        }
+        let headers = [
+            ("JWT_HEADER_NAME", &self.header_name),
+            ("JWT_ACCESS_CSRF_HEADER_NAME", &self.access_csrf_header_name),
+            (
+                "JWT_REFRESH_CSRF_HEADER_NAME",
+                &self.refresh_csrf_header_name,
+            ),
+        ];
+        for (name, value) in headers {
+            if http::HeaderName::from_bytes(value.as_bytes()).is_err() {
+                return Err(ConfigError::InvalidHeaderName(name));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,461 @@
+//! Token decoding with PyJWT's and Flask-JWT-Extended's checks, in their order and with their
+//! messages, so a client sees the same 422 text after the move to Rust.
+//!
+//! Order (§4.6 of the reference): segments, base64 and JSON of each part, algorithm allow-list,
+//! signature, then `iat`, `nbf`, `exp`, `iss`, `aud`, `sub`, `jti`, the identity claim, the
+//! defaults, and the CSRF claim. An expired token is checked on to the end, so an expired token
+//! with another fault reports that fault (Flask re-decodes it with `allow_expired`).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::{
+    Engine, alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::Value;
+
+use crate::{
+    claims::{DecodedToken, JsonObject},
+    csrf,
+    rejection::JwtError,
+};
+
+/// URL-safe base64 that accepts tokens with or without padding, like PyJWT.
+pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The claim checks of a decode, taken from the config once.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRules {
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) leeway: f64,
+    pub(crate) audience: Option<Vec<String>>,
+    pub(crate) issuer: Option<Vec<String>>,
+    pub(crate) verify_sub: bool,
+    pub(crate) identity_claim: String,
+}
+
+/// What a single decode is asked to do beyond the rules.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DecodeRequest<'a> {
+    /// The CSRF value sent with the request; checked against the `csrf` claim.
+    pub(crate) csrf: Option<&'a str>,
+    /// Accept an expired token (Flask's `allow_expired`).
+    pub(crate) allow_expired: bool,
+}
+
+/// A token split into its parts, before its signature is checked.
+pub(crate) struct Unverified<'t> {
+    pub(crate) header: JsonObject,
+    pub(crate) payload: JsonObject,
+    signing_input: &'t str,
+    signature: &'t str,
+}
+
+pub(crate) fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Splits and parses a token without verifying it (`get_unverified_jwt_headers` and the first
+/// step of every decode).
+pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, JwtError> {
+    let not_enough = || JwtError::invalid("Not enough segments");
+    let (signing_input, signature) = token.rsplit_once('.').ok_or_else(not_enough)?;
+    let (header_b64, payload_b64) = signing_input.split_once('.').ok_or_else(not_enough)?;
+    let header_bytes = B64
+        .decode(header_b64)
+        .map_err(|_| JwtError::invalid("Invalid header padding"))?;
+    let header = json_object(&header_bytes, "header")?;
+    let payload_bytes = B64
+        .decode(payload_b64)
+        .map_err(|_| JwtError::invalid("Invalid payload padding"))?;
+    if B64.decode(signature).is_err() {
+        return Err(JwtError::invalid("Invalid crypto padding"));
+    }
+    if header.get("kid").is_some_and(|k| !k.is_string()) {
+        return Err(JwtError::invalid(
+            "Key ID header parameter must be a string",
+        ));
+    }
+    let payload = json_object(&payload_bytes, "payload")?;
+    Ok(Unverified {
+        header,
+        payload,
+        signing_input,
+        signature,
+    })
+}
+
+fn json_object(bytes: &[u8], part: &str) -> Result<JsonObject, JwtError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(JwtError::invalid(format!(
+            "Invalid {part} string: must be a json object"
+        ))),
+        Err(e) => Err(JwtError::invalid(format!("Invalid {part} string: {e}"))),
+    }
+}
+
+impl Unverified<'_> {
+    /// The header's `alg`, checked against the allow-list.
+    pub(crate) fn algorithm(&self, allowed: &[Algorithm]) -> Result<Algorithm, JwtError> {
+        let alg = self
+            .header
+            .get("alg")
+            .ok_or_else(|| JwtError::invalid("Algorithm not specified"))?;
+        let not_allowed = || JwtError::invalid("The specified alg value is not allowed");
+        let alg: Algorithm = alg
+            .as_str()
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(not_allowed)?;
+        if allowed.contains(&alg) {
+            Ok(alg)
+        } else {
+            Err(not_allowed())
+        }
+    }
+
+    /// Checks the signature with `key`.
+    pub(crate) fn verify_signature(
+        &self,
+        key: &DecodingKey,
+        alg: Algorithm,
+    ) -> Result<(), JwtError> {
+        match jsonwebtoken::crypto::verify(self.signature, self.signing_input.as_bytes(), key, alg)
+        {
+            Ok(true) => Ok(()),
+            _ => Err(JwtError::invalid("Signature verification failed")),
+        }
+    }
+}
+
+/// Verifies the claims of a token whose signature holds, fills Flask's defaults, and checks
+/// the CSRF value.
+pub(crate) fn check_claims(
+    header: JsonObject,
+    mut payload: JsonObject,
+    rules: &ClaimRules,
+    request: DecodeRequest<'_>,
+) -> Result<DecodedToken, JwtError> {
+    let now = now();
+    let mut expired = false;
+    if let Some(iat) = payload.get("iat") {
+        let iat = integer(iat)
+            .ok_or_else(|| JwtError::invalid("Issued At claim (iat) must be an integer."))?;
+        if iat as f64 > now + rules.leeway {
+            return Err(JwtError::invalid("The token is not yet valid (iat)"));
+        }
+    }
+    if let Some(nbf) = payload.get("nbf") {
+        let nbf = integer(nbf)
+            .ok_or_else(|| JwtError::invalid("Not Before claim (nbf) must be an integer."))?;
+        if nbf as f64 > now + rules.leeway {
+            return Err(JwtError::invalid("The token is not yet valid (nbf)"));
+        }
+    }
+    if let Some(exp) = payload.get("exp") {
+        let exp = integer(exp)
+            .ok_or_else(|| JwtError::invalid("Expiration Time claim (exp) must be an integer."))?;
+        expired = exp as f64 <= now - rules.leeway;
+    }
+    check_issuer(&payload, rules.issuer.as_deref())?;
+    check_audience(&payload, rules.audience.as_deref())?;
+    if rules.verify_sub && payload.get("sub").is_some_and(|s| !s.is_string()) {
+        return Err(JwtError::invalid("Subject must be a string"));
+    }
+    if payload.get("jti").is_some_and(|j| !j.is_string()) {
+        return Err(JwtError::invalid("JWT ID must be a string"));
+    }
+    if !payload.contains_key(&rules.identity_claim) {
+        return Err(JwtError::invalid(format!(
+            "Missing claim: {}",
+            rules.identity_claim
+        )));
+    }
+    fill_defaults(&mut payload);
+    if let Some(sent) = request.csrf {
+        let claim = payload
+            .get("csrf")
+            .ok_or_else(|| JwtError::invalid("Missing claim: csrf"))?;
+        if !claim.as_str().is_some_and(|c| csrf::matches(c, sent)) {
+            return Err(JwtError::Csrf(
+                "CSRF double submit tokens do not match".into(),
+            ));
+        }
+    }
+    let token = DecodedToken { header, payload };
+    if expired && !request.allow_expired {
+        return Err(JwtError::Expired(Box::new(token)));
+    }
+    Ok(token)
+}
+
+/// Python's `int(x)` on a claim: numbers (floats truncate), booleans, integer strings.
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn fill_defaults(payload: &mut JsonObject) {
+    payload
+        .entry("type")
+        .or_insert_with(|| Value::from("access"));
+    payload.entry("fresh").or_insert(Value::Bool(false));
+    payload.entry("jti").or_insert(Value::Null);
+}
+
+fn check_issuer(payload: &JsonObject, issuers: Option<&[String]>) -> Result<(), JwtError> {
+    let Some(issuers) = issuers else {
+        return Ok(());
+    };
+    let iss = payload
+        .get("iss")
+        .ok_or_else(|| JwtError::invalid("Token is missing the \"iss\" claim"))?;
+    if iss.as_str().is_some_and(|i| issuers.iter().any(|x| x == i)) {
+        Ok(())
+    } else {
+        Err(JwtError::invalid("Invalid issuer"))
+    }
+}
+
+fn check_audience(payload: &JsonObject, expected: Option<&[String]>) -> Result<(), JwtError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let missing = || JwtError::invalid("Token is missing the \"aud\" claim");
+    let aud = payload.get("aud").ok_or_else(missing)?;
+    let bad_format = || JwtError::invalid("Invalid claim format in token");
+    let claimed: Vec<&str> = match aud {
+        Value::String(s) if s.is_empty() => return Err(missing()),
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) if items.is_empty() => return Err(missing()),
+        Value::Array(items) => items
+            .iter()
+            .map(Value::as_str)
+            .collect::<Option<_>>()
+            .ok_or_else(bad_format)?,
+        Value::Null | Value::Bool(false) => return Err(missing()),
+        _ => return Err(bad_format()),
+    };
+    if expected.iter().any(|e| claimed.contains(&e.as_str())) {
+        Ok(())
+    } else {
+        Err(JwtError::invalid("Audience doesn't match"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rules() -> ClaimRules {
+        ClaimRules {
+            algorithms: vec![Algorithm::HS256],
+            leeway: 0.0,
+            audience: None,
+            issuer: None,
+            verify_sub: true,
+            identity_claim: "sub".into(),
+        }
+    }
+
+    fn obj(v: Value) -> JsonObject {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn check(payload: Value, rules: &ClaimRules) -> Result<DecodedToken, JwtError> {
+        check_claims(
+            JsonObject::new(),
+            obj(payload),
+            rules,
+            DecodeRequest::default(),
+        )
+    }
+
+    fn message(r: Result<DecodedToken, JwtError>) -> String {
+        r.map(|_| "ok".to_owned()).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn segments_and_padding_errors_use_pyjwt_messages() {
+        let msg = |t: &str| parse(t).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(msg("xxx"), "Not enough segments");
+        assert_eq!(msg("a.b"), "Not enough segments");
+        assert_eq!(msg("!!.e30.c2ln"), "Invalid header padding");
+        assert_eq!(msg("e30.!!.c2ln"), "Invalid payload padding");
+        assert_eq!(msg("e30.e30.!!"), "Invalid crypto padding");
+        assert_eq!(
+            msg("W10.e30.c2ln"),
+            "Invalid header string: must be a json object"
+        );
+        assert_eq!(
+            msg("e30.W10.c2ln"),
+            "Invalid payload string: must be a json object"
+        );
+    }
+
+    #[test]
+    fn alg_none_is_not_allowed() {
+        let t = format!(
+            "{}.{}.",
+            B64.encode(br#"{"alg":"none"}"#),
+            B64.encode(br#"{"sub":"a"}"#)
+        );
+        let parsed = parse(&t).expect("parses");
+        let err = parsed.algorithm(&[Algorithm::HS256]).expect_err("refused");
+        assert_eq!(err.to_string(), "The specified alg value is not allowed");
+    }
+
+    #[test]
+    fn claim_checks_follow_pyjwt_order_and_messages() {
+        let r = rules();
+        assert_eq!(
+            message(check(json!({"sub": "a", "iat": "x"}), &r)),
+            "Issued At claim (iat) must be an integer."
+        );
+        assert_eq!(
+            message(check(json!({"sub": "a", "nbf": 9e12}), &r)),
+            "The token is not yet valid (nbf)"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "a", "iat": 9e12 as i64}), &r)),
+            "The token is not yet valid (iat)"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "a", "exp": []}), &r)),
+            "Expiration Time claim (exp) must be an integer."
+        );
+        assert_eq!(
+            message(check(json!({"sub": 1}), &r)),
+            "Subject must be a string"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "a", "jti": 5}), &r)),
+            "JWT ID must be a string"
+        );
+        assert_eq!(
+            message(check(json!({"foo": "a"}), &r)),
+            "Missing claim: sub"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "a", "exp": 1}), &r)),
+            "Token has expired"
+        );
+    }
+
+    #[test]
+    fn an_expired_token_reports_its_other_faults_first() {
+        let r = ClaimRules {
+            issuer: Some(vec!["me".into()]),
+            ..rules()
+        };
+        assert_eq!(
+            message(check(json!({"sub": "a", "exp": 1, "iss": "you"}), &r)),
+            "Invalid issuer"
+        );
+        let err = check_claims(
+            JsonObject::new(),
+            obj(json!({"sub": "a", "exp": 1, "csrf": "x"})),
+            &rules(),
+            DecodeRequest {
+                csrf: Some("y"),
+                allow_expired: false,
+            },
+        );
+        assert_eq!(message(err), "CSRF double submit tokens do not match");
+    }
+
+    #[test]
+    fn audience_and_issuer_matrices() {
+        let r = ClaimRules {
+            audience: Some(vec!["a".into(), "b".into()]),
+            ..rules()
+        };
+        assert_eq!(
+            message(check(json!({"sub": "s"}), &r)),
+            "Token is missing the \"aud\" claim"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "s", "aud": ""}), &r)),
+            "Token is missing the \"aud\" claim"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "s", "aud": []}), &r)),
+            "Token is missing the \"aud\" claim"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "s", "aud": "c"}), &r)),
+            "Audience doesn't match"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "s", "aud": [1]}), &r)),
+            "Invalid claim format in token"
+        );
+        assert_eq!(
+            message(check(json!({"sub": "s", "aud": ["c", "b"]}), &r)),
+            "ok"
+        );
+        let r = ClaimRules {
+            issuer: Some(vec!["i".into()]),
+            ..rules()
+        };
+        assert_eq!(
+            message(check(json!({"sub": "s"}), &r)),
+            "Token is missing the \"iss\" claim"
+        );
+        assert_eq!(message(check(json!({"sub": "s", "iss": "i"}), &r)), "ok");
+    }
+
+    #[test]
+    fn defaults_are_filled_and_csrf_claim_is_required_when_a_value_is_sent() {
+        let token = check(json!({"sub": "s"}), &rules()).expect("valid");
+        assert_eq!(token.payload["type"], "access");
+        assert_eq!(token.payload["fresh"], false);
+        assert_eq!(token.payload["jti"], Value::Null);
+        let err = check_claims(
+            JsonObject::new(),
+            obj(json!({"sub": "s"})),
+            &rules(),
+            DecodeRequest {
+                csrf: Some("v"),
+                allow_expired: false,
+            },
+        );
+        assert_eq!(message(err), "Missing claim: csrf");
+    }
+
+    #[test]
+    fn leeway_extends_exp_and_allow_expired_accepts() {
+        let exp = now() as i64 - 5;
+        let r = ClaimRules {
+            leeway: 10.0,
+            ..rules()
+        };
+        assert_eq!(message(check(json!({"sub": "s", "exp": exp}), &r)), "ok");
+        let ok = check_claims(
+            JsonObject::new(),
+            obj(json!({"sub": "s", "exp": exp})),
+            &rules(),
+            DecodeRequest {
+                csrf: None,
+                allow_expired: true,
+            },
+        );
+        assert!(ok.is_ok());
+    }
+}
