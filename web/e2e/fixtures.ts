@@ -124,15 +124,15 @@ export async function memosLoaded(page: Page): Promise<void> {
  * Saves the screen at desktop and at phone width into web/e2e-artifacts/, and checks that the
  * phone layout does not scroll sideways.
  */
-export async function snap(page: Page, name: string): Promise<void> {
+export async function snap(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true })
   const original = page.viewportSize() ?? DESKTOP
   await page.setViewportSize(DESKTOP)
   await settle(page)
-  await page.screenshot({ path: join(ARTIFACTS, `${name}-desktop.png`), fullPage: true, animations: 'disabled' })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}-desktop.png`), fullPage, animations: 'disabled' })
   await page.setViewportSize(PHONE)
   await settle(page)
-  await page.screenshot({ path: join(ARTIFACTS, `${name}-phone.png`), fullPage: true, animations: 'disabled' })
+  await page.screenshot({ path: join(ARTIFACTS, `${name}-phone.png`), fullPage, animations: 'disabled' })
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
   expect(overflow, `${name}: the page scrolls sideways at 375 px`).toBeLessThanOrEqual(0)
   await page.setViewportSize(original)

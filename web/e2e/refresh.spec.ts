@@ -17,12 +17,12 @@ async function waitForAccessTokenExpiry(page: Page): Promise<void> {
 }
 
 test('an expired access token is refreshed silently', async ({ page }) => {
+  await signUp(page, newUser('refresh'))
+  await createMemo(page, 'Before expiry')
   const refreshes: number[] = []
   page.on('response', (r) => {
     if (r.url().endsWith('/api/auth/refresh')) refreshes.push(r.status())
   })
-  await signUp(page, newUser('refresh'))
-  await createMemo(page, 'Before expiry')
 
   // A click in the app after expiry: the list loads, no login page.
   await waitForAccessTokenExpiry(page)

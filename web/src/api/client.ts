@@ -6,7 +6,8 @@
  * - Copies the `csrf_access_token` cookie into `X-CSRF-TOKEN` on unsafe methods.
  * - On a 401 from a protected call it refreshes the access token once
  *   (`POST {base}/auth/refresh` with `csrf_refresh_token`) and retries the call once. Concurrent
- *   401s share one refresh. When that fails it throws {@link SessionExpiredError} and tells the
+ *   401s share one refresh. Without a `csrf_refresh_token` cookie (never logged in, or logged
+ *   out) there is nothing to refresh and no refresh request is made. When that fails it throws {@link SessionExpiredError} and tells the
  *   app (see {@link setSessionExpiredHandler}) so that it can send the user to the login page.
  */
 import type { ErrorBody } from './types'
@@ -193,6 +194,9 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   }
 
   function refresh(): Promise<boolean> {
+    // Without the CSRF half of a refresh token there is no session to refresh: the server would
+    // only answer 401 "Missing CSRF token", so do not ask.
+    if (readCookie(REFRESH_CSRF_COOKIE, cookies()) === undefined) return Promise.resolve(false)
     if (!inFlightRefresh) {
       inFlightRefresh = (async () => {
         try {

@@ -292,6 +292,16 @@ describe('refresh on 401', () => {
     expect(handler).not.toHaveBeenCalled()
   })
 
+  it('does not ask for a refresh without a csrf_refresh_token cookie (never logged in)', async () => {
+    clearCookies()
+    const stub = stubFetch(() => json({ msg: 'Missing cookie "access_token_cookie"' }, 401))
+    const api = createApiClient({ fetch: stub.fetch })
+
+    await expect(authApi(api).me({ notifySessionExpired: false })).rejects.toBeInstanceOf(SessionExpiredError)
+
+    expect(stub.calls.map((c) => c.path)).toEqual(['/api/auth/me'])
+  })
+
   it('never refreshes for the refresh call itself, login or register', async () => {
     const stub = stubFetch(() => json({ msg: 'nope' }, 401))
     const api = createApiClient({ fetch: stub.fetch })
