@@ -24,7 +24,9 @@ async function fillAndSubmit(wrapper: Awaited<ReturnType<typeof mountLogin>>['wr
   await wrapper.find('[data-testid=login-password] input').setValue(password)
   await wrapper.find('form').trigger('submit')
   await flushPromises()
-  await vi.waitFor(() => expect(wrapper.find('[data-testid=login-submit]').classes()).not.toContain('v-btn--loading'))
+  await vi.waitFor(() => expect(wrapper.find('[data-testid=login-submit]').classes()).not.toContain('v-btn--loading'), {
+    timeout: 10_000,
+  })
 }
 
 afterEach(() => {
@@ -68,7 +70,7 @@ describe('LoginView', () => {
     await fillAndSubmit(wrapper, ' alice ', 'password1')
 
     expect(stub.calls[0]).toMatchObject({ method: 'POST', path: '/api/auth/login', body: { user_name: 'alice', password: 'password1' } })
-    await vi.waitFor(() => expect(router.currentRoute.value.fullPath).toBe('/archived'))
+    await vi.waitFor(() => expect(router.currentRoute.value.fullPath).toBe('/archived'), { timeout: 10_000 })
   })
 
   it('explains why the user is here after the session expired', async () => {
