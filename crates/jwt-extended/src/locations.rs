@@ -209,13 +209,25 @@ fn from_json(parts: &Parts, config: &JwtConfig, refresh: bool) -> Result<String,
         JwtError::Internal("the json token location needs the `read_token_body` middleware".into())
     })?;
     match body.json_value(key) {
-        None | Some(Value::Null) => Err(missing()),
-        Some(Value::String(s)) if s.is_empty() => Err(missing()),
+        // Flask's `if not encoded_token`: every falsy value counts as missing.
+        None => Err(missing()),
+        Some(value) if is_falsy(value) => Err(missing()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Bool(false)) => Err(missing()),
         Some(_) => Err(JwtError::invalid(format!(
             "Invalid \"{key}\" in json data: expected a string"
         ))),
+    }
+}
+
+/// Python's truth value of a JSON value: `None`, `False`, `0`, `""`, `[]` and `{}` are false.
+fn is_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
     }
 }
 
@@ -318,6 +330,32 @@ mod tests {
             err.to_string(),
             "Missing JWT in headers, cookies, query_string or json (Missing Authorization Header; Missing cookie \"access_token_cookie\"; Missing 'jwt' query paramater; Invalid content-type. Must be application/json.)"
         );
+    }
+
+    #[test]
+    fn falsy_json_token_values_count_as_missing_like_flask() {
+        use serde_json::json;
+        for falsy in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
+            assert!(is_falsy(&falsy), "{falsy}");
+        }
+        for truthy in [
+            json!(true),
+            json!(1),
+            json!(-0.5),
+            json!("t"),
+            json!([0]),
+            json!({"a": 0}),
+        ] {
+            assert!(!is_falsy(&truthy), "{truthy}");
+        }
     }
 
     #[test]
