@@ -224,7 +224,10 @@ fn check_issuer(payload: &JsonObject, issuers: Option<&[String]>) -> Result<(), 
     let iss = payload
         .get("iss")
         .ok_or_else(|| JwtError::invalid("Token is missing the \"iss\" claim"))?;
-    if iss.as_str().is_some_and(|i| issuers.iter().any(|x| x == i)) {
+    let iss = iss
+        .as_str()
+        .ok_or_else(|| JwtError::invalid("Payload Issuer (iss) must be a string"))?;
+    if issuers.iter().any(|x| x == iss) {
         Ok(())
     } else {
         Err(JwtError::invalid("Invalid issuer"))
@@ -274,6 +277,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::needless_pass_by_value)]
     fn obj(v: Value) -> JsonObject {
         v.as_object().cloned().unwrap_or_default()
     }
@@ -419,6 +423,12 @@ mod tests {
             "Token is missing the \"iss\" claim"
         );
         assert_eq!(message(check(json!({"sub": "s", "iss": "i"}), &r)), "ok");
+        for not_a_string in [json!(["i"]), json!(null), json!(1)] {
+            assert_eq!(
+                message(check(json!({"sub": "s", "iss": not_a_string}), &r)),
+                "Payload Issuer (iss) must be a string"
+            );
+        }
     }
 
     #[test]
