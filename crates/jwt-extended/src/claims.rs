@@ -184,10 +184,10 @@ fn payload_into<C: DeserializeOwned + 'static>(
     payload: JsonObject,
 ) -> Result<C, serde_json::Error> {
     let mut slot = Some(payload);
-    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<C>>() {
-        if let Some(value) = same.take() {
-            return Ok(value);
-        }
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<C>>()
+        && let Some(value) = same.take()
+    {
+        return Ok(value);
     }
     let payload = slot.unwrap_or_default();
     serde_json::from_value(Value::Object(payload))

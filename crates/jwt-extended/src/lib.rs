@@ -152,7 +152,7 @@ pub use extract::{
 };
 pub use jsonwebtoken::{DecodingKey, EncodingKey};
 pub use manager::{JwtManager, JwtManagerBuilder};
-// pub use refresh_layer::ImplicitRefreshLayer;
+pub use refresh_layer::{ImplicitRefresh, ImplicitRefreshLayer};
 pub use rejection::{ErrorHandler, JwtError, JwtRejection};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
 pub use tokens::{TokenBuilder, TokenError};

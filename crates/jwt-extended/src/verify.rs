@@ -108,10 +108,10 @@ impl JwtManager {
         if !options.skip_revocation_check {
             self.check_revocation(&token, is_refresh).await?;
         }
-        if let Some(verify) = &self.inner.hooks.verification {
-            if !verify(&token) {
-                return Err(JwtError::ClaimsVerification(Box::new(token)));
-            }
+        if let Some(verify) = &self.inner.hooks.verification
+            && !verify(&token)
+        {
+            return Err(JwtError::ClaimsVerification(Box::new(token)));
         }
         Ok(token)
     }
