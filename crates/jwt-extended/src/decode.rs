@@ -251,6 +251,9 @@ fn check_audience(payload: &JsonObject, expected: Option<&[String]>) -> Result<(
             .collect::<Option<_>>()
             .ok_or_else(bad_format)?,
         Value::Null | Value::Bool(false) => return Err(missing()),
+        // PyJWT's `not payload["aud"]`: a zero and an empty object are missing too.
+        Value::Number(n) if n.as_f64() == Some(0.0) => return Err(missing()),
+        Value::Object(map) if map.is_empty() => return Err(missing()),
         _ => return Err(bad_format()),
     };
     if expected.iter().any(|e| claimed.contains(&e.as_str())) {
@@ -401,6 +404,16 @@ mod tests {
         assert_eq!(
             message(check(json!({"sub": "s", "aud": []}), &r)),
             "Token is missing the \"aud\" claim"
+        );
+        for falsy in [json!(0), json!({}), json!(null), json!(false)] {
+            assert_eq!(
+                message(check(json!({"sub": "s", "aud": falsy}), &r)),
+                "Token is missing the \"aud\" claim"
+            );
+        }
+        assert_eq!(
+            message(check(json!({"sub": "s", "aud": {"a": 1}}), &r)),
+            "Invalid claim format in token"
         );
         assert_eq!(
             message(check(json!({"sub": "s", "aud": "c"}), &r)),
