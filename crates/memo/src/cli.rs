@@ -1,0 +1,251 @@
+//! The command line: `memo [serve]`, `memo migrate`, `memo user add`.
+//!
+//! Every setting is a flag and an environment variable (the original's
+//! config.py names for the JWT ones), so the same binary runs from a shell,
+//! a service unit or a test rig. Values that are secrets never appear in
+//! `--help` (clap would otherwise print the current environment value).
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum, builder::BoolishValueParser};
+
+/// The memo app's server: the memo API under /api and the web app at /.
+#[derive(Debug, Parser)]
+#[command(name = "memo", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the web app (the default).
+    Serve,
+    /// Apply the database migrations, then exit (`serve` also applies them).
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `memo user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is asked for at a prompt, or read from the
+    /// first line of standard input when that is not a terminal.
+    Add {
+        /// The login name (1 to 64 characters).
+        name: String,
+        /// Give the user the manager role (the `manager_role_attached` claim),
+        /// which opens GET /api/admin/users.
+        #[arg(long)]
+        manager: bool,
+        /// The user's department (the `department` claim).
+        #[arg(long)]
+        department: Option<String>,
+    },
+}
+
+/// Where the app runs: decides the defaults that must be safe in production.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    /// A developer's machine: a generated secret, cookies without Secure.
+    #[default]
+    Local,
+    /// A deployment: JWT_SECRET_KEY required (32+ bytes), Secure cookies, HSTS.
+    Production,
+}
+
+/// The cookies' SameSite attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "PascalCase")]
+pub enum SameSitePolicy {
+    /// Sent only on same-site requests (the original's setting).
+    Strict,
+    /// Also sent on top-level cross-site navigations.
+    Lax,
+    /// Always sent (requires Secure cookies in browsers).
+    None,
+}
+
+/// The log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Rate limiting of logins and registrations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RateLimits {
+    /// Limits on (the default).
+    #[default]
+    On,
+    /// Limits off, for test rigs and benchmarks.
+    Off,
+}
+
+/// Settings from flags and environment variables.
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(
+        long,
+        env = "MEMO_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
+    pub bind: SocketAddr,
+
+    /// Folder for the app's files: the SQLite database and the generated JWT
+    /// secret. Created when missing.
+    #[arg(long, env = "MEMO_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// `local` or `production`. Production requires JWT_SECRET_KEY (at least
+    /// 32 bytes) and makes cookies Secure by default.
+    #[arg(
+        long = "env",
+        env = "MEMO_ENV",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    pub environment: Environment,
+
+    /// Database: `sqlite://PATH` (file created when missing) or
+    /// `postgres://USER@HOST/DB`. Defaults to the SQLite file
+    /// `<data-dir>/memo.db`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Key for HS256/384/512 signatures. Prefer the environment variable: a
+    /// flag's value is visible to other users in the process list. When unset
+    /// locally, a random key is generated once and kept in the data dir.
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, global = true)]
+    pub jwt_secret_key: Option<String>,
+
+    /// Signing algorithm: HS256, HS384, HS512, RS256, RS384, RS512, PS256,
+    /// PS384, PS512, ES256, ES384 or EdDSA.
+    #[arg(long, env = "JWT_ALGORITHM", default_value = "HS256", global = true)]
+    pub jwt_algorithm: String,
+
+    /// Private key for asymmetric algorithms: PEM text or a path to a PEM file.
+    #[arg(long, env = "JWT_PRIVATE_KEY", hide_env_values = true, global = true)]
+    pub jwt_private_key: Option<String>,
+
+    /// Public key for asymmetric algorithms: PEM text or a path to a PEM file.
+    #[arg(long, env = "JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<String>,
+
+    /// Access token lifetime, in seconds.
+    #[arg(long, env = "JWT_ACCESS_TOKEN_EXPIRES", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub jwt_access_token_expires: u64,
+
+    /// Refresh token lifetime, in seconds.
+    #[arg(long, env = "JWT_REFRESH_TOKEN_EXPIRES", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub jwt_refresh_token_expires: u64,
+
+    /// Mark the cookies Secure (sent over HTTPS only; also turns on HSTS).
+    /// Defaults to false locally and true in production.
+    #[arg(long, env = "JWT_COOKIE_SECURE", value_parser = BoolishValueParser::new(), global = true)]
+    pub jwt_cookie_secure: Option<bool>,
+
+    /// The cookies' SameSite attribute: Strict, Lax or None.
+    #[arg(
+        long,
+        env = "JWT_COOKIE_SAMESITE",
+        value_enum,
+        default_value = "Strict",
+        ignore_case = true,
+        global = true
+    )]
+    pub jwt_cookie_samesite: SameSitePolicy,
+
+    /// Origin(s) allowed to call the API from a browser with credentials
+    /// (CORS), comma-separated, e.g. `http://localhost:5173`. Unset: same
+    /// origin only.
+    #[arg(long, env = "FRONTEND_ORIGIN", global = true)]
+    pub frontend_origin: Option<String>,
+
+    /// Redis URL for a revocation store shared by several instances. Unset:
+    /// revocations live in the database (already shared by every instance
+    /// that uses the same database).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+
+    /// `on` or `off`. Accepted now so test rigs can pass it; rate limits are
+    /// not implemented yet, so both values behave the same.
+    #[arg(
+        long,
+        env = "MEMO_RATE_LIMITS",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    pub rate_limits: RateLimits,
+
+    /// Log format: `text` or `json`. The level comes from RUST_LOG (default
+    /// `info`).
+    #[arg(
+        long,
+        env = "MEMO_LOG_FORMAT",
+        value_enum,
+        default_value_t,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["memo"]).expect("parses");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.settings.jwt_access_token_expires, 600);
+    }
+
+    #[test]
+    fn user_add_takes_flags() {
+        let cli = Cli::try_parse_from([
+            "memo",
+            "user",
+            "add",
+            "boss",
+            "--manager",
+            "--department",
+            "CTO Office",
+        ])
+        .expect("parses");
+        let Some(Command::User(UserCommand::Add {
+            name,
+            manager,
+            department,
+        })) = cli.command
+        else {
+            panic!("not user add");
+        };
+        assert_eq!(
+            (name.as_str(), manager, department.as_deref()),
+            ("boss", true, Some("CTO Office"))
+        );
+    }
+}

@@ -1,0 +1,500 @@
+//! The app's resolved configuration: what [`crate::App::build`] needs, with
+//! every default applied and every value checked. [`Config::from_settings`]
+//! turns the command line into one (and may create the data dir and the
+//! generated secret); tests build one directly with [`Config::new`].
+
+use std::{
+    fmt,
+    io::Write as _,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use http::{HeaderValue, Uri};
+
+use crate::cli::Settings;
+pub use crate::cli::{Environment, SameSitePolicy};
+
+/// Shortest secret accepted in production: HS256's key should be at least as
+/// long as its 256-bit output.
+pub const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
+
+/// Name of the generated secret's file in the data dir.
+pub const SECRET_FILE_NAME: &str = "jwt_secret_key";
+
+/// Algorithms the app accepts in JWT_ALGORITHM (the contract's list).
+const SYMMETRIC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
+const ASYMMETRIC_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// Bytes that must not be printed; `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// Wraps secret bytes.
+    #[must_use]
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The bytes, for the signer only.
+    #[must_use]
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How tokens are signed.
+#[derive(Clone, Debug)]
+pub enum SigningKey {
+    /// An HMAC secret (HS256/384/512).
+    Secret(Secret),
+    /// A PEM key pair (RS*, PS*, ES*, EdDSA).
+    KeyPair {
+        /// The private key, PEM.
+        private_pem: Secret,
+        /// The public key, PEM.
+        public_pem: String,
+    },
+}
+
+/// The token settings.
+#[derive(Clone, Debug)]
+pub struct JwtSettings {
+    /// The algorithm's name, e.g. `HS256`.
+    pub algorithm: String,
+    /// The key(s).
+    pub key: SigningKey,
+    /// Access token lifetime.
+    pub access_token_expires: Duration,
+    /// Refresh token lifetime.
+    pub refresh_token_expires: Duration,
+}
+
+/// Everything the server needs, resolved.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Local or production.
+    pub environment: Environment,
+    /// Token settings.
+    pub jwt: JwtSettings,
+    /// Whether cookies are Secure (and HSTS is sent).
+    pub cookie_secure: bool,
+    /// The cookies' SameSite attribute.
+    pub cookie_samesite: SameSitePolicy,
+    /// Origins allowed by CORS with credentials; empty for same-origin only.
+    pub cors_origins: Vec<HeaderValue>,
+    /// A Redis URL for a shared revocation store, if any.
+    pub redis_url: Option<String>,
+}
+
+/// A setting that stops start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Production without a secret.
+    #[error(
+        "JWT_SECRET_KEY must be set when MEMO_ENV=production (at least {MIN_PRODUCTION_SECRET_BYTES} bytes; e.g. `openssl rand -base64 48`)"
+    )]
+    MissingSecret,
+    /// Production with a short secret.
+    #[error(
+        "JWT_SECRET_KEY is {0} bytes long; MEMO_ENV=production requires at least {MIN_PRODUCTION_SECRET_BYTES} (e.g. `openssl rand -base64 48`)"
+    )]
+    ShortSecret(usize),
+    /// An empty secret.
+    #[error("JWT_SECRET_KEY must not be empty")]
+    EmptySecret,
+    /// An unknown algorithm.
+    #[error(
+        "JWT_ALGORITHM {0:?} is not supported; use one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA"
+    )]
+    UnknownAlgorithm(String),
+    /// An asymmetric algorithm without its keys.
+    #[error(
+        "{name} must be set to use the asymmetric algorithm {algorithm} (PEM text or a path to a PEM file)"
+    )]
+    MissingKey {
+        /// JWT_PRIVATE_KEY or JWT_PUBLIC_KEY.
+        name: &'static str,
+        /// The algorithm.
+        algorithm: String,
+    },
+    /// A key file that could not be read.
+    #[error("could not read {name} from {path}: {source}")]
+    KeyFile {
+        /// JWT_PRIVATE_KEY or JWT_PUBLIC_KEY.
+        name: &'static str,
+        /// The path given.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A bad FRONTEND_ORIGIN entry.
+    #[error(
+        "FRONTEND_ORIGIN entry {0:?} is not an origin like https://example.com or http://localhost:5173 ({1})"
+    )]
+    BadOrigin(String, &'static str),
+    /// The data dir or the secret file could not be used.
+    #[error("{what} {path}: {source}")]
+    DataDir {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A bad data dir path for the default SQLite URL.
+    #[error("the data dir path {0} is not valid UTF-8")]
+    NonUtf8DataDir(String),
+}
+
+impl Config {
+    /// A local configuration with the contract's defaults, for tests and
+    /// embedding: bind 127.0.0.1:0, HS256 with `secret`, 600 s / 30 days,
+    /// cookies not Secure, SameSite=Strict, no CORS, no Redis.
+    #[must_use]
+    pub fn new(database_url: impl Into<String>, secret: Secret) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            environment: Environment::Local,
+            jwt: JwtSettings {
+                algorithm: "HS256".into(),
+                key: SigningKey::Secret(secret),
+                access_token_expires: Duration::from_secs(600),
+                refresh_token_expires: Duration::from_secs(2_592_000),
+            },
+            cookie_secure: false,
+            cookie_samesite: SameSitePolicy::Strict,
+            cors_origins: Vec::new(),
+            redis_url: None,
+        }
+    }
+
+    /// Resolves the command line's settings.
+    ///
+    /// Creates the data dir when the default SQLite file or a generated
+    /// secret needs it, and generates the secret on first local run.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for any value that must stop start-up.
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let production = settings.environment == Environment::Production;
+        let requested = settings.jwt_algorithm.trim();
+        let canonical = |list: &[&'static str]| {
+            list.iter()
+                .copied()
+                .find(|a| a.eq_ignore_ascii_case(requested))
+        };
+        let (algorithm, key) = if let Some(algorithm) = canonical(&SYMMETRIC_ALGORITHMS) {
+            (
+                algorithm,
+                SigningKey::Secret(resolve_secret(settings, production)?),
+            )
+        } else if let Some(algorithm) = canonical(&ASYMMETRIC_ALGORITHMS) {
+            let key = SigningKey::KeyPair {
+                private_pem: Secret::new(read_pem(
+                    "JWT_PRIVATE_KEY",
+                    settings.jwt_private_key.as_deref(),
+                    algorithm,
+                )?),
+                public_pem: read_pem(
+                    "JWT_PUBLIC_KEY",
+                    settings.jwt_public_key.as_deref(),
+                    algorithm,
+                )?,
+            };
+            (algorithm, key)
+        } else {
+            return Err(ConfigError::UnknownAlgorithm(requested.to_owned()));
+        };
+
+        let database_url = database_url(settings)?;
+
+        Ok(Self {
+            bind: settings.bind,
+            database_url,
+            environment: settings.environment,
+            jwt: JwtSettings {
+                algorithm: algorithm.to_owned(),
+                key,
+                access_token_expires: Duration::from_secs(settings.jwt_access_token_expires),
+                refresh_token_expires: Duration::from_secs(settings.jwt_refresh_token_expires),
+            },
+            cookie_secure: settings.jwt_cookie_secure.unwrap_or(production),
+            cookie_samesite: settings.jwt_cookie_samesite,
+            cors_origins: parse_origins(settings.frontend_origin.as_deref().unwrap_or_default())?,
+            redis_url: settings.redis_url.clone().filter(|u| !u.trim().is_empty()),
+        })
+    }
+}
+
+/// DATABASE_URL, or the SQLite file `<data-dir>/memo.db`.
+///
+/// # Errors
+/// [`ConfigError::NonUtf8DataDir`] when the data dir cannot be put in a URL.
+pub fn database_url(settings: &Settings) -> Result<String, ConfigError> {
+    match &settings.database_url {
+        Some(url) if !url.trim().is_empty() => Ok(url.trim().to_owned()),
+        _ => {
+            let file = settings.data_dir.join("memo.db");
+            let file = file
+                .to_str()
+                .ok_or_else(|| ConfigError::NonUtf8DataDir(file.display().to_string()))?;
+            Ok(format!("sqlite://{file}"))
+        }
+    }
+}
+
+/// The HMAC secret: JWT_SECRET_KEY, or (locally) the one kept in the data
+/// dir, generated on first use.
+fn resolve_secret(settings: &Settings, production: bool) -> Result<Secret, ConfigError> {
+    match settings.jwt_secret_key.as_deref() {
+        Some("") => Err(ConfigError::EmptySecret),
+        Some(secret) if production && secret.len() < MIN_PRODUCTION_SECRET_BYTES => {
+            Err(ConfigError::ShortSecret(secret.len()))
+        }
+        Some(secret) => {
+            if secret.len() < MIN_PRODUCTION_SECRET_BYTES {
+                tracing::warn!(
+                    bytes = secret.len(),
+                    "JWT_SECRET_KEY is shorter than {MIN_PRODUCTION_SECRET_BYTES} bytes; production would refuse it"
+                );
+            }
+            Ok(Secret::new(secret.as_bytes()))
+        }
+        None if production => Err(ConfigError::MissingSecret),
+        None => load_or_generate_secret(&settings.data_dir),
+    }
+}
+
+/// Reads `<data_dir>/jwt_secret_key`, or creates it (mode 0600) with 64
+/// random bytes, base64url-encoded. Tokens then stay valid across restarts
+/// without anyone having to configure a secret on a developer machine.
+fn load_or_generate_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
+    let path = data_dir.join(SECRET_FILE_NAME);
+    let io_err = |what: &'static str, path: &Path| {
+        let path = path.display().to_string();
+        move |source| ConfigError::DataDir { what, path, source }
+    };
+    std::fs::create_dir_all(data_dir).map_err(io_err("could not create the data dir", data_dir))?;
+    match create_private_file(&path) {
+        Ok(mut file) => {
+            let mut bytes = [0u8; 64];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            let secret =
+                base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+            file.write_all(secret.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(io_err("could not write the JWT secret to", &path))?;
+            tracing::info!(path = %path.display(), "generated a new JWT secret key and saved it (mode 0600); set JWT_SECRET_KEY to use your own");
+            Ok(Secret::new(secret))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            let secret = std::fs::read_to_string(&path)
+                .map_err(io_err("could not read the JWT secret from", &path))?;
+            let secret = secret.trim();
+            if secret.is_empty() {
+                return Err(ConfigError::DataDir {
+                    what: "the JWT secret file is empty; delete it to generate a new one:",
+                    path: path.display().to_string(),
+                    source: std::io::Error::other("empty file"),
+                });
+            }
+            tracing::info!(path = %path.display(), "using the JWT secret key kept in the data dir");
+            Ok(Secret::new(secret.as_bytes()))
+        }
+        Err(err) => Err(io_err("could not create the JWT secret file", &path)(err)),
+    }
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+/// A PEM key given as text or as a path to a file.
+fn read_pem(
+    name: &'static str,
+    value: Option<&str>,
+    algorithm: &str,
+) -> Result<String, ConfigError> {
+    let value = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError::MissingKey {
+            name,
+            algorithm: algorithm.to_owned(),
+        })?;
+    if value.starts_with("-----BEGIN") {
+        return Ok(value.to_owned());
+    }
+    std::fs::read_to_string(PathBuf::from(value)).map_err(|source| ConfigError::KeyFile {
+        name,
+        path: value.to_owned(),
+        source,
+    })
+}
+
+/// Parses FRONTEND_ORIGIN: comma-separated `scheme://host[:port]` origins,
+/// normalised to what browsers send in `Origin` (lowercase, no trailing
+/// slash). A wildcard is refused: CORS with credentials needs exact origins.
+///
+/// # Errors
+/// [`ConfigError::BadOrigin`] for the first entry that is not an origin.
+pub fn parse_origins(raw: &str) -> Result<Vec<HeaderValue>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let bad = |why| ConfigError::BadOrigin(entry.to_owned(), why);
+            if entry == "*" {
+                return Err(bad(
+                    "a wildcard cannot be used with credentials; list the origins",
+                ));
+            }
+            let uri: Uri = entry.parse().map_err(|_| bad("not a URL"))?;
+            let scheme = uri.scheme_str().ok_or_else(|| bad("no scheme"))?;
+            if scheme != "http" && scheme != "https" {
+                return Err(bad("the scheme must be http or https"));
+            }
+            let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+            if authority.as_str().contains('@') {
+                return Err(bad("user info is not allowed"));
+            }
+            if uri
+                .path_and_query()
+                .is_some_and(|p| p.as_str() != "/" && !p.as_str().is_empty())
+            {
+                return Err(bad("an origin has no path or query"));
+            }
+            let origin = format!("{scheme}://{authority}").to_ascii_lowercase();
+            HeaderValue::from_str(&origin).map_err(|_| bad("not a valid header value"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn settings(args: &[&str]) -> Settings {
+        Cli::try_parse_from(std::iter::once("memo").chain(args.iter().copied()))
+            .expect("valid arguments")
+            .settings
+    }
+
+    #[test]
+    fn origins_are_checked_and_normalised() {
+        let origins = parse_origins(" http://LOCALHOST:5173/ ,https://a.example").expect("valid");
+        assert_eq!(origins, ["http://localhost:5173", "https://a.example"]);
+        assert!(parse_origins("").expect("empty is fine").is_empty());
+        for bad in [
+            "*",
+            "localhost:5173",
+            "ftp://x",
+            "http://x/path",
+            "http://u@x",
+            "http://",
+        ] {
+            assert!(parse_origins(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().to_str().expect("utf-8");
+        let missing =
+            Config::from_settings(&settings(&["--env", "production", "--data-dir", data_dir]));
+        assert!(matches!(missing, Err(ConfigError::MissingSecret)));
+        let short = Config::from_settings(&settings(&[
+            "--env",
+            "production",
+            "--jwt-secret-key",
+            "short",
+        ]));
+        assert!(matches!(short, Err(ConfigError::ShortSecret(5))));
+        let long = "x".repeat(32);
+        let ok = Config::from_settings(&settings(&[
+            "--env",
+            "production",
+            "--jwt-secret-key",
+            &long,
+        ]))
+        .expect("ok");
+        assert!(ok.cookie_secure, "production defaults to Secure cookies");
+        assert!(!dir.path().join(SECRET_FILE_NAME).exists());
+    }
+
+    #[test]
+    fn a_local_secret_is_generated_once_with_mode_0600() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("nested");
+        let data_dir = data_dir.to_str().expect("utf-8");
+        let first = Config::from_settings(&settings(&["--data-dir", data_dir])).expect("ok");
+        let second = Config::from_settings(&settings(&["--data-dir", data_dir])).expect("ok");
+        let (SigningKey::Secret(a), SigningKey::Secret(b)) = (&first.jwt.key, &second.jwt.key)
+        else {
+            panic!("HS256 uses a secret");
+        };
+        assert_eq!(a, b);
+        assert!(a.expose().len() >= MIN_PRODUCTION_SECRET_BYTES);
+        assert!(!first.cookie_secure);
+        assert_eq!(first.database_url, format!("sqlite://{data_dir}/memo.db"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join("nested").join(SECRET_FILE_NAME))
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn asymmetric_algorithms_need_both_keys() {
+        let err =
+            Config::from_settings(&settings(&["--jwt-algorithm", "RS256"])).expect_err("no keys");
+        assert!(err.to_string().contains("JWT_PRIVATE_KEY"), "{err}");
+        let err =
+            Config::from_settings(&settings(&["--jwt-algorithm", "none"])).expect_err("unknown");
+        assert!(matches!(err, ConfigError::UnknownAlgorithm(_)));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "[redacted]");
+    }
+}

@@ -1,0 +1,189 @@
+//! All of the app's SQL, for both backends.
+//!
+//! The backend is chosen at run time from the database URL, so the pool is an
+//! enum rather than a type parameter: the handlers stay non-generic and the
+//! binary serves either backend. SQLite and PostgreSQL share the `$N`
+//! placeholder syntax, so every statement is written once and run on whichever
+//! pool is live through [`on_pool!`]; only the migrations differ per backend.
+
+mod memos;
+mod revoked_tokens;
+mod users;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use time::OffsetDateTime;
+
+pub use self::{
+    memos::{Memo, MemoChanges},
+    revoked_tokens::RevokedTokens,
+    users::{NewUser, User, UserWithHash},
+};
+
+/// Runs the same statement-building expression on whichever pool is live.
+///
+/// The expression is compiled once per backend, so it must only use APIs that
+/// both `Sqlite` and `Postgres` support (all the app's SQL does).
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// How long a request waits for a connection (or SQLite for a lock) before it
+/// fails, so that an overloaded database gives errors instead of a hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The app's database: a SQLite file or a PostgreSQL server.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// A SQLite database file (the default, in the data dir).
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database (`DATABASE_URL=postgres://...`).
+    Postgres(PgPool),
+}
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    #[error("DATABASE_URL must start with sqlite:// or postgres:// (got a URL with scheme {0:?})")]
+    UnsupportedScheme(String),
+    /// The SQLite file's folder could not be created.
+    #[error("could not create the folder for the SQLite file {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Connecting failed.
+    #[error("could not connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("could not migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens the database named by `url` (`sqlite://PATH` or `postgres://...`).
+    ///
+    /// A SQLite file and its folder are created when missing. SQLite runs with:
+    /// - `journal_mode=WAL`, so readers never block the writer;
+    /// - `foreign_keys=ON`, since SQLite leaves them off by default and a memo
+    ///   must never outlive its user;
+    /// - `busy_timeout`, so concurrent writers wait for the lock instead of
+    ///   failing at once with `SQLITE_BUSY`;
+    /// - `synchronous=FULL`: in WAL mode `NORMAL` may lose the last commits on
+    ///   a power cut or OS crash, and a write the API acknowledged with a 2xx
+    ///   must survive one. The cost is one fsync per commit, which this
+    ///   workload (one small row per request) easily affords.
+    ///
+    /// # Errors
+    /// [`DbSetupError`] when the URL is not supported or the connection fails.
+    pub async fn connect(url: &str) -> Result<Self, DbSetupError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => {
+                let options = SqliteConnectOptions::from_str(url)
+                    .map_err(DbSetupError::Connect)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(ACQUIRE_TIMEOUT)
+                    .synchronous(SqliteSynchronous::Full);
+                create_parent_dir(options.get_filename())?;
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(DbSetupError::Connect)?;
+                Ok(Self::Sqlite(pool))
+            }
+            "postgres" | "postgresql" => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect(url)
+                    .await
+                    .map_err(DbSetupError::Connect)?;
+                Ok(Self::Postgres(pool))
+            }
+            other => Err(DbSetupError::UnsupportedScheme(other.to_owned())),
+        }
+    }
+
+    /// Applies the embedded migrations of this backend that have not run yet.
+    ///
+    /// # Errors
+    /// [`DbSetupError::Migrate`] when a migration fails or the recorded
+    /// history does not match the embedded one.
+    pub async fn migrate(&self) -> Result<(), DbSetupError> {
+        match self {
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Runs a trivial query, for the health check.
+    ///
+    /// # Errors
+    /// The database error when the database cannot answer.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+
+    /// The backend's name, for logs.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The revoked-token table, as a [`RevokedTokens`] store.
+    #[must_use]
+    pub fn revoked_tokens(&self) -> RevokedTokens {
+        RevokedTokens::new(self.clone())
+    }
+}
+
+/// The current time, cut to whole microseconds: PostgreSQL keeps no more, so
+/// cutting here makes both backends return exactly what was written.
+pub(crate) fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_microsecond(now.microsecond()).unwrap_or(now)
+}
+
+fn create_parent_dir(file: &Path) -> Result<(), DbSetupError> {
+    let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(parent).map_err(|source| DbSetupError::CreateDir {
+        path: parent.display().to_string(),
+        source,
+    })
+}
+
+/// Whether `err` is a unique-constraint violation (the same check on both
+/// backends).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,224 @@
+//! The HTTP layer: the API under `/api`, the SPA at `/`, and the middleware
+//! that every response goes through.
+
+mod admin;
+mod auth;
+mod health;
+mod memos;
+mod openapi;
+mod spa;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Extension, Json, Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+use utoipa::OpenApi as _;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub use self::{admin::IsManager, openapi::ApiDoc, spa::is_built as spa_is_built};
+use crate::{
+    config::Config,
+    error::{BODY_LIMIT_BYTES, ErrorBody},
+    state::AppState,
+};
+
+/// The Content-Security-Policy of every response: the SPA loads only its own
+/// scripts (no inline script), may use inline styles (Vuetify sets some),
+/// and cannot be framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; \
+form-action 'self'";
+
+/// HSTS, sent only when cookies are Secure (i.e. the app is served over
+/// HTTPS): two years, the preload list's minimum.
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000; includeSubDomains";
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole app: API routes, SPA fallback and middleware, plus the OpenAPI
+/// document that describes the API routes.
+pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::OpenApi) {
+    let (api, openapi) = api_routes().split_for_parts();
+    let document = OpenApiJson(Arc::from(openapi.to_json().unwrap_or_default()));
+
+    let mut app = api
+        .layer(Extension(document))
+        .fallback(fallback)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(middleware::from_fn(json_errors));
+    if let Some(cors) = cors_layer(config) {
+        app = app.layer(cors);
+    }
+    let app = app
+        .layer(middleware::map_response_with_state(
+            Arc::new(security_headers(config.cookie_secure)),
+            add_security_headers,
+        ))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let request_id = req.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    // The path only: a query string could carry a token.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Millis)),
+        )
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid));
+    (app, openapi)
+}
+
+/// Every documented API route.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(memos::router())
+        .merge(admin::router())
+        .merge(health::router())
+        .routes(routes!(openapi_json))
+}
+
+/// The generated document, serialized once at start-up.
+#[derive(Clone, Debug)]
+struct OpenApiJson(Arc<str>);
+
+/// This API's OpenAPI 3.1 description.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
+)]
+async fn openapi_json(Extension(document): Extension<OpenApiJson>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.0.to_string(),
+    )
+        .into_response()
+}
+
+/// Unknown `/api` paths are a JSON 404; everything else is the SPA's.
+async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    if is_api_path(uri.path()) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(ErrorBody {
+                msg: "Not found".into(),
+            }),
+        )
+            .into_response();
+    }
+    spa::serve(method, uri, headers).await
+}
+
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Makes every `/api` error JSON `{"msg"}`, including those written by axum
+/// and tower-http themselves (405 with `Allow`, 413, ...), whose bodies are
+/// plain text. Headers such as `Allow` are kept.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let is_api = is_api_path(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let msg = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => crate::error::ApiError::PayloadTooLarge.to_string(),
+        other => other.canonical_reason().unwrap_or("Error").to_owned(),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::to_vec(&ErrorBody { msg }).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// The security headers, decided once at start-up.
+fn security_headers(hsts: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = vec![
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    ];
+    if hsts {
+        headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        ));
+    }
+    headers
+}
+
+async fn add_security_headers(
+    State(headers): State<Arc<Vec<(HeaderName, HeaderValue)>>>,
+    mut response: Response,
+) -> Response {
+    for (name, value) in headers.iter() {
+        response
+            .headers_mut()
+            .entry(name)
+            .or_insert_with(|| value.clone());
+    }
+    response
+}
+
+/// CORS as the original's Flask-CORS setup: the listed origins, with
+/// credentials, preflight answered; nothing for other origins. `None` when no
+/// origin is configured (same-origin only).
+fn cors_layer(config: &Config) -> Option<CorsLayer> {
+    if config.cors_origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(config.cors_origins.iter().cloned()))
+            .allow_credentials(true)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-csrf-token"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}

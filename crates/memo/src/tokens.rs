@@ -1,0 +1,124 @@
+//! The app's use of jwt-extended: the manager built from [`Config`], the
+//! database as revocation store and user loader, and the claims the original
+//! app put in its tokens.
+
+use futures_util::future::BoxFuture;
+use jwt_extended::{
+    Algorithm, Claims, DecodedToken, JsonObject, JwtConfig, JwtManager, RevocationStore, SameSite,
+    StoreError, TokenLocation, UserLoader,
+};
+use serde_json::Value;
+
+use crate::{
+    config::{Config, SameSitePolicy, SigningKey},
+    db::{Db, RevokedTokens, User},
+};
+
+/// The refresh cookie's path: the browser sends the long-lived token only to
+/// the auth routes that use it (refresh and logout), not with every request.
+pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
+
+/// Builds the token manager: tokens in cookies only (like the original),
+/// the configured key and lifetimes, and the database as revocation store.
+///
+/// # Errors
+/// The library's message when it refuses the settings (e.g. a bad PEM key).
+pub fn manager(config: &Config, revoked: RevokedTokens) -> Result<JwtManager, String> {
+    let algorithm: Algorithm = config
+        .jwt
+        .algorithm
+        .parse()
+        .map_err(|_| format!("unsupported JWT_ALGORITHM {}", config.jwt.algorithm))?;
+    let same_site = match config.cookie_samesite {
+        SameSitePolicy::Strict => SameSite::Strict,
+        SameSitePolicy::Lax => SameSite::Lax,
+        SameSitePolicy::None => SameSite::None,
+    };
+    let jwt_config = JwtConfig::default()
+        .with_algorithm(algorithm)
+        .with_token_location([TokenLocation::Cookies])
+        .with_access_token_expires(Some(config.jwt.access_token_expires))
+        .with_refresh_token_expires(Some(config.jwt.refresh_token_expires))
+        .with_cookie_secure(config.cookie_secure)
+        .with_cookie_samesite(Some(same_site))
+        .with_refresh_cookie_path(REFRESH_COOKIE_PATH);
+    let jwt_config = match &config.jwt.key {
+        SigningKey::Secret(secret) => jwt_config.with_secret_key(secret.expose()),
+        SigningKey::KeyPair {
+            private_pem,
+            public_pem,
+        } => jwt_config
+            .with_private_key_pem(private_pem.expose())
+            .with_public_key_pem(public_pem.as_bytes()),
+    };
+    JwtManager::builder(jwt_config)
+        .revocation_store(revoked)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The claims the original added to every token (its
+/// `additional_claims_loader`), taken from the user row so that a change of
+/// role shows in the next token.
+#[must_use]
+pub fn user_claims(user: &User) -> JsonObject {
+    let mut claims = JsonObject::new();
+    claims.insert(
+        "department".into(),
+        user.department.clone().map_or(Value::Null, Value::String),
+    );
+    claims.insert(
+        "manager_role_attached".into(),
+        Value::Bool(user.manager_role_attached),
+    );
+    claims
+}
+
+/// The user id in a token's `sub` (the id as a string, as the contract
+/// says); `None` when `sub` is not such a string.
+#[must_use]
+pub fn user_id<C>(claims: &Claims<C>) -> Option<i64> {
+    claims.sub().and_then(|sub| sub.parse().ok())
+}
+
+impl RevocationStore for RevokedTokens {
+    fn is_revoked<'a>(
+        &'a self,
+        token: &'a DecodedToken,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            match token.jti() {
+                Some(jti) => RevokedTokens::is_revoked(self, jti)
+                    .await
+                    .map_err(StoreError::new),
+                None => Ok(false),
+            }
+        })
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: Option<i64>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            RevokedTokens::revoke(self, jti, expires_at)
+                .await
+                .map_err(StoreError::new)
+        })
+    }
+}
+
+/// `current_user` for the original's `user_lookup_loader`: the user row of
+/// the token's `sub`, so a deleted user's tokens stop working at once.
+impl UserLoader for Db {
+    type User = User;
+    type Error = sqlx::Error;
+
+    async fn load_user(&self, claims: &Claims) -> Result<Option<User>, sqlx::Error> {
+        match user_id(claims) {
+            Some(id) => self.user_by_id(id).await,
+            None => Ok(None),
+        }
+    }
+}

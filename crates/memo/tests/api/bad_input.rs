@@ -1,0 +1,233 @@
+//! Bad input never gives a 500: each mistake gets 4xx `{"msg"}` naming it.
+
+use reqwest::{Method, StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{TestApp, assert_error, assert_error_containing, backend_tests};
+
+backend_tests!(
+    malformed_json_is_400,
+    a_body_that_is_not_json_is_415,
+    wrong_field_types_are_422_naming_the_field,
+    unknown_fields_are_422_naming_the_field,
+    json_that_is_not_an_object_is_422,
+    a_body_over_64_kib_is_413,
+    unknown_api_paths_are_a_json_404,
+    unsupported_methods_are_a_json_405,
+    a_bad_archived_filter_is_400,
+);
+
+async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> reqwest::Response {
+    let mut request = app.client.post(app.url(path)).body(body.to_owned());
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    if let Some(csrf) = app.csrf_access() {
+        request = request.header("X-CSRF-TOKEN", csrf);
+    }
+    request.send().await.expect("the server answers")
+}
+
+async fn malformed_json_is_400(app: TestApp) {
+    for body in ["{not json", "", r#"{"user_name": "a", "password": "b""#] {
+        let response = post_raw(&app, "/api/auth/login", Some("application/json"), body).await;
+        assert_error_containing(response, StatusCode::BAD_REQUEST, "Malformed JSON").await;
+    }
+    app.signed_in_user().await;
+    let response = post_raw(
+        &app,
+        "/api/memos",
+        Some("application/json"),
+        "{\"title\": }",
+    )
+    .await;
+    assert_error_containing(response, StatusCode::BAD_REQUEST, "Malformed JSON").await;
+}
+
+async fn a_body_that_is_not_json_is_415(app: TestApp) {
+    let form = "user_name=a&password=b";
+    let msg = "Expected a JSON body with Content-Type: application/json";
+    for content_type in [
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+        None,
+    ] {
+        let response = post_raw(&app, "/api/auth/register", content_type, form).await;
+        assert_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, msg).await;
+    }
+    let charset = post_raw(
+        &app,
+        "/api/auth/login",
+        Some("application/json; charset=utf-8"),
+        r#"{"user_name":"x","password":"y"}"#,
+    )
+    .await;
+    assert_eq!(
+        charset.status(),
+        StatusCode::UNAUTHORIZED,
+        "a charset parameter is fine"
+    );
+}
+
+async fn wrong_field_types_are_422_naming_the_field(app: TestApp) {
+    let response = app
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(&json!({"user_name": 1, "password": "12345678"})),
+            crate::helpers::Csrf::Off,
+        )
+        .await;
+    assert_error_containing(response, StatusCode::UNPROCESSABLE_ENTITY, "user_name").await;
+    app.signed_in_user().await;
+    let response = app
+        .call(
+            Method::POST,
+            "/api/memos",
+            Some(&json!({"title": ["a"], "content": ""})),
+        )
+        .await;
+    assert_error_containing(response, StatusCode::UNPROCESSABLE_ENTITY, "title").await;
+    let response = app
+        .call(
+            Method::POST,
+            "/api/memos",
+            Some(&json!({"title": "t", "content": null})),
+        )
+        .await;
+    assert_error_containing(response, StatusCode::UNPROCESSABLE_ENTITY, "content").await;
+}
+
+async fn unknown_fields_are_422_naming_the_field(app: TestApp) {
+    let body =
+        json!({"user_name": "someone", "password": "12345678", "manager_role_attached": true});
+    let response = app
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(&body),
+            crate::helpers::Csrf::Off,
+        )
+        .await;
+    assert_error_containing(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field `manager_role_attached`",
+    )
+    .await;
+    app.signed_in_user().await;
+    let response = app
+        .call(
+            Method::POST,
+            "/api/memos",
+            Some(&json!({"title": "t", "owner": 1})),
+        )
+        .await;
+    assert_error_containing(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field `owner`",
+    )
+    .await;
+}
+
+async fn json_that_is_not_an_object_is_422(app: TestApp) {
+    for body in ["[]", "null", "\"text\"", "42"] {
+        let response = post_raw(&app, "/api/auth/login", Some("application/json"), body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        assert!(crate::helpers::json(response).await["msg"].is_string());
+    }
+}
+
+async fn a_body_over_64_kib_is_413(app: TestApp) {
+    let msg = "Request body is too large (the limit is 64 KiB)";
+    let big = json!({"user_name": "big", "password": "p".repeat(70 * 1024)});
+    let response = app
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(&big),
+            crate::helpers::Csrf::Off,
+        )
+        .await;
+    assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, msg).await;
+    app.signed_in_user().await;
+    let memo = json!({"title": "t", "content": "c".repeat(65 * 1024)});
+    assert_error(
+        app.call(Method::POST, "/api/memos", Some(&memo)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        msg,
+    )
+    .await;
+    let under = json!({"title": "t", "content": "c".repeat(60 * 1024)});
+    assert_eq!(
+        app.call(Method::POST, "/api/memos", Some(&under))
+            .await
+            .status(),
+        StatusCode::CREATED,
+        "60 KiB is fine"
+    );
+}
+
+async fn unknown_api_paths_are_a_json_404(app: TestApp) {
+    for path in [
+        "/api",
+        "/api/",
+        "/api/nothing",
+        "/api/memos/1/extra",
+        "/api/auth",
+    ] {
+        assert_error(app.get(path).await, StatusCode::NOT_FOUND, "Not found").await;
+    }
+}
+
+async fn unsupported_methods_are_a_json_405(app: TestApp) {
+    let response = app
+        .call(Method::PUT, "/api/memos", Some(&json!({"title": "t"})))
+        .await;
+    let allow = response
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert_error(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+    )
+    .await;
+    assert!(
+        allow.is_some_and(|a| a.contains("GET") && a.contains("POST")),
+        "Allow lists the methods"
+    );
+    assert_error(
+        app.get("/api/auth/login").await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+    )
+    .await;
+}
+
+async fn a_bad_archived_filter_is_400(app: TestApp) {
+    app.signed_in_user().await;
+    assert_error_containing(
+        app.get("/api/memos?archived=maybe").await,
+        StatusCode::BAD_REQUEST,
+        "archived",
+    )
+    .await;
+    assert_eq!(
+        app.get("/api/memos?archived=true&_=123").await.status(),
+        StatusCode::OK,
+        "other parameters are ignored"
+    );
+}
