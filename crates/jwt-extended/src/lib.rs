@@ -138,6 +138,7 @@ mod manager;
 mod refresh_layer;
 mod rejection;
 mod revocation;
+mod rotation;
 pub mod testing;
 mod tokens;
 mod verify;
@@ -155,5 +156,9 @@ pub use manager::{JwtManager, JwtManagerBuilder};
 pub use refresh_layer::{ImplicitRefresh, ImplicitRefreshLayer};
 pub use rejection::{ErrorHandler, JwtError, JwtRejection};
 pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
+pub use rotation::{
+    FAMILY_CLAIM, IssuedTokens, MemorySessionStore, RefreshId, RotateOutcome, SessionInfo,
+    SessionStore,
+};
 pub use tokens::{TokenBuilder, TokenError};
 pub use verify::{Verified, VerifyOptions};

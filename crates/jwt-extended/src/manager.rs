@@ -14,6 +14,7 @@ use crate::{
     keys::Keys,
     rejection::{ErrorHandler, JwtError, Renderer},
     revocation::RevocationStore,
+    rotation::SessionStore,
 };
 
 pub(crate) type IdentityLoader = dyn Fn(&Value) -> Value + Send + Sync;
@@ -41,6 +42,7 @@ pub(crate) struct Inner {
     pub(crate) rules: ClaimRules,
     pub(crate) hooks: Hooks,
     pub(crate) renderer: Renderer,
+    pub(crate) sessions: Option<Arc<dyn SessionStore>>,
 }
 
 /// Issues, reads and checks tokens for an axum app: the Rust counterpart of Flask's
@@ -98,6 +100,7 @@ impl JwtManager {
             handler: None,
             signing_kid: None,
             extra_keys: Vec::new(),
+            sessions: None,
         }
     }
 
@@ -220,6 +223,7 @@ pub struct JwtManagerBuilder {
     handler: Option<Arc<ErrorHandler>>,
     signing_kid: Option<String>,
     extra_keys: Vec<(String, Algorithm, DecodingKey)>,
+    sessions: Option<Arc<dyn SessionStore>>,
 }
 
 impl fmt::Debug for JwtManagerBuilder {
@@ -290,6 +294,15 @@ impl JwtManagerBuilder {
     /// access and refresh tokens.
     pub fn revocation_store(mut self, store: impl RevocationStore) -> Self {
         self.hooks.revocation = Some(Arc::new(store));
+        self
+    }
+
+    /// A store of login families for refresh rotation with reuse detection and the sessions
+    /// list ([`JwtManager::login`], [`JwtManager::rotate`]); it is also the revocation store.
+    pub fn session_store<S: SessionStore>(mut self, store: S) -> Self {
+        let store = Arc::new(store);
+        self.hooks.revocation = Some(store.clone());
+        self.sessions = Some(store);
         self
     }
 
@@ -374,6 +387,7 @@ impl JwtManagerBuilder {
                 rules,
                 hooks: self.hooks,
                 renderer,
+                sessions: self.sessions,
             }),
         })
     }
