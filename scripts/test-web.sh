@@ -48,9 +48,9 @@ fi
 say "type-check and build"
 npm run build
 
-results="$WEB/test-results"
-mkdir -p "$results"
-rm -f "$results/vitest.json" "$results/playwright.json"
+# Machine-readable results for the summary (Playwright empties web/test-results/ itself).
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
 status=0
 
 # --- unit tests ----------------------------------------------------------------------------------
