@@ -111,6 +111,7 @@
 //! | `@jwt.additional_claims_loader` | [`JwtManagerBuilder::additional_claims_loader`] |
 //! | `@jwt.additional_headers_loader` | [`JwtManagerBuilder::additional_headers_loader`] |
 //! | `@jwt.encode_key_loader`, `@jwt.decode_key_loader` | [`JwtManagerBuilder::encode_key_loader`], [`JwtManagerBuilder::decode_key_loader`] |
+//! | a `decode_key_loader` picking the key by `kid` (key rotation); a JWKS route; PyJWT's `PyJWKClient` | [`JwtManagerBuilder::signing_kid`], [`JwtManagerBuilder::verification_key_pem`]; [`JwtManager::jwks`]; `JwtManagerBuilder::remote_jwks` with a `RemoteJwks` (feature `remote-jwks`) |
 //! | `@jwt.token_in_blocklist_loader` | [`JwtManagerBuilder::revocation_store`] ([`RevocationStore`], async) |
 //! | `@jwt.token_verification_loader` | [`JwtManagerBuilder::token_verification_loader`] |
 //! | `@jwt.expired_token_loader`, `invalid_token_loader`, `unauthorized_loader`, `revoked_token_loader`, `needs_fresh_token_loader`, `user_lookup_error_loader`, `token_verification_failed_loader` | [`JwtManagerBuilder::error_handler`] (one hook, matching on [`JwtError`]) |
@@ -132,6 +133,7 @@ mod csrf;
 mod decode;
 mod env;
 mod extract;
+mod jwks;
 mod keys;
 mod locations;
 mod manager;
@@ -139,6 +141,7 @@ mod refresh_layer;
 mod rejection;
 mod revocation;
 mod rotation;
+mod stores;
 pub mod testing;
 mod tokens;
 mod verify;
@@ -152,6 +155,9 @@ pub use extract::{
     JwtFrom, Locations, RefreshJwt, UserLoader,
 };
 pub use jsonwebtoken::{DecodingKey, EncodingKey};
+pub use jwks::JwkSet;
+#[cfg(feature = "remote-jwks")]
+pub use jwks::{JwksError, RemoteJwks};
 pub use manager::{JwtManager, JwtManagerBuilder};
 pub use refresh_layer::{ImplicitRefresh, ImplicitRefreshLayer};
 pub use rejection::{ErrorHandler, JwtError, JwtRejection};
@@ -160,5 +166,9 @@ pub use rotation::{
     FAMILY_CLAIM, IssuedTokens, MemorySessionStore, RefreshId, RotateOutcome, SessionInfo,
     SessionStore,
 };
+#[cfg(feature = "redis")]
+pub use stores::RedisStore;
+#[cfg(feature = "sqlx")]
+pub use stores::SqlStore;
 pub use tokens::{TokenBuilder, TokenError};
 pub use verify::{Verified, VerifyOptions};

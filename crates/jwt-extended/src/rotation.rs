@@ -351,6 +351,7 @@ fn carried_claims(token: &DecodedToken) -> JsonObject {
         .collect()
 }
 
+#[allow(clippy::needless_pass_by_value)] // a `map_err` callback
 fn unavailable(e: StoreError) -> JwtError {
     tracing::warn!(error = %e, "session store failed");
     JwtError::StoreUnavailable
