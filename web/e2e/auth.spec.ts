@@ -122,4 +122,22 @@ test.describe('signing up and logging in', () => {
     await page.goto('/')
     await expect(page.getByTestId('login-page')).toBeVisible()
   })
+
+  test('a session that is gone sends the user to login with a message, and back afterwards', async ({ page, context }) => {
+    const user = newUser('gone')
+    await signUp(page, user)
+    await createMemo(page, 'Still here')
+
+    // The cookies disappear (e.g. the browser dropped them): the next action cannot be refreshed.
+    await context.clearCookies()
+    await page.getByTestId('nav-archived').click()
+
+    await expect(page.getByTestId('login-page')).toBeVisible()
+    await expect(page.getByTestId('login-notice')).toContainText('Your session has expired')
+    await expect(page).toHaveURL(/redirect=(%2F|\/)archived/)
+    await snap(page, 'login-session-expired')
+
+    await logIn(page, user)
+    await expect(page.getByTestId('archived-page')).toBeVisible()
+  })
 })

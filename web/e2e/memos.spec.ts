@@ -98,3 +98,23 @@ test('an empty title is refused before anything is sent', async ({ page }) => {
   await expect(page.getByText('Enter a title.')).toBeVisible()
   expect(posts).toEqual([])
 })
+
+test('an unreachable server is explained, and nothing is lost', async ({ page, pageProblems }) => {
+  await signUp(page, newUser('offline'))
+  await memosLoaded(page)
+  await page.route('**/api/memos', (route) => route.abort('connectionrefused'))
+
+  await input(page, 'memo-create-title').fill('Written offline')
+  await page.getByTestId('memo-create-submit').click()
+
+  await expect(page.getByTestId('snackbar')).toContainText("Can't reach the server")
+  await expect(input(page, 'memo-create-title')).toHaveValue('Written offline')
+
+  await page.unroute('**/api/memos')
+  await page.getByTestId('memo-create-submit').click()
+  await expect(memoCard(page, 'Written offline')).toBeVisible()
+
+  // The browser logs the refused connection; that one is expected.
+  const expected = (p: string) => p.includes('ERR_CONNECTION_REFUSED')
+  pageProblems.splice(0, pageProblems.length, ...pageProblems.filter((p) => !expected(p)))
+})

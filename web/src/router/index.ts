@@ -9,6 +9,7 @@ import {
 } from 'vue-router'
 
 import { isApiError, setSessionExpiredHandler } from '@/api/client'
+import { useNotifier } from '@/composables/useNotifier'
 import { useAuthStore } from '@/stores/auth'
 import { safeRedirect } from '@/utils/errors'
 
@@ -88,6 +89,7 @@ export function installSessionExpiry(router: Router, pinia?: Pinia): void {
   setSessionExpiredHandler(() => {
     const auth = useAuthStore(pinia)
     auth.forget()
+    useNotifier().close()
     const current = router.currentRoute.value
     if (current.name === 'login') return
     void router.push(loginRoute(current.fullPath, 'expired'))
