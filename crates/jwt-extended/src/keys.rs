@@ -1,7 +1,7 @@
 //! Signing and verification keys: the HS secret or the PEM pair of the config, checked once at
 //! build time, plus extra verification keys by `kid` for key rotation.
 
-use std::{collections::HashMap, fmt};
+use std::{borrow::Cow, collections::HashMap, fmt};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, crypto};
 
@@ -15,10 +15,14 @@ pub(crate) struct Keys {
     pub(crate) signing: Option<EncodingKey>,
     /// The `kid` written into new tokens, when keys are rotated.
     pub(crate) signing_kid: Option<String>,
-    /// The key for tokens without a `kid` (or with an unknown one, when no key set is used).
-    pub(crate) verifying: DecodingKey,
+    /// The key for tokens without a `kid` (or with an unknown one, when no key set is used);
+    /// `None` for a resource server that only verifies with a remote JWKS.
+    pub(crate) verifying: Option<DecodingKey>,
     /// Verification keys by `kid`: the current one and retired ones still in use.
     pub(crate) by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    /// Another service's key set, asked for the kids not in `by_kid`.
+    #[cfg(feature = "remote-jwks")]
+    pub(crate) remote: Option<crate::jwks::RemoteJwks>,
 }
 
 impl fmt::Debug for Keys {
@@ -40,8 +44,9 @@ pub(crate) fn is_symmetric(algorithm: Algorithm) -> bool {
 }
 
 impl Keys {
-    /// Builds the keys of a config, refusing missing or mismatched keys up front.
-    pub(crate) fn from_config(config: &JwtConfig) -> Result<Self, ConfigError> {
+    /// Builds the keys of a config, refusing missing or mismatched keys up front. With
+    /// `remote_jwks`, an asymmetric config may have neither key: it verifies with the remote set.
+    pub(crate) fn from_config(config: &JwtConfig, remote_jwks: bool) -> Result<Self, ConfigError> {
         let algorithm = config.algorithm;
         let (signing, verifying) = if is_symmetric(algorithm) {
             let secret = config
@@ -50,7 +55,7 @@ impl Keys {
                 .ok_or(ConfigError::MissingSecret(algorithm))?;
             (
                 Some(EncodingKey::from_secret(secret)),
-                DecodingKey::from_secret(secret),
+                Some(DecodingKey::from_secret(secret)),
             )
         } else {
             let signing = config
@@ -58,14 +63,15 @@ impl Keys {
                 .as_deref()
                 .map(|pem| encoding_key(algorithm, pem))
                 .transpose()?;
-            let public = config
-                .public_key
-                .as_deref()
-                .ok_or(ConfigError::MissingPublicKey(algorithm))?;
-            (signing, decoding_key(algorithm, public)?)
+            let verifying = match config.public_key.as_deref() {
+                Some(public) => Some(decoding_key(algorithm, public)?),
+                None if remote_jwks && signing.is_none() => None,
+                None => return Err(ConfigError::MissingPublicKey(algorithm)),
+            };
+            (signing, verifying)
         };
-        if let Some(key) = &signing {
-            check_pair(algorithm, key, &verifying)?;
+        if let (Some(key), Some(public)) = (&signing, &verifying) {
+            check_pair(algorithm, key, public)?;
         }
         Ok(Self {
             algorithm,
@@ -73,16 +79,32 @@ impl Keys {
             signing_kid: None,
             verifying,
             by_kid: HashMap::new(),
+            #[cfg(feature = "remote-jwks")]
+            remote: None,
         })
     }
 
-    /// The decoding key for a token's `kid` and algorithm.
-    pub(crate) fn for_kid(&self, kid: Option<&str>) -> Option<&DecodingKey> {
-        match kid.and_then(|k| self.by_kid.get(k)) {
-            Some((_, key)) => Some(key),
-            None if kid.is_some() && !self.by_kid.is_empty() => None,
-            None => Some(&self.verifying),
+    /// The decoding key for a token's `kid` and algorithm: the key registered under that kid
+    /// (none when it was registered for another algorithm), else the remote JWKS's cached key,
+    /// else the config key when no key is registered by kid.
+    pub(crate) fn for_kid(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Option<Cow<'_, DecodingKey>> {
+        if let Some((key_alg, key)) = kid.and_then(|k| self.by_kid.get(k)) {
+            return (*key_alg == alg).then_some(Cow::Borrowed(key));
         }
+        #[cfg(feature = "remote-jwks")]
+        if let Some(remote) = &self.remote
+            && (kid.is_some() || self.verifying.is_none())
+        {
+            return remote.cached_key(kid, alg).map(Cow::Owned);
+        }
+        if kid.is_some() && !self.by_kid.is_empty() {
+            return None;
+        }
+        self.verifying.as_ref().map(Cow::Borrowed)
     }
 }
 

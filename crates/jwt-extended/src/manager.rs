@@ -96,6 +96,7 @@ impl JwtManager {
     pub fn builder(config: JwtConfig) -> JwtManagerBuilder {
         JwtManagerBuilder {
             config,
+            key_set: crate::jwks::KeySetOptions::default(),
             hooks: Hooks::default(),
             handler: None,
             signing_kid: None,
@@ -141,21 +142,17 @@ impl JwtManager {
     ) -> Result<DecodedToken, JwtError> {
         let parsed = decode::parse(token)?;
         let alg = parsed.algorithm(&self.inner.rules.algorithms)?;
-        let hook_key;
         let key = match &self.inner.hooks.decode_key {
-            Some(loader) => {
-                hook_key = loader(&parsed.header, &parsed.payload);
-                &hook_key
-            }
+            Some(loader) => std::borrow::Cow::Owned(loader(&parsed.header, &parsed.payload)),
             None => {
                 let kid = parsed.header.get("kid").and_then(Value::as_str);
-                self.inner
-                    .keys
-                    .for_kid(kid)
-                    .ok_or_else(|| JwtError::invalid("Signature verification failed"))?
+                self.inner.keys.for_kid(kid, alg).ok_or_else(|| {
+                    tracing::debug!(?kid, ?alg, "no verification key for this kid and alg");
+                    JwtError::invalid("Signature verification failed")
+                })?
             }
         };
-        parsed.verify_signature(key, alg)?;
+        parsed.verify_signature(&key, alg)?;
         decode::check_claims(parsed.header, parsed.payload, &self.inner.rules, request)
     }
 
@@ -219,6 +216,7 @@ impl JwtManager {
 #[must_use]
 pub struct JwtManagerBuilder {
     config: JwtConfig,
+    pub(crate) key_set: crate::jwks::KeySetOptions,
     hooks: Hooks,
     handler: Option<Arc<ErrorHandler>>,
     signing_kid: Option<String>,
@@ -356,15 +354,16 @@ impl JwtManagerBuilder {
     /// [`ConfigError`] for missing keys, empty locations, invalid header names or PEM.
     pub fn build(self) -> Result<JwtManager, ConfigError> {
         self.config.validate()?;
-        let mut keys = Keys::from_config(&self.config)?;
+        let mut keys = self.key_set.into_keys(&self.config)?;
         keys.by_kid.extend(
             self.extra_keys
                 .into_iter()
                 .map(|(kid, alg, key)| (kid, (alg, key))),
         );
         if let Some(kid) = self.signing_kid {
-            keys.by_kid
-                .insert(kid.clone(), (keys.algorithm, keys.verifying.clone()));
+            if let Some(verifying) = keys.verifying.clone() {
+                keys.by_kid.insert(kid.clone(), (keys.algorithm, verifying));
+            }
             keys.signing_kid = Some(kid);
         }
         let c = &self.config;

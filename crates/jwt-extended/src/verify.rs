@@ -72,6 +72,8 @@ impl JwtManager {
             csrf: found.csrf.as_deref(),
             allow_expired: false,
         };
+        // A remote JWKS (feature `remote-jwks`) learns an unknown `kid` here, throttled.
+        self.refresh_remote_keys(&found.token).await;
         let token = self.decode(&found.token, request)?;
         self.check_token(token, options).await.map(|token| {
             Some(Verified {
