@@ -151,6 +151,10 @@ impl JwtManagerBuilder {
     /// another service's JWKS (a resource server trusting an authorization server). With it,
     /// an asymmetric config needs no PEM key at all: `JwtConfig::default().with_algorithm(..)`
     /// builds, and the manager only verifies.
+    ///
+    /// [`JwtManager::verify_request`] (and so every extractor) fetches the set when a token's
+    /// `kid` is not cached; [`JwtManager::decode_token`], being synchronous, only reads the
+    /// cache: call [`RemoteJwks::refresh`] first when decoding outside a request.
     #[cfg(feature = "remote-jwks")]
     pub fn remote_jwks(mut self, jwks: RemoteJwks) -> Self {
         self.key_set.remote = Some(jwks);
