@@ -5,6 +5,7 @@
 use std::{future::Future, net::SocketAddr};
 
 use axum::Router;
+use jwt_extended::RedisStore;
 use tokio::net::TcpListener;
 
 use crate::{
@@ -31,6 +32,9 @@ pub enum StartupError {
     /// The token settings were refused (e.g. a PEM key that does not parse).
     #[error("invalid JWT settings: {0}")]
     Jwt(String),
+    /// REDIS_URL is set but Redis cannot be used.
+    #[error("could not use the Redis revocation store at REDIS_URL: {0}")]
+    Redis(String),
     /// The address could not be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -65,14 +69,18 @@ impl App {
             purged_revocations = purged,
             "database ready"
         );
-        if config.redis_url.is_some() {
-            tracing::warn!(
-                "REDIS_URL is set, but the Redis revocation store is not implemented yet; \
-                 revocations are kept in the database, which every instance sharing it sees"
-            );
-        }
         let passwords = Passwords::new().await?;
-        let jwt = tokens::manager(&config, db.revoked_tokens()).map_err(StartupError::Jwt)?;
+        let jwt = match &config.redis_url {
+            Some(url) => {
+                let store = RedisStore::connect(url, tokens::REDIS_PREFIX)
+                    .await
+                    .map_err(|e| StartupError::Redis(e.to_string()))?;
+                tracing::info!("revocations are kept in Redis (REDIS_URL)");
+                tokens::manager(&config, store)
+            }
+            None => tokens::manager(&config, db.revoked_tokens()),
+        }
+        .map_err(StartupError::Jwt)?;
         let state = AppState {
             db: db.clone(),
             jwt,

@@ -176,9 +176,10 @@ pub struct Settings {
     #[arg(long, env = "FRONTEND_ORIGIN", global = true)]
     pub frontend_origin: Option<String>,
 
-    /// Redis URL for a revocation store shared by several instances. Unset:
-    /// revocations live in the database (already shared by every instance
-    /// that uses the same database).
+    /// Redis URL (`redis://HOST:6379`) for a revocation store shared by
+    /// several instances, answered from memory and kept current by pub/sub.
+    /// Unset: revocations live in the database (shared by every instance that
+    /// uses the same database).
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<String>,
 

@@ -18,12 +18,16 @@ use crate::{
 /// the auth routes that use it (refresh and logout), not with every request.
 pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
 
+/// Key prefix of the app's entries in Redis (`memo:revoked:<jti>`, ...).
+pub const REDIS_PREFIX: &str = "memo";
+
 /// Builds the token manager: tokens in cookies only (like the original),
-/// the configured key and lifetimes, and the database as revocation store.
+/// the configured key and lifetimes, and `revoked` as revocation store (the
+/// database, or Redis when REDIS_URL is set).
 ///
 /// # Errors
 /// The library's message when it refuses the settings (e.g. a bad PEM key).
-pub fn manager(config: &Config, revoked: RevokedTokens) -> Result<JwtManager, String> {
+pub fn manager(config: &Config, revoked: impl RevocationStore) -> Result<JwtManager, String> {
     let algorithm: Algorithm = config
         .jwt
         .algorithm

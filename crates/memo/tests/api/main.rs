@@ -15,3 +15,4 @@ mod bad_input;
 mod memos;
 mod original_client;
 mod platform;
+mod redis;
