@@ -91,6 +91,13 @@ impl ApiError {
     }
 }
 
+impl From<jwt_extended::JwtError> for ApiError {
+    /// Rendered the library's default way: Flask's status and `{"msg"}`.
+    fn from(error: jwt_extended::JwtError) -> Self {
+        Self::Jwt(error.into())
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         Self::Internal(format!("database: {err}"))

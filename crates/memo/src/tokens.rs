@@ -78,13 +78,6 @@ pub fn user_claims(user: &User) -> JsonObject {
     claims
 }
 
-/// The user id in a token's `sub` (the id as a string, as the contract
-/// says); `None` when `sub` is not such a string.
-#[must_use]
-pub fn user_id<C>(claims: &Claims<C>) -> Option<i64> {
-    claims.sub().and_then(|sub| sub.parse().ok())
-}
-
 impl RevocationStore for RevokedTokens {
     fn is_revoked<'a>(
         &'a self,
@@ -120,7 +113,8 @@ impl UserLoader for Db {
     type Error = sqlx::Error;
 
     async fn load_user(&self, claims: &Claims) -> Result<Option<User>, sqlx::Error> {
-        match user_id(claims) {
+        // `sub` is the user id as a string; anything else names no user.
+        match claims.sub().and_then(|sub| sub.parse::<i64>().ok()) {
             Some(id) => self.user_by_id(id).await,
             None => Ok(None),
         }

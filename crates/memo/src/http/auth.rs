@@ -10,7 +10,8 @@ use axum::{
     http::{StatusCode, header, request::Parts},
 };
 use jwt_extended::{
-    AuthCookies, DecodedToken, Jwt, JwtError, JwtManager, JwtRejection, RefreshJwt, VerifyOptions,
+    AuthCookies, DecodedToken, Jwt, JwtError, JwtManager, RefreshJwt, UserLoader as _,
+    VerifyOptions,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,7 +23,7 @@ use crate::{
     error::{ApiError, AppJson, ErrorBody},
     password::Passwords,
     state::AppState,
-    tokens::{user_claims, user_id},
+    tokens::user_claims,
 };
 
 /// The app's `CurrentUser`: the token's user row.
@@ -153,20 +154,16 @@ fn issue_cookies(
         .additional_claims(user_claims(user))
         .encode()
         .map_err(ApiError::internal)?;
-    let mut cookies = jwt.set_access_cookies(&access).map_err(jwt_error)?;
+    let mut cookies = jwt.set_access_cookies(&access)?;
     if with_refresh {
         let refresh = jwt
             .refresh_token(&sub)
             .additional_claims(user_claims(user))
             .encode()
             .map_err(ApiError::internal)?;
-        cookies = cookies.and(jwt.set_refresh_cookies(&refresh).map_err(jwt_error)?);
+        cookies = cookies.and(jwt.set_refresh_cookies(&refresh)?);
     }
     Ok(cookies)
-}
-
-fn jwt_error(error: JwtError) -> ApiError {
-    ApiError::Jwt(JwtRejection::from(error))
 }
 
 /// Whether the access cookie is valid: the original's `verify_jwt_in_request()`.
@@ -219,17 +216,15 @@ async fn refresh(
     State(db): State<Db>,
     State(jwt): State<JwtManager>,
 ) -> Result<(AuthCookies, Json<Message>), ApiError> {
-    let user = match user_id(&claims) {
-        Some(id) => db.user_by_id(id).await?,
-        None => None,
-    };
-    let Some(user) = user else {
+    // The same lookup as `CurrentUser` on access tokens: a deleted user's
+    // refresh token must stop working too.
+    let Some(user) = db.load_user(&claims).await? else {
         let identity = claims.sub().unwrap_or("None").to_owned();
         let token = Box::new(DecodedToken {
             header: claims.header,
             payload: claims.extra,
         });
-        return Err(jwt_error(JwtError::UserLookup { identity, token }));
+        return Err(JwtError::UserLookup { identity, token }.into());
     };
     let cookies = issue_cookies(&jwt, &user, false)?;
     Ok((
@@ -270,7 +265,7 @@ where
             Err(
                 error @ (JwtError::Csrf(_) | JwtError::StoreUnavailable | JwtError::Internal(_)),
             ) => {
-                return Err(jwt_error(error));
+                return Err(error.into());
             }
             Err(_) => None,
         };
@@ -314,7 +309,7 @@ async fn logout(
 ) -> Result<(AuthCookies, Json<Message>), ApiError> {
     for token in tokens.access.iter().chain(&tokens.refresh) {
         if token.jti().is_some() {
-            jwt.revoke(token).await.map_err(jwt_error)?;
+            jwt.revoke(token).await?;
         }
     }
     Ok((jwt.unset_jwt_cookies(), Json(Message { msg: "Logged out" })))
