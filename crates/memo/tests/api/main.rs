@@ -12,6 +12,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod binary;
 mod memos;
 mod original_client;
 mod platform;

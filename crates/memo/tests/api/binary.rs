@@ -1,0 +1,190 @@
+//! The `memo` binary itself, as scripts and the end-to-end tests use it: the
+//! one stdout line with the real port, the generated secret, `memo user
+//! add` from standard input, refusal of unsafe production settings, and a
+//! clean exit on SIGTERM.
+
+use std::{
+    io::{BufRead as _, BufReader, Read as _, Write as _},
+    path::Path,
+    process::{Child, Command, Stdio},
+};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// `memo` with a clean environment: only what the test passes.
+fn memo(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));
+    for name in [
+        "DATABASE_URL",
+        "JWT_SECRET_KEY",
+        "JWT_ALGORITHM",
+        "JWT_PRIVATE_KEY",
+        "JWT_PUBLIC_KEY",
+        "JWT_COOKIE_SECURE",
+        "FRONTEND_ORIGIN",
+        "REDIS_URL",
+        "MEMO_ENV",
+        "MEMO_BIND",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .env("MEMO_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// Kills the server if the test fails before stopping it, so no `memo`
+/// outlives its test.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memo_serves_on_the_port_it_prints_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut add = memo(dir.path())
+        .args([
+            "user",
+            "add",
+            "boss",
+            "--manager",
+            "--department",
+            "CTO Office",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("memo user add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"boss password\n")
+        .expect("the password");
+    let added = add.wait_with_output().expect("memo user add ends");
+    assert!(added.status.success());
+    assert!(String::from_utf8_lossy(&added.stdout).contains("created user \"boss\""));
+
+    let mut server = Running(
+        memo(dir.path())
+            .args(["--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("memo serve"),
+    );
+    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the first line");
+    let address = line
+        .trim()
+        .strip_prefix("memo listening on ")
+        .expect("the listening line")
+        .to_owned();
+    assert!(
+        address.starts_with("http://127.0.0.1:") && !address.ends_with(":0"),
+        "{address}"
+    );
+
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("a client");
+    let health = client
+        .get(format!("{address}/api/health"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(health.status(), StatusCode::OK);
+    let login = client
+        .post(format!("{address}/api/auth/login"))
+        .json(&json!({"user_name": "boss", "password": "boss password"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(login.status(), StatusCode::OK);
+    let users = client
+        .get(format!("{address}/api/admin/users"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        users.status(),
+        StatusCode::OK,
+        "the user added from the command line is a manager"
+    );
+
+    terminate(&server.0);
+    let status = server.0.wait().expect("memo exits");
+    assert!(status.success(), "a clean exit on SIGTERM: {status}");
+    let mut rest = String::new();
+    stdout
+        .read_to_string(&mut rest)
+        .expect("the rest of stdout");
+    assert_eq!(rest, "", "exactly one line on stdout");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let secret = dir.path().join(memo::config::SECRET_FILE_NAME);
+        let mode = std::fs::metadata(secret)
+            .expect("the generated secret")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn production_without_a_long_secret_refuses_to_start() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for secret in [None, Some("too short")] {
+        let mut command = memo(dir.path());
+        command
+            .args(["--bind", "127.0.0.1:0"])
+            .env("MEMO_ENV", "production");
+        if let Some(secret) = secret {
+            command.env("JWT_SECRET_KEY", secret);
+        }
+        let output = command.output().expect("memo runs");
+        assert!(!output.status.success());
+        assert!(output.stdout.is_empty(), "no listening line");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("JWT_SECRET_KEY") && stderr.contains("32"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_frontend_origin_is_a_start_up_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let output = memo(dir.path())
+        .args(["--bind", "127.0.0.1:0"])
+        .env("FRONTEND_ORIGIN", "localhost:5173")
+        .output()
+        .expect("memo runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("FRONTEND_ORIGIN") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
