@@ -19,6 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tower_http::{
+    LatencyUnit,
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::{DefaultOnResponse, TraceLayer},
@@ -70,15 +71,26 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
-                    let request_id = req.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    // The path only: a query string could carry a token.
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Millis)),
+                .make_span_with(request_span)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
         )
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid));
     (app, openapi)
+}
+
+/// The span of one request: method, path and request id. The path only,
+/// never the query (a `?jwt=` token could be there) nor any header (cookies).
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
 }
 
 /// Every documented API route.
