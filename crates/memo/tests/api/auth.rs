@@ -609,3 +609,66 @@ async fn admin_users_is_for_managers_only(app: TestApp) {
         "hashes never leave"
     );
 }
+
+/// A test-only RSA key pair (never used outside these tests).
+fn fixture(name: &str) -> String {
+    format!("{}/tests/api/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test]
+async fn rs256_with_pem_files_signs_with_the_private_key_and_refuses_hs256() {
+    use clap::Parser as _;
+    let (private, public) = (
+        fixture("test-rs256-private.pem"),
+        fixture("test-rs256-public.pem"),
+    );
+    let cli = memo::cli::Cli::try_parse_from([
+        "memo",
+        "--jwt-algorithm",
+        "RS256",
+        "--jwt-private-key",
+        &private,
+        "--jwt-public-key",
+        &public,
+    ])
+    .expect("valid arguments");
+    let resolved = memo::Config::from_settings(&cli.settings).expect("the key files are read");
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |config| {
+        config.jwt = resolved.jwt
+    })
+    .await
+    .expect("a SQLite server");
+
+    app.signed_in_user().await;
+
+    let access = app
+        .cookie_for("/", "access_token_cookie")
+        .expect("an access cookie");
+    let header = {
+        use base64::Engine as _;
+        let part = access.split('.').next().expect("a header");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .expect("base64url");
+        serde_json::from_slice::<serde_json::Value>(&bytes).expect("JSON")
+    };
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(app.get("/api/auth/status").await.status(), StatusCode::OK);
+    let hs256 = forge(
+        &app,
+        &json!({"sub": "1", "type": "access", "csrf": "c", "exp": now() + 60}),
+    );
+    let response = app
+        .bare_client()
+        .get(app.url("/api/auth/status"))
+        .header("Cookie", format!("access_token_cookie={hs256}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The specified alg value is not allowed",
+    )
+    .await;
+}
