@@ -2,6 +2,8 @@
 //! messages (§4.4 of the reference). Only a *missing* token ([`JwtError::NoAuthorization`]) lets
 //! the next location be tried; any other error is final.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, request::Parts};
 use serde_json::Value;
 
@@ -70,10 +72,15 @@ fn missing_message(locations: &[TokenLocation], messages: &[String]) -> String {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A header's value as text; bytes that are not UTF-8 become U+FFFD. Borrowed (no copy) in
+/// the usual case of a valid value.
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
     headers
         .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .map(|v| match std::str::from_utf8(v.as_bytes()) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(v.as_bytes()),
+        })
 }
 
 /// `Authorization: Bearer <JWT>`, possibly among other comma-separated credentials.
@@ -143,7 +150,9 @@ fn from_cookies(
     if !config.csrf_protect || !config.csrf_methods.contains(&parts.method) {
         return Ok((token, None));
     }
-    let mut csrf = header_str(&parts.headers, header_name).filter(|v| !v.is_empty());
+    let mut csrf = header_str(&parts.headers, header_name)
+        .filter(|v| !v.is_empty())
+        .map(Cow::into_owned);
     if csrf.is_none() && config.csrf_check_form {
         csrf = parts
             .extensions
