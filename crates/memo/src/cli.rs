@@ -183,8 +183,8 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<String>,
 
-    /// `on` or `off`. Accepted now so test rigs can pass it; rate limits are
-    /// not implemented yet, so both values behave the same.
+    /// `on` or `off`: the brute-force limits on login and registration
+    /// (`off` for test rigs and benchmarks only).
     #[arg(
         long,
         env = "MEMO_RATE_LIMITS",
@@ -193,6 +193,24 @@ pub struct Settings {
         global = true
     )]
     pub rate_limits: RateLimits,
+
+    /// Wrong passwords allowed per user name in 15 minutes; the next login
+    /// attempt is answered 429 with Retry-After. A success resets the count.
+    #[arg(long, env = "MEMO_LOGIN_MAX_FAILURES_PER_USER", default_value_t = crate::limits::DEFAULT_LOGIN_FAILURES_PER_USER, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub login_max_failures_per_user: u32,
+
+    /// Wrong passwords allowed per client IP in 15 minutes.
+    #[arg(long, env = "MEMO_LOGIN_MAX_FAILURES_PER_IP", default_value_t = crate::limits::DEFAULT_LOGIN_FAILURES_PER_IP, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub login_max_failures_per_ip: u32,
+
+    /// Registration attempts allowed per client IP per minute.
+    #[arg(long, env = "MEMO_REGISTER_PER_IP_PER_MINUTE", default_value_t = crate::limits::DEFAULT_REGISTER_PER_IP_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub register_per_ip_per_minute: u32,
+
+    /// Reverse proxies (comma-separated IP addresses) whose X-Forwarded-For
+    /// is believed for the client IP; from any other peer it is ignored.
+    #[arg(long, env = "MEMO_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
 
     /// Log format: `text` or `json`. The level comes from RUST_LOG (default
     /// `info`).

@@ -99,6 +99,8 @@ pub struct Config {
     pub cors_origins: Vec<HeaderValue>,
     /// A Redis URL for a shared revocation store, if any.
     pub redis_url: Option<String>,
+    /// Brute-force limits on login and registration.
+    pub rate_limits: crate::limits::RateLimitConfig,
 }
 
 /// A setting that stops start-up.
@@ -160,12 +162,16 @@ pub enum ConfigError {
     /// A bad data dir path for the default SQLite URL.
     #[error("the data dir path {0} is not valid UTF-8")]
     NonUtf8DataDir(String),
+    /// A MEMO_TRUSTED_PROXIES entry that is not an IP address.
+    #[error("MEMO_TRUSTED_PROXIES entry {0:?} is not an IP address")]
+    BadTrustedProxy(String),
 }
 
 impl Config {
     /// A local configuration with the contract's defaults, for tests and
     /// embedding: bind 127.0.0.1:0, HS256 with `secret`, 600 s / 30 days,
-    /// cookies not Secure, SameSite=Strict, no CORS, no Redis.
+    /// cookies not Secure, SameSite=Strict, no CORS, no Redis, the default
+    /// brute-force limits.
     #[must_use]
     pub fn new(database_url: impl Into<String>, secret: Secret) -> Self {
         Self {
@@ -182,6 +188,7 @@ impl Config {
             cookie_samesite: SameSitePolicy::Strict,
             cors_origins: Vec::new(),
             redis_url: None,
+            rate_limits: crate::limits::RateLimitConfig::default(),
         }
     }
 
@@ -239,6 +246,17 @@ impl Config {
             cookie_samesite: settings.jwt_cookie_samesite,
             cors_origins: parse_origins(settings.frontend_origin.as_deref().unwrap_or_default())?,
             redis_url: settings.redis_url.clone().filter(|u| !u.trim().is_empty()),
+            rate_limits: crate::limits::RateLimitConfig {
+                enabled: settings.rate_limits == crate::cli::RateLimits::On,
+                login_failures_per_user: settings.login_max_failures_per_user,
+                login_failures_per_ip: settings.login_max_failures_per_ip,
+                register_per_ip_per_minute: settings.register_per_ip_per_minute,
+                trusted_proxies: crate::limits::parse_trusted_proxies(
+                    settings.trusted_proxies.as_deref().unwrap_or_default(),
+                )
+                .map_err(ConfigError::BadTrustedProxy)?,
+                redis_prefix: crate::limits::DEFAULT_REDIS_PREFIX.to_owned(),
+            },
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod password;
 pub mod state;
 pub mod telemetry;

@@ -51,13 +51,21 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole app: API routes, SPA fallback and middleware, plus the OpenAPI
 /// document that describes the API routes.
 pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::OpenApi) {
-    let (api, openapi) = api_routes().split_for_parts();
+    let (api, mut openapi) = api_routes().split_for_parts();
+    crate::limits::document(&mut openapi);
     let document = OpenApiJson(Arc::from(openapi.to_json().unwrap_or_default()));
 
     let mut app = api
         .layer(Extension(document))
         .fallback(fallback)
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            crate::limits::RateLimiter::new(
+                config.rate_limits.clone(),
+                config.redis_url.as_deref(),
+            ),
+            crate::limits::enforce,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(json_errors));
     if let Some(cors) = cors_layer(config) {

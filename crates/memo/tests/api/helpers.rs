@@ -186,6 +186,12 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     };
     let secret: Vec<u8> = (0..48).map(|_| rand::random::<u8>()).collect();
     let mut config = Config::new(database_url.clone(), Secret::new(secret.clone()));
+    // The production limits, set explicitly; the Redis keys get a prefix of
+    // their own so that tests (and earlier runs) never share counters.
+    config.rate_limits = memo::limits::RateLimitConfig {
+        redis_prefix: format!("memo-test-{}:limits", uuid::Uuid::new_v4().simple()),
+        ..memo::limits::RateLimitConfig::default()
+    };
     tweak(&mut config);
     let app = App::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
