@@ -1,0 +1,383 @@
+//! Crash safety: the real `memo` binary is killed with SIGKILL in the middle
+//! of a stream of memo writes from several clients, then restarted on the
+//! same data. Every write that was answered 2xx must be there, unchanged, and
+//! no row may be half-written: each memo's title carries a checksum of its
+//! content and the number of its content's characters, checked on every row
+//! read back.
+//!
+//! Runs on SQLite (a temporary data dir; the file is also checked with
+//! `PRAGMA integrity_check`) and on PostgreSQL (a fresh database, dropped
+//! after; `MEMO_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`; skipped when unreachable,
+//! except with `CI=true`).
+
+use std::{
+    collections::HashMap,
+    io::{BufRead as _, BufReader, Write as _},
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use reqwest::{StatusCode, cookie::CookieStore as _};
+use serde_json::{Value, json};
+
+const SECRET: &str = "crash-test-secret-crash-test-secret-crash-test-secret";
+const WRITERS: usize = 4;
+/// Acknowledged writes before the kill (the writers keep going meanwhile).
+const KILL_AFTER_ACKS: usize = 80;
+const USER: &str = "crash-tester";
+const PASSWORD: &str = "crash-tester-password";
+
+/// Kills the server if the test fails before it does.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts `memo` on a free port; returns it and its base URL.
+fn start(data_dir: &Path, database_url: &str, log: &Path) -> (Running, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("the log file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));
+    for name in [
+        "JWT_ALGORITHM",
+        "JWT_PRIVATE_KEY",
+        "JWT_PUBLIC_KEY",
+        "JWT_COOKIE_SECURE",
+        "FRONTEND_ORIGIN",
+        "REDIS_URL",
+        "MEMO_ENV",
+    ] {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .env("MEMO_DATA_DIR", data_dir)
+        .env("MEMO_BIND", "127.0.0.1:0")
+        .env("DATABASE_URL", database_url)
+        .env("JWT_SECRET_KEY", SECRET)
+        .env("MEMO_RATE_LIMITS", "off")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("memo starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("memo prints its address");
+    let address = line
+        .trim()
+        .strip_prefix("memo listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    (running, address)
+}
+
+/// FNV-1a, 64 bits: enough to tell a torn or mixed-up content.
+fn checksum(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Content of a few bytes to ~40 KB, so some writes span many pages.
+fn content_for(writer: usize, n: usize) -> String {
+    let len = (n * 7919 + writer * 104_729) % 40_000 + 1;
+    let unit = format!("w{writer}n{n}-");
+    unit.repeat(len / unit.len() + 1)[..len].to_owned()
+}
+
+fn title_for(writer: usize, n: usize, content: &str) -> String {
+    format!(
+        "w{writer} n{n} len{} sum{:016x}",
+        content.chars().count(),
+        checksum(content)
+    )
+}
+
+/// A logged-in client and its CSRF value.
+async fn logged_in(address: &str, register: bool) -> (reqwest::Client, String) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("a client");
+    let credentials = json!({ "user_name": USER, "password": PASSWORD });
+    if register {
+        let response = client
+            .post(format!("{address}/api/auth/register"))
+            .json(&credentials)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let response = client
+        .post(format!("{address}/api/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    let url = reqwest::Url::parse(address).expect("a URL");
+    let cookies = jar.cookies(&url).expect("cookies");
+    let csrf = cookies
+        .to_str()
+        .expect("ASCII")
+        .split("; ")
+        .find_map(|pair| pair.strip_prefix("csrf_access_token="))
+        .expect("the CSRF cookie")
+        .to_owned();
+    (client, csrf)
+}
+
+/// One write as sent.
+#[derive(Clone, Debug)]
+struct Sent {
+    title: String,
+    content: String,
+}
+
+#[derive(Default)]
+struct Ledger {
+    /// Every write sent, by title: a write whose answer was lost in the kill
+    /// may or may not be there, but nothing else may.
+    attempted: Mutex<HashMap<String, Sent>>,
+    /// Writes answered 2xx, with the id the server gave.
+    acknowledged: Mutex<Vec<(i64, Sent)>>,
+    acks: AtomicUsize,
+}
+
+async fn writer(
+    id: usize,
+    client: reqwest::Client,
+    csrf: String,
+    address: String,
+    ledger: Arc<Ledger>,
+    stop: Arc<AtomicBool>,
+) {
+    for n in 0.. {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let content = content_for(id, n);
+        let sent = Sent {
+            title: title_for(id, n, &content),
+            content,
+        };
+        if let Ok(mut attempted) = ledger.attempted.lock() {
+            attempted.insert(sent.title.clone(), sent.clone());
+        }
+        let response = client
+            .post(format!("{address}/api/memos"))
+            .header("X-CSRF-TOKEN", &csrf)
+            .json(&json!({ "title": sent.title, "content": sent.content }))
+            .send()
+            .await;
+        let Ok(response) = response else { return };
+        if !response.status().is_success() {
+            return;
+        }
+        // The 2xx status line is the acknowledgement; a body cut by the kill
+        // still means the server had committed.
+        let id = match response.json::<Value>().await {
+            Ok(body) => body["id"].as_i64().unwrap_or(-1),
+            Err(_) => -1,
+        };
+        if let Ok(mut acknowledged) = ledger.acknowledged.lock() {
+            acknowledged.push((id, sent));
+        }
+        ledger.acks.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The whole scenario on one database.
+async fn kill_mid_stream_and_check(database_url: &str, sqlite_file: Option<&Path>) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let log = dir.path().join("memo.log");
+    let (mut server, address) = start(dir.path(), database_url, &log);
+    let (client, csrf) = logged_in(&address, true).await;
+
+    let ledger = Arc::new(Ledger::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|id| {
+            tokio::spawn(writer(
+                id,
+                client.clone(),
+                csrf.clone(),
+                address.clone(),
+                ledger.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while ledger.acks.load(Ordering::SeqCst) < KILL_AFTER_ACKS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "too few writes acknowledged; server log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // SIGKILL while the writers are still sending: no shutdown code runs.
+    server.0.kill().expect("SIGKILL");
+    let _ = server.0.wait();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("a writer");
+    }
+    drop(server);
+
+    let (_server, address) = start(dir.path(), database_url, &log);
+    let (client, _) = logged_in(&address, false).await;
+    let rows: Vec<Value> = client
+        .get(format!("{address}/api/memos"))
+        .send()
+        .await
+        .expect("the list")
+        .json()
+        .await
+        .expect("JSON");
+
+    let acknowledged = ledger.acknowledged.lock().expect("the ledger").clone();
+    let attempted = ledger.attempted.lock().expect("the ledger").clone();
+    assert!(acknowledged.len() >= KILL_AFTER_ACKS);
+    let mut found: HashMap<&str, &Value> = HashMap::new();
+    for row in &rows {
+        let title = row["title"].as_str().expect("a title");
+        let content = row["content"].as_str().expect("a content");
+        assert!(
+            found.insert(title, row).is_none(),
+            "the write {title:?} is there twice"
+        );
+        let sent = attempted
+            .get(title)
+            .unwrap_or_else(|| panic!("a row nobody wrote: {title:?}"));
+        assert_eq!(
+            title_for_content(title, content),
+            title,
+            "a half-written or mixed-up row"
+        );
+        assert_eq!(content, sent.content, "{title}: content differs");
+    }
+    for (id, sent) in &acknowledged {
+        let row = found
+            .get(sent.title.as_str())
+            .unwrap_or_else(|| panic!("acknowledged write {:?} is lost", sent.title));
+        assert_eq!(row["content"].as_str(), Some(sent.content.as_str()));
+        if *id >= 0 {
+            assert_eq!(row["id"].as_i64(), Some(*id), "{}: id changed", sent.title);
+        }
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "crash test: {} acknowledged, {} attempted, {} rows after the restart",
+        acknowledged.len(),
+        attempted.len(),
+        rows.len()
+    );
+
+    if let Some(file) = sqlite_file {
+        use sqlx::Connection as _;
+        let url = format!("sqlite://{}", file.display());
+        let mut connection = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("the SQLite file opens");
+        let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_one(&mut connection)
+            .await
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await
+            .expect("journal_mode");
+        assert_eq!(mode, "wal");
+    }
+}
+
+/// The title the content should have, keeping the writer/number part of the
+/// stored title.
+fn title_for_content(title: &str, content: &str) -> String {
+    let prefix: Vec<&str> = title.split(' ').take(2).collect();
+    format!(
+        "{} len{} sum{:016x}",
+        prefix.join(" "),
+        content.chars().count(),
+        checksum(content)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_every_acknowledged_write_across_a_kill_9() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("memo.db");
+    kill_mid_stream_and_check(&format!("sqlite://{}", file.display()), Some(&file)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_every_acknowledged_write_across_a_kill_9() {
+    use sqlx::Connection as _;
+    let admin_url = std::env::var("MEMO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let connected = tokio::time::timeout(
+        Duration::from_secs(5),
+        sqlx::PgConnection::connect(&admin_url),
+    )
+    .await;
+    let mut admin = match connected {
+        Ok(Ok(admin)) => admin,
+        other => {
+            let why = match other {
+                Ok(Err(err)) => err.to_string(),
+                _ => "timed out".to_owned(),
+            };
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "PostgreSQL is unreachable at {admin_url} ({why}), and CI=true requires this test"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPING the PostgreSQL crash test: {admin_url} is unreachable ({why})"
+            );
+            return;
+        }
+    };
+    let name = format!("memo_crash_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+        .execute(&mut admin)
+        .await
+        .expect("CREATE DATABASE");
+    let base = admin_url.split('?').next().unwrap_or(&admin_url);
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    let url = format!("{base}/{name}");
+    // Run the scenario in its own task so that the database is dropped even
+    // when it fails.
+    let outcome = tokio::spawn(async move { kill_mid_stream_and_check(&url, None).await }).await;
+    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+        .execute(&mut admin)
+        .await
+        .expect("DROP DATABASE");
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
