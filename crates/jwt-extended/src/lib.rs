@@ -136,6 +136,7 @@ mod extract;
 mod jwks;
 mod keys;
 mod locations;
+mod logout;
 mod manager;
 mod refresh_layer;
 mod rejection;
