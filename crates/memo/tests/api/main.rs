@@ -13,6 +13,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod binary;
+mod hardening;
 mod limits;
 mod memos;
 mod original_client;

@@ -1,0 +1,168 @@
+//! Browser hardening, checked by meaning rather than by exact text: the CSP
+//! lets no inline or eval'd script run and forbids framing, the SPA's HTML
+//! needs no inline script (so the CSP does not break it), and the headers are
+//! on error answers too (a 429 from the brute-force limiter included).
+
+use memo::limits::RateLimitConfig;
+use reqwest::{StatusCode, header};
+
+use crate::helpers::{Backend, TestUser, spawn_app_with};
+
+/// The CSP's directives, by name.
+fn directives(csp: &str) -> Vec<(String, Vec<String>)> {
+    csp.split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let mut words = d.split_whitespace().map(str::to_owned);
+            let name = words.next().unwrap_or_default().to_ascii_lowercase();
+            (name, words.collect())
+        })
+        .collect()
+}
+
+fn directive<'a>(all: &'a [(String, Vec<String>)], name: &str) -> Option<&'a [String]> {
+    all.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, values)| values.as_slice())
+}
+
+/// Asserts the hardening headers of one response.
+fn assert_hardened(headers: &header::HeaderMap, what: &str) {
+    let get = |name: header::HeaderName| {
+        headers
+            .get(&name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{what}: no {name}"))
+            .to_owned()
+    };
+    let csp = directives(&get(header::CONTENT_SECURITY_POLICY));
+    let scripts = directive(&csp, "script-src")
+        .or_else(|| directive(&csp, "default-src"))
+        .unwrap_or_else(|| panic!("{what}: no script-src nor default-src"));
+    for unsafe_source in [
+        "'unsafe-inline'",
+        "'unsafe-eval'",
+        "*",
+        "data:",
+        "http:",
+        "https:",
+    ] {
+        assert!(
+            !scripts.iter().any(|s| s == unsafe_source),
+            "{what}: script-src allows {unsafe_source}"
+        );
+    }
+    assert_eq!(
+        directive(&csp, "frame-ancestors"),
+        Some(&["'none'".to_owned()][..]),
+        "{what}: frame-ancestors"
+    );
+    assert_eq!(get(header::X_CONTENT_TYPE_OPTIONS), "nosniff", "{what}");
+    assert_eq!(get(header::X_FRAME_OPTIONS), "DENY", "{what}");
+    let referrer = get(header::REFERRER_POLICY);
+    assert!(
+        [
+            "no-referrer",
+            "same-origin",
+            "strict-origin",
+            "strict-origin-when-cross-origin"
+        ]
+        .contains(&referrer.as_str()),
+        "{what}: Referrer-Policy {referrer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csp_forbids_inline_script_and_framing_on_every_kind_of_answer() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {})
+        .await
+        .expect("sqlite");
+    for path in ["/", "/memos", "/api/health", "/api/nothing", "/api/memos"] {
+        let response = app.get(path).await;
+        assert_hardened(response.headers(), path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_from_the_limiter_is_hardened_too() {
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.rate_limits = RateLimitConfig {
+            register_per_ip_per_minute: 1,
+            ..RateLimitConfig::default()
+        };
+    })
+    .await
+    .expect("sqlite");
+    assert_eq!(
+        app.register(&TestUser::generate()).await.status(),
+        StatusCode::CREATED
+    );
+    let limited = app.register(&TestUser::generate()).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_hardened(limited.headers(), "429");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spa_html_has_no_inline_script() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {})
+        .await
+        .expect("sqlite");
+    // The built SPA, or the page that says how to build it: either must run
+    // under `script-src 'self'`.
+    let html = app
+        .get("/")
+        .await
+        .text()
+        .await
+        .expect("a body")
+        .to_ascii_lowercase();
+    let mut rest = html.as_str();
+    while let Some(start) = rest.find("<script") {
+        let tag_end = rest[start..].find('>').map_or(rest.len(), |e| start + e);
+        let tag = &rest[start..tag_end];
+        assert!(tag.contains("src="), "an inline script: {tag}>");
+        let body_end = rest[tag_end..]
+            .find("</script>")
+            .map_or(rest.len(), |e| tag_end + e);
+        assert_eq!(
+            rest[tag_end..body_end].trim_start_matches('>').trim(),
+            "",
+            "a script with a body"
+        );
+        rest = &rest[body_end..];
+    }
+    for handler in [" onload=", " onclick=", " onerror=", "javascript:"] {
+        assert!(!html.contains(handler), "inline handler {handler}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsts_only_with_secure_cookies_and_for_long_enough() {
+    let plain = spawn_app_with(Backend::Sqlite, |_| {})
+        .await
+        .expect("sqlite");
+    let response = plain.get("/api/health").await;
+    assert!(
+        response
+            .headers()
+            .get(header::STRICT_TRANSPORT_SECURITY)
+            .is_none()
+    );
+    let secure = spawn_app_with(Backend::Sqlite, |config| config.cookie_secure = true)
+        .await
+        .expect("sqlite");
+    let response = secure.get("/").await;
+    let hsts = response
+        .headers()
+        .get(header::STRICT_TRANSPORT_SECURITY)
+        .and_then(|v| v.to_str().ok())
+        .expect("HSTS with Secure cookies")
+        .to_owned();
+    let max_age: u64 = hsts
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+        .expect("a max-age");
+    assert!(max_age >= 31_536_000, "at least a year: {hsts}");
+}
