@@ -21,7 +21,9 @@ use axum::{
     extract::ConnectInfo,
     http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header},
 };
-use jwt_extended::{JwtManager, MemoryRevocationStore, TokenLocation, VerifyOptions};
+use jwt_extended::{
+    JwtManager, MemoryRevocationStore, MemorySessionStore, TokenLocation, VerifyOptions,
+};
 use memo::{
     Config,
     config::Secret,
@@ -204,7 +206,8 @@ fn app() -> &'static App {
                 .await
                 .expect("insert")
                 .expect("a new user");
-            let jwt = memo::tokens::manager(&config, db.revoked_tokens()).expect("a manager");
+            let jwt = memo::tokens::session_manager(&config, MemorySessionStore::new())
+                .expect("a manager");
             let token = jwt
                 .access_token(user.id.to_string())
                 .encode()

@@ -5,7 +5,8 @@
 use std::{future::Future, net::SocketAddr};
 
 use axum::Router;
-use jwt_extended::RedisStore;
+use jwt_extended::{RedisStore, SqlStore};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -32,6 +33,9 @@ pub enum StartupError {
     /// The token settings were refused (e.g. a PEM key that does not parse).
     #[error("invalid JWT settings: {0}")]
     Jwt(String),
+    /// The session store in the database could not be prepared.
+    #[error("could not prepare the session store in the database: {0}")]
+    Sessions(String),
     /// REDIS_URL is set but Redis cannot be used.
     #[error("could not use the Redis revocation store at REDIS_URL: {0}")]
     Redis(String),
@@ -63,22 +67,20 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
-        let purged = db.revoked_tokens().purge_expired().await?;
-        tracing::info!(
-            backend = db.backend(),
-            purged_revocations = purged,
-            "database ready"
-        );
+        tracing::info!(backend = db.backend(), "database ready");
         let passwords = Passwords::new().await?;
         let jwt = match &config.redis_url {
             Some(url) => {
-                let store = RedisStore::connect(url, tokens::REDIS_PREFIX)
+                let store = RedisStore::connect(url, &config.redis_prefix)
                     .await
                     .map_err(|e| StartupError::Redis(e.to_string()))?;
-                tracing::info!("revocations are kept in Redis (REDIS_URL)");
-                tokens::manager(&config, store)
+                tracing::info!(
+                    prefix = %config.redis_prefix,
+                    "sessions and revocations are kept in Redis (REDIS_URL)"
+                );
+                tokens::session_manager(&config, store)
             }
-            None => tokens::manager(&config, db.revoked_tokens()),
+            None => tokens::session_manager(&config, sql_session_store(&config, &db).await?),
         }
         .map_err(StartupError::Jwt)?;
         let state = AppState {
@@ -150,6 +152,36 @@ impl App {
         self.db.close().await;
         Ok(())
     }
+}
+
+/// jwt-extended's `SqlStore` in the app's database. PostgreSQL shares the
+/// app's pool and asks the database on every check, so several instances may
+/// share it. A SQLite file is served by one process: the store gets a
+/// connection of its own and answers revocation checks from memory.
+async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, StartupError> {
+    let sessions = |e: jwt_extended::StoreError| StartupError::Sessions(e.to_string());
+    let store = match db {
+        Db::Postgres(pool) => SqlStore::postgres(pool.clone()),
+        Db::Sqlite(_) => {
+            let options: SqliteConnectOptions = config.database_url.parse()?;
+            let options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(std::time::Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            SqlStore::sqlite(pool)
+        }
+    };
+    store.migrate().await.map_err(sessions)?;
+    let purged = store.purge_expired().await.map_err(sessions)?;
+    tracing::info!(purged, "session store ready");
+    if matches!(db, Db::Sqlite(_)) {
+        return store.with_local_cache().await.map_err(sessions);
+    }
+    Ok(store)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what service managers send).

@@ -183,6 +183,33 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key memo writes (sessions, revocations, and the
+    /// rate limits' counters under `<prefix>:limits`), so that several apps
+    /// or test runs can share one Redis.
+    #[arg(long, env = "MEMO_REDIS_PREFIX", default_value = "memo", global = true)]
+    pub redis_prefix: String,
+
+    /// Seconds during which a refresh token that was just rotated still gets
+    /// the same successor (parallel refreshes from one browser); after that,
+    /// presenting it again revokes the whole login.
+    #[arg(
+        long,
+        env = "MEMO_REFRESH_GRACE_SECONDS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub refresh_grace_seconds: u64,
+
+    /// The `kid` of the signing key, put in every token's header, so the key
+    /// can be rotated later (see JWT_RETIRED_PUBLIC_KEYS).
+    #[arg(long, env = "JWT_KEY_ID", global = true)]
+    pub jwt_key_id: Option<String>,
+
+    /// Retired public keys that still verify the tokens they signed, as
+    /// comma-separated `kid=/path/to/public.pem` (asymmetric algorithms only).
+    #[arg(long, env = "JWT_RETIRED_PUBLIC_KEYS", global = true)]
+    pub jwt_retired_public_keys: Option<String>,
+
     /// `on` or `off`: the brute-force limits on login and registration
     /// (`off` for test rigs and benchmarks only).
     #[arg(

@@ -78,6 +78,11 @@ pub struct JwtSettings {
     pub access_token_expires: Duration,
     /// Refresh token lifetime.
     pub refresh_token_expires: Duration,
+    /// The signing key's `kid` (JWT_KEY_ID), if any.
+    pub key_id: Option<String>,
+    /// Retired public keys that still verify (JWT_RETIRED_PUBLIC_KEYS):
+    /// `(kid, PEM)`.
+    pub retired_public_keys: Vec<(String, String)>,
 }
 
 /// Everything the server needs, resolved.
@@ -99,6 +104,10 @@ pub struct Config {
     pub cors_origins: Vec<HeaderValue>,
     /// A Redis URL for a shared revocation store, if any.
     pub redis_url: Option<String>,
+    /// Prefix of memo's Redis keys (MEMO_REDIS_PREFIX, default `memo`).
+    pub redis_prefix: String,
+    /// How long a just-rotated refresh token still gets the same successor.
+    pub refresh_grace: Duration,
     /// Brute-force limits on login and registration.
     pub rate_limits: crate::limits::RateLimitConfig,
 }
@@ -162,6 +171,11 @@ pub enum ConfigError {
     /// A bad data dir path for the default SQLite URL.
     #[error("the data dir path {0} is not valid UTF-8")]
     NonUtf8DataDir(String),
+    /// A bad JWT_RETIRED_PUBLIC_KEYS entry.
+    #[error(
+        "JWT_RETIRED_PUBLIC_KEYS entry {0:?} is not kid=/path/to/public.pem (asymmetric algorithms only)"
+    )]
+    BadRetiredKey(String),
     /// A MEMO_TRUSTED_PROXIES entry that is not an IP address.
     #[error("MEMO_TRUSTED_PROXIES entry {0:?} is not an IP address")]
     BadTrustedProxy(String),
@@ -183,11 +197,15 @@ impl Config {
                 key: SigningKey::Secret(secret),
                 access_token_expires: Duration::from_secs(600),
                 refresh_token_expires: Duration::from_secs(2_592_000),
+                key_id: None,
+                retired_public_keys: Vec::new(),
             },
             cookie_secure: false,
             cookie_samesite: SameSitePolicy::Strict,
             cors_origins: Vec::new(),
             redis_url: None,
+            redis_prefix: "memo".into(),
+            refresh_grace: Duration::from_secs(10),
             rate_limits: crate::limits::RateLimitConfig::default(),
         }
     }
@@ -230,6 +248,10 @@ impl Config {
             return Err(ConfigError::UnknownAlgorithm(requested.to_owned()));
         };
 
+        let retired_public_keys = retired_public_keys(
+            settings.jwt_retired_public_keys.as_deref(),
+            matches!(key, SigningKey::KeyPair { .. }),
+        )?;
         let database_url = database_url(settings)?;
 
         Ok(Self {
@@ -241,11 +263,20 @@ impl Config {
                 key,
                 access_token_expires: Duration::from_secs(settings.jwt_access_token_expires),
                 refresh_token_expires: Duration::from_secs(settings.jwt_refresh_token_expires),
+                key_id: settings
+                    .jwt_key_id
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+                retired_public_keys,
             },
             cookie_secure: settings.jwt_cookie_secure.unwrap_or(production),
             cookie_samesite: settings.jwt_cookie_samesite,
             cors_origins: parse_origins(settings.frontend_origin.as_deref().unwrap_or_default())?,
             redis_url: settings.redis_url.clone().filter(|u| !u.trim().is_empty()),
+            redis_prefix: settings.redis_prefix.trim_end_matches(':').to_owned(),
+            refresh_grace: Duration::from_secs(settings.refresh_grace_seconds),
             rate_limits: crate::limits::RateLimitConfig {
                 enabled: settings.rate_limits == crate::cli::RateLimits::On,
                 login_failures_per_user: settings.login_max_failures_per_user,
@@ -255,7 +286,7 @@ impl Config {
                     settings.trusted_proxies.as_deref().unwrap_or_default(),
                 )
                 .map_err(ConfigError::BadTrustedProxy)?,
-                redis_prefix: crate::limits::DEFAULT_REDIS_PREFIX.to_owned(),
+                redis_prefix: format!("{}:limits", settings.redis_prefix.trim_end_matches(':')),
             },
         })
     }
@@ -379,6 +410,29 @@ fn read_pem(
         path: value.to_owned(),
         source,
     })
+}
+
+/// Parses JWT_RETIRED_PUBLIC_KEYS (`kid=/path/a.pem,kid2=/path/b.pem`) and
+/// reads each PEM file (or PEM text after `=`).
+fn retired_public_keys(
+    raw: Option<&str>,
+    asymmetric: bool,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let bad = || ConfigError::BadRetiredKey(entry.to_owned());
+            let (kid, path) = entry.split_once('=').ok_or_else(bad)?;
+            let (kid, path) = (kid.trim(), path.trim());
+            if kid.is_empty() || path.is_empty() || !asymmetric {
+                return Err(bad());
+            }
+            let pem = read_pem("JWT_RETIRED_PUBLIC_KEYS", Some(path), "")?;
+            Ok((kid.to_owned(), pem))
+        })
+        .collect()
 }
 
 /// Parses FRONTEND_ORIGIN: comma-separated `scheme://host[:port]` origins,

@@ -4,8 +4,8 @@
 
 use futures_util::future::BoxFuture;
 use jwt_extended::{
-    Algorithm, Claims, DecodedToken, JsonObject, JwtConfig, JwtManager, RevocationStore, SameSite,
-    StoreError, TokenLocation, UserLoader,
+    Algorithm, Claims, DecodedToken, JsonObject, JwtConfig, JwtManager, JwtManagerBuilder,
+    RevocationStore, SameSite, SessionStore, StoreError, TokenLocation, UserLoader,
 };
 use serde_json::Value;
 
@@ -18,16 +18,38 @@ use crate::{
 /// the auth routes that use it (refresh and logout), not with every request.
 pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
 
-/// Key prefix of the app's entries in Redis (`memo:revoked:<jti>`, ...).
+/// Default key prefix of the app's entries in Redis (`memo:revoked:<jti>`,
+/// ...); MEMO_REDIS_PREFIX changes it.
 pub const REDIS_PREFIX: &str = "memo";
 
-/// Builds the token manager: tokens in cookies only (like the original),
-/// the configured key and lifetimes, and `revoked` as revocation store (the
-/// database, or Redis when REDIS_URL is set).
+/// Builds the token manager with `sessions` as its session store (login
+/// families, refresh rotation, revocations): jwt-extended's `SqlStore` in the
+/// app's database, or its `RedisStore` when REDIS_URL is set.
+///
+/// # Errors
+/// The library's message when it refuses the settings (e.g. a bad PEM key).
+pub fn session_manager(config: &Config, sessions: impl SessionStore) -> Result<JwtManager, String> {
+    builder(config)?
+        .session_store(sessions)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Builds a token manager with `revoked` as its revocation store only (no
+/// login families: login and refresh need [`session_manager`]).
 ///
 /// # Errors
 /// The library's message when it refuses the settings (e.g. a bad PEM key).
 pub fn manager(config: &Config, revoked: impl RevocationStore) -> Result<JwtManager, String> {
+    builder(config)?
+        .revocation_store(revoked)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The manager's settings: tokens in cookies only (like the original), the
+/// configured key (with its `kid` and the retired keys) and lifetimes.
+fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
     let algorithm: Algorithm = config
         .jwt
         .algorithm
@@ -55,10 +77,14 @@ pub fn manager(config: &Config, revoked: impl RevocationStore) -> Result<JwtMana
             .with_private_key_pem(private_pem.expose())
             .with_public_key_pem(public_pem.as_bytes()),
     };
-    JwtManager::builder(jwt_config)
-        .revocation_store(revoked)
-        .build()
-        .map_err(|e| e.to_string())
+    let mut builder = JwtManager::builder(jwt_config);
+    if let Some(kid) = &config.jwt.key_id {
+        builder = builder.signing_kid(kid);
+    }
+    for (kid, pem) in &config.jwt.retired_public_keys {
+        builder = builder.verification_key_pem(kid, algorithm, pem);
+    }
+    Ok(builder)
 }
 
 /// The claims the original added to every token (its

@@ -1,19 +1,25 @@
-//! `/api/auth/*`: register, login, status, me, refresh, logout.
+//! `/api/auth/*`: register, login, status, me, refresh, logout, the
+//! sessions list, and the JWKS.
 //!
-//! Login sets the original's two access cookies plus the refresh pair; every
-//! later check is jwt-extended's, so statuses and messages are
-//! Flask-JWT-Extended's.
+//! Login starts a login family in jwt-extended's session store and sets the
+//! original's two access cookies plus the refresh pair; refresh rotates the
+//! refresh token (a replayed old one revokes the family); every check is
+//! jwt-extended's, so statuses and messages are Flask-JWT-Extended's.
+
+use std::time::Duration;
 
 use axum::{
-    Json,
-    extract::{FromRef, FromRequestParts, State},
+    Extension, Json,
+    extract::{FromRef, FromRequestParts, Path, State},
     http::{StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
 };
 use jwt_extended::{
-    AuthCookies, DecodedToken, Jwt, JwtError, JwtManager, RefreshJwt, UserLoader as _,
-    VerifyOptions,
+    AuthCookies, DecodedToken, FAMILY_CLAIM, IssuedTokens, Jwt, JwtError, JwtManager, RefreshJwt,
+    SessionInfo, UserLoader as _, VerifyOptions,
 };
 use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -38,7 +44,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(refresh))
         .routes(routes!(logout))
+        .routes(routes!(sessions))
+        .routes(routes!(end_session))
+        .routes(routes!(logout_all))
+        .routes(routes!(jwks))
 }
+
+/// How long a just-rotated refresh token still gets the same successor
+/// (MEMO_REFRESH_GRACE_SECONDS), put in the request extensions by the router.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshGrace(pub Duration);
 
 /// A user name and password (register and login).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -128,6 +143,7 @@ async fn login(
     State(db): State<Db>,
     State(passwords): State<Passwords>,
     State(jwt): State<JwtManager>,
+    headers: header::HeaderMap,
     AppJson(body): AppJson<Credentials>,
 ) -> Result<(AuthCookies, Json<User>), ApiError> {
     let found = db.user_by_name(&body.user_name).await?;
@@ -137,33 +153,23 @@ async fn login(
         Some(found) if verified => found.user,
         _ => return Err(ApiError::WrongCredentials),
     };
-    let cookies = issue_cookies(&jwt, &user, true)?;
-    tracing::info!(user_id = user.id, "user logged in");
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let tokens = jwt
+        .login(user.id.to_string(), user_claims(&user), user_agent)
+        .await?;
+    let cookies = set_cookies(&jwt, &tokens)?;
+    tracing::info!(user_id = user.id, session = %tokens.family, "user logged in");
     Ok((cookies, Json(user)))
 }
 
-/// The access (and, with `with_refresh`, refresh) cookies for `user`.
-fn issue_cookies(
-    jwt: &JwtManager,
-    user: &User,
-    with_refresh: bool,
-) -> Result<AuthCookies, ApiError> {
-    let sub = user.id.to_string();
-    let access = jwt
-        .access_token(&sub)
-        .additional_claims(user_claims(user))
-        .encode()
-        .map_err(ApiError::internal)?;
-    let mut cookies = jwt.set_access_cookies(&access)?;
-    if with_refresh {
-        let refresh = jwt
-            .refresh_token(&sub)
-            .additional_claims(user_claims(user))
-            .encode()
-            .map_err(ApiError::internal)?;
-        cookies = cookies.and(jwt.set_refresh_cookies(&refresh)?);
-    }
-    Ok(cookies)
+/// The four cookies for a login's or a refresh's tokens.
+fn set_cookies(jwt: &JwtManager, tokens: &IssuedTokens) -> Result<AuthCookies, ApiError> {
+    Ok(jwt
+        .set_access_cookies(&tokens.access_token)?
+        .and(jwt.set_refresh_cookies(&tokens.refresh_token)?))
 }
 
 /// Whether the access cookie is valid: the original's `verify_jwt_in_request()`.
@@ -198,23 +204,29 @@ async fn me(jwt_extended::CurrentUser(user): CurrentUser) -> Json<User> {
     Json(user)
 }
 
-/// A new access token (cookies) from the refresh cookie. The claims are read
-/// again from the user row.
+/// Rotates the refresh token: new access **and** refresh cookies (the four
+/// cookies), the old refresh token retired. The claims are read again from
+/// the user row. Presenting a retired refresh token again (after the grace
+/// window) revokes the whole login: `Token has been revoked`, logged as a
+/// security event.
 #[utoipa::path(
     post,
     path = "/api/auth/refresh",
     tag = "auth",
     security(("refresh_cookie" = [], "csrf_header" = [])),
     responses(
-        (status = 200, description = "New access cookies are set", body = Message),
-        (status = 401, description = "No, expired or revoked refresh token, missing or wrong CSRF header (the csrf_refresh_token value), or the user no longer exists", body = ErrorBody),
+        (status = 200, description = "New access and refresh cookies are set", body = Message),
+        (status = 401, description = "No, expired, revoked or already rotated refresh token, missing or wrong CSRF header (the csrf_refresh_token value), or the user no longer exists", body = ErrorBody),
         (status = 422, description = "Invalid token, or an access token", body = ErrorBody),
+        (status = 503, description = "The session store is unreachable", body = ErrorBody),
     )
 )]
 async fn refresh(
     RefreshJwt(claims): RefreshJwt,
     State(db): State<Db>,
     State(jwt): State<JwtManager>,
+    Extension(RefreshGrace(grace)): Extension<RefreshGrace>,
+    parts: Parts,
 ) -> Result<(AuthCookies, Json<Message>), ApiError> {
     // The same lookup as `CurrentUser` on access tokens: a deleted user's
     // refresh token must stop working too.
@@ -226,7 +238,16 @@ async fn refresh(
         });
         return Err(JwtError::UserLookup { identity, token }.into());
     };
-    let cookies = issue_cookies(&jwt, &user, false)?;
+    // The successor carries the presented token's app claims: put the user
+    // row's current ones there, so a change of role shows after a refresh.
+    let mut token = DecodedToken {
+        header: claims.header,
+        payload: claims.extra,
+    };
+    token.payload.extend(user_claims(&user));
+    let raw = jwt.cookie_token(&parts, true).unwrap_or_default();
+    let tokens = jwt.rotate(&token, &raw, grace).await?;
+    let cookies = set_cookies(&jwt, &tokens)?;
     Ok((
         cookies,
         Json(Message {
@@ -235,64 +256,38 @@ async fn refresh(
     ))
 }
 
-/// What logout finds in the request: the verified access token, if any, and
-/// the refresh token from its cookie, if valid.
+/// The request of a logout: a valid session must prove its CSRF token (a
+/// missing or wrong header is refused as everywhere). A session that is
+/// already dead (expired, revoked or invalid access token) can still log out:
+/// its cookies are cleared and a valid refresh token is still revoked.
 #[derive(Debug)]
-pub struct LogoutTokens {
-    access: Option<DecodedToken>,
-    refresh: Option<DecodedToken>,
-}
+pub struct LogoutRequest(Parts);
 
-impl<S> FromRequestParts<S> for LogoutTokens
+impl<S> FromRequestParts<S> for LogoutRequest
 where
     JwtManager: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    /// A valid session must prove its CSRF token (a missing or wrong header
-    /// is refused as everywhere). A session that is already dead (expired,
-    /// revoked or invalid access token) can still log out: its cookies are
-    /// cleared and a valid refresh token is still revoked.
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let jwt = JwtManager::from_ref(state);
         let options = VerifyOptions {
             optional: true,
             ..VerifyOptions::default()
         };
-        let access = match jwt.verify_request(parts, options).await {
-            Ok(verified) => verified.map(|v| v.token),
+        match jwt.verify_request(parts, options).await {
             Err(
                 error @ (JwtError::Csrf(_) | JwtError::StoreUnavailable | JwtError::Internal(_)),
-            ) => {
-                return Err(error.into());
-            }
-            Err(_) => None,
-        };
-        let refresh = cookie_value(parts, jwt.config().refresh_cookie_name())
-            .and_then(|token| jwt.decode_token(&token, None, false).ok())
-            .filter(|token| token.token_type() == "refresh");
-        Ok(Self { access, refresh })
+            ) => Err(error.into()),
+            _ => Ok(Self(parts.clone())),
+        }
     }
 }
 
-/// The first cookie called `name` (Werkzeug's rule), unquoted.
-fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim_matches('"').to_owned())
-        .filter(|value| !value.is_empty())
-}
-
-/// Logs out: clears the four cookies and revokes the access token and the
-/// refresh token (until they would expire), so copies of the cookies stop
-/// working too.
+/// Logs out: clears the four cookies, revokes the access token and the
+/// refresh token (until they would expire) and ends their login, so copies
+/// of the cookies stop working too.
 #[utoipa::path(
     post,
     path = "/api/auth/logout",
@@ -301,16 +296,150 @@ fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
     responses(
         (status = 200, description = "Logged out; the four cookies are cleared", body = Message),
         (status = 401, description = "A valid access cookie without the matching X-CSRF-TOKEN", body = ErrorBody),
+        (status = 503, description = "The session store is unreachable (nothing was revoked)", body = ErrorBody),
     )
 )]
 async fn logout(
     State(jwt): State<JwtManager>,
-    tokens: LogoutTokens,
+    LogoutRequest(parts): LogoutRequest,
 ) -> Result<(AuthCookies, Json<Message>), ApiError> {
-    for token in tokens.access.iter().chain(&tokens.refresh) {
-        if token.jti().is_some() {
-            jwt.revoke(token).await?;
+    let cookies = jwt.logout(&parts).await?;
+    Ok((cookies, Json(Message { msg: "Logged out" })))
+}
+
+/// One of the caller's logins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    /// The login's id (its token family).
+    id: String,
+    /// When the login happened (RFC 3339).
+    created_at: String,
+    /// When its tokens were last refreshed (RFC 3339).
+    last_used_at: String,
+    /// The browser's User-Agent at login.
+    user_agent: Option<String>,
+    /// Whether this is the login of the request's own access token.
+    current: bool,
+}
+
+fn rfc3339(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+impl Session {
+    fn new(info: SessionInfo, current: Option<&str>) -> Self {
+        Self {
+            current: current == Some(info.id.as_str()),
+            created_at: rfc3339(info.created_at),
+            last_used_at: rfc3339(info.last_used_at),
+            user_agent: info.user_agent,
+            id: info.id,
         }
     }
-    Ok((jwt.unset_jwt_cookies(), Json(Message { msg: "Logged out" })))
+}
+
+/// The identity of a verified access token, as the session store keys it.
+fn caller(claims: &jwt_extended::Claims) -> String {
+    claims
+        .sub()
+        .map_or_else(|| claims.identity.to_string(), str::to_owned)
+}
+
+/// The caller's active logins, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/auth/sessions",
+    tag = "auth",
+    security(("access_cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's active logins", body = [Session]),
+        (status = 401, description = "No, expired or revoked token", body = ErrorBody),
+        (status = 422, description = "Invalid token", body = ErrorBody),
+        (status = 503, description = "The session store is unreachable", body = ErrorBody),
+    )
+)]
+async fn sessions(
+    Jwt(claims): Jwt,
+    State(jwt): State<JwtManager>,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    let current = claims.extra.get(FAMILY_CLAIM).and_then(|v| v.as_str());
+    let list = jwt.sessions(&caller(&claims)).await?;
+    Ok(Json(
+        list.into_iter().map(|s| Session::new(s, current)).collect(),
+    ))
+}
+
+/// Ends one of the caller's logins: its access and refresh tokens stop
+/// working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/auth/sessions/{id}",
+    tag = "auth",
+    security(("access_cookie" = [], "csrf_header" = [])),
+    params(("id" = String, Path, description = "The login's id, from GET /api/auth/sessions")),
+    responses(
+        (status = 204, description = "The login is ended"),
+        (status = 401, description = "No, expired or revoked token, or a missing or wrong X-CSRF-TOKEN", body = ErrorBody),
+        (status = 404, description = "`Session not found`: unknown, ended, or another user's", body = ErrorBody),
+        (status = 422, description = "Invalid token", body = ErrorBody),
+        (status = 503, description = "The session store is unreachable", body = ErrorBody),
+    )
+)]
+async fn end_session(
+    Jwt(claims): Jwt,
+    State(jwt): State<JwtManager>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if jwt.end_session(&caller(&claims), &id).await? {
+        tracing::info!(user = %caller(&claims), session = %id, "session ended");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("Session not found".into()))
+    }
+}
+
+/// Logs out everywhere: ends every login of the caller and clears this
+/// browser's four cookies.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout-all",
+    tag = "auth",
+    security(("access_cookie" = [], "csrf_header" = [])),
+    responses(
+        (status = 200, description = "Every login is ended; the four cookies are cleared", body = Message),
+        (status = 401, description = "No, expired or revoked token, or a missing or wrong X-CSRF-TOKEN", body = ErrorBody),
+        (status = 422, description = "Invalid token", body = ErrorBody),
+        (status = 503, description = "The session store is unreachable", body = ErrorBody),
+    )
+)]
+async fn logout_all(
+    Jwt(claims): Jwt,
+    State(jwt): State<JwtManager>,
+    parts: Parts,
+) -> Result<(AuthCookies, Json<Message>), ApiError> {
+    let cookies = jwt.logout(&parts).await?;
+    let ended = jwt.end_all_sessions(&caller(&claims)).await?;
+    tracing::info!(user = %caller(&claims), ended, "logged out everywhere");
+    Ok((
+        cookies,
+        Json(Message {
+            msg: "Logged out everywhere",
+        }),
+    ))
+}
+
+/// The public keys that verify this server's tokens (RFC 7517), the signing
+/// key first; retired keys stay listed until their tokens have expired.
+/// Empty for HS256/384/512, whose secret is never published.
+#[utoipa::path(
+    get,
+    path = "/api/.well-known/jwks.json",
+    tag = "auth",
+    responses((status = 200, description = "A JWK set: `{\"keys\": [...]}`", content_type = "application/json"))
+)]
+async fn jwks(State(jwt): State<JwtManager>) -> Response {
+    Json(jwt.jwks()).into_response()
 }

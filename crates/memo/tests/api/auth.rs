@@ -17,7 +17,7 @@ backend_tests!(
     login_with_a_wrong_password_or_an_unknown_name_is_401,
     status_is_200_with_the_access_cookie_and_401_without,
     me_returns_the_logged_in_user,
-    refresh_issues_a_new_access_cookie_with_the_refresh_csrf_header,
+    refresh_issues_new_access_and_refresh_cookies_with_the_refresh_csrf_header,
     refresh_refuses_missing_or_mismatched_csrf_and_missing_cookie,
     token_types_cannot_be_swapped,
     logout_clears_all_four_cookies_and_revokes_both_tokens,
@@ -166,6 +166,8 @@ async fn access_token_claims_follow_flask_order_with_the_user_rows_claims(app: T
         "exp",
         "department",
         "manager_role_attached",
+        // The login's family id (jwt-extended's refresh rotation), last.
+        "fam",
     ];
     assert_eq!(payload_keys(access), flask_order);
     assert_eq!(payload_keys(refresh), flask_order);
@@ -247,7 +249,7 @@ async fn me_returns_the_logged_in_user(app: TestApp) {
     );
 }
 
-async fn refresh_issues_a_new_access_cookie_with_the_refresh_csrf_header(app: TestApp) {
+async fn refresh_issues_new_access_and_refresh_cookies_with_the_refresh_csrf_header(app: TestApp) {
     app.signed_in_user().await;
     let old_access = app
         .cookie_for("/", "access_token_cookie")
@@ -259,7 +261,9 @@ async fn refresh_issues_a_new_access_cookie_with_the_refresh_csrf_header(app: Te
 
     assert_eq!(response.status(), StatusCode::OK);
     let lines = set_cookies(response.headers());
-    assert_eq!(lines.len(), 2, "only the access pair: {lines:?}");
+    assert_eq!(lines.len(), 4, "the access and refresh pairs: {lines:?}");
+    let new_refresh = cookie_value(set_cookie(&lines, "refresh_token_cookie")).to_owned();
+    assert_eq!(payload(&new_refresh)["type"], "refresh");
     let new_access = cookie_value(set_cookie(&lines, "access_token_cookie")).to_owned();
     assert_ne!(new_access, old_access);
     assert_eq!(payload(&new_access)["type"], "access");

@@ -229,7 +229,7 @@ fn init_logs() {
 /// Creates `memo_test_<uuid>` on the PostgreSQL server. When the server is
 /// unreachable the test is skipped (and says so once), except under
 /// `CI=true`, where a missing server must fail the run.
-async fn create_postgres_database() -> Option<(String, String)> {
+pub async fn create_postgres_database() -> Option<(String, String)> {
     use sqlx::Connection as _;
     let admin_url = std::env::var("MEMO_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.to_owned());
@@ -270,7 +270,7 @@ fn skip_postgres(url: &str, why: &str) -> Option<(String, String)> {
 }
 
 /// The admin URL with its database name replaced.
-fn with_database(admin_url: &str, name: &str) -> String {
+pub fn with_database(admin_url: &str, name: &str) -> String {
     let (base, query) = admin_url
         .split_once('?')
         .map_or((admin_url, None), |(b, q)| (b, Some(q)));

@@ -19,3 +19,5 @@ mod memos;
 mod original_client;
 mod platform;
 mod redis;
+mod scale_out;
+mod sessions;

@@ -254,13 +254,17 @@ async fn non_get_requests_outside_the_api_are_405() {
 }
 
 /// Every route of the API, as the contract (and the issue) lists them.
-const ROUTES: [(&str, &str); 13] = [
+const ROUTES: [(&str, &str); 17] = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("get", "/api/auth/status"),
     ("get", "/api/auth/me"),
     ("post", "/api/auth/refresh"),
     ("post", "/api/auth/logout"),
+    ("get", "/api/auth/sessions"),
+    ("delete", "/api/auth/sessions/{id}"),
+    ("post", "/api/auth/logout-all"),
+    ("get", "/api/.well-known/jwks.json"),
     ("get", "/api/memos"),
     ("post", "/api/memos"),
     ("get", "/api/memos/{id}"),

@@ -13,7 +13,7 @@ use crate::helpers::{Backend, TestApp, assert_error, spawn_app_with};
 const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// The Redis URL, or `None` (after saying so) when nothing listens there.
-async fn redis_url() -> Option<String> {
+pub async fn redis_url() -> Option<String> {
     let url = std::env::var("MEMO_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned());
     let parsed = reqwest::Url::parse(&url).expect("a valid MEMO_TEST_REDIS_URL");
     let address = (
