@@ -54,6 +54,8 @@ CSRF="$(cookie csrf_access_token)"
 [[ -n "$ACCESS" && -n "$CSRF" ]] || { echo "login failed" >&2; exit 1; }
 
 set +e
+# From the temporary dir, so that schemathesis' .schemathesis/ cache stays out of the repo.
+cd "$DATA"
 "$VENV/bin/schemathesis" run "$BASE/api/openapi.json" \
   --url "$BASE" \
   --header "Cookie: access_token_cookie=$ACCESS; csrf_access_token=$CSRF" \
