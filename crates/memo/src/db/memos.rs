@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{Db, now, on_pool};
+use super::{Db, now, on_pool, on_writer};
 
 /// A memo as stored and as the API returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, FromRow, ToSchema)]
@@ -86,7 +86,7 @@ impl Db {
             "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
              VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING {MEMO_COLUMNS}"
         );
-        on_pool!(self, pool => sqlx::query_as::<_, Memo>(&sql)
+        on_writer!(self, pool => sqlx::query_as::<_, Memo>(&sql)
             .bind(user_id)
             .bind(title)
             .bind(content)
@@ -111,7 +111,7 @@ impl Db {
              archived = COALESCE($5, archived), updated_at = $6 \
              WHERE id = $1 AND user_id = $2 RETURNING {MEMO_COLUMNS}"
         );
-        on_pool!(self, pool => sqlx::query_as::<_, Memo>(&sql)
+        on_writer!(self, pool => sqlx::query_as::<_, Memo>(&sql)
             .bind(id)
             .bind(user_id)
             .bind(changes.title)
@@ -128,7 +128,7 @@ impl Db {
     /// A database error.
     pub async fn delete_memo(&self, id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
         let sql = "DELETE FROM memos WHERE id = $1 AND user_id = $2";
-        let done = on_pool!(self, pool => sqlx::query(sql)
+        let done = on_writer!(self, pool => sqlx::query(sql)
             .bind(id)
             .bind(user_id)
             .execute(pool)

@@ -25,31 +25,65 @@ pub use self::{
     users::{NewUser, User, UserWithHash},
 };
 
-/// Runs the same statement-building expression on whichever pool is live.
+/// Runs the same statement-building expression on whichever pool is live; on
+/// SQLite, the readers' pool. Statements that write use [`on_writer!`].
 ///
 /// The expression is compiled once per backend, so it must only use APIs that
 /// both `Sqlite` and `Postgres` support (all the app's SQL does).
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite(sqlite) => {
+                let $pool = &sqlite.readers;
+                $body
+            }
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
 
+/// Like [`on_pool!`] for a statement that writes: on SQLite it runs on the one
+/// writer connection, so writers queue in the pool (first come, first served)
+/// instead of meeting `SQLITE_BUSY` and sleeping in SQLite's busy handler.
+macro_rules! on_writer {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(sqlite) => {
+                let $pool = &sqlite.writer;
+                $body
+            }
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
+
 /// How long a request waits for a connection (or SQLite for a lock) before it
 /// fails, so that an overloaded database gives errors instead of a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections that read a SQLite file. Each sqlx SQLite connection is a
+/// thread, and reads in WAL mode run side by side, so a few serve two cores.
+const SQLITE_READERS: u32 = 8;
 
 /// The app's database: a SQLite file or a PostgreSQL server.
 #[derive(Clone, Debug)]
 pub enum Db {
     /// A SQLite database file (the default, in the data dir).
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     /// A PostgreSQL database (`DATABASE_URL=postgres://...`).
     Postgres(PgPool),
+}
+
+/// A SQLite file: a pool of readers and one writer.
+#[derive(Clone, Debug)]
+pub struct SqliteDb {
+    readers: SqlitePool,
+    /// SQLite has one writer at a time anyway: with a single connection,
+    /// writers wait their turn in the pool's queue rather than in SQLite's
+    /// busy handler, which sleeps in steps of up to 100 ms.
+    writer: SqlitePool,
 }
 
 /// Why the database could not be opened or migrated.
@@ -81,8 +115,9 @@ impl Db {
     /// - `journal_mode=WAL`, so readers never block the writer;
     /// - `foreign_keys=ON`, since SQLite leaves them off by default and a memo
     ///   must never outlive its user;
-    /// - `busy_timeout`, so concurrent writers wait for the lock instead of
-    ///   failing at once with `SQLITE_BUSY`;
+    /// - `busy_timeout`, so a writer from another process waits for the lock
+    ///   instead of failing at once with `SQLITE_BUSY` (this process's writes
+    ///   go through its one writer connection and never contend);
     /// - `synchronous=FULL`: in WAL mode `NORMAL` may lose the last commits on
     ///   a power cut or OS crash, and a write the API acknowledged with a 2xx
     ///   must survive one. The cost is one fsync per commit, which this
@@ -102,13 +137,20 @@ impl Db {
                     .busy_timeout(ACQUIRE_TIMEOUT)
                     .synchronous(SqliteSynchronous::Full);
                 create_parent_dir(options.get_filename())?;
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
+                // The writer first: it creates the file and switches it to WAL.
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(DbSetupError::Connect)?;
+                let readers = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_READERS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await
                     .map_err(DbSetupError::Connect)?;
-                Ok(Self::Sqlite(pool))
+                Ok(Self::Sqlite(SqliteDb { readers, writer }))
             }
             "postgres" | "postgresql" => {
                 let pool = PgPoolOptions::new()
@@ -130,7 +172,11 @@ impl Db {
     /// history does not match the embedded one.
     pub async fn migrate(&self) -> Result<(), DbSetupError> {
         match self {
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Self::Sqlite(sqlite) => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&sqlite.writer)
+                    .await?;
+            }
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -146,7 +192,13 @@ impl Db {
 
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await);
+        match self {
+            Self::Sqlite(sqlite) => {
+                sqlite.readers.close().await;
+                sqlite.writer.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// The backend's name, for logs.

@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use super::{Db, on_pool};
+use super::{Db, on_pool, on_writer};
 
 /// The revoked-token table, as the app's revocation store.
 #[derive(Clone, Debug)]
@@ -29,7 +29,7 @@ impl RevokedTokens {
     pub async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<(), sqlx::Error> {
         self.purge_expired().await?;
         let sql = "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
-        on_pool!(&self.db, pool => sqlx::query(sql)
+        on_writer!(&self.db, pool => sqlx::query(sql)
             .bind(jti)
             .bind(expires_at)
             .execute(pool)
@@ -57,7 +57,7 @@ impl RevokedTokens {
     pub async fn purge_expired(&self) -> Result<u64, sqlx::Error> {
         let sql = "DELETE FROM revoked_tokens WHERE expires_at IS NOT NULL AND expires_at < $1";
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        on_pool!(&self.db, pool => sqlx::query(sql)
+        on_writer!(&self.db, pool => sqlx::query(sql)
             .bind(now)
             .execute(pool)
             .await

@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 use utoipa::ToSchema;
 
-use super::{Db, is_unique_violation, now, on_pool};
+use super::{Db, is_unique_violation, now, on_pool, on_writer};
 
 /// A user as the API shows it (never with the hash).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, FromRow, ToSchema)]
@@ -64,7 +64,7 @@ impl Db {
             "INSERT INTO users (user_name, password_hash, department, manager_role_attached, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
         );
-        let result = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
+        let result = on_writer!(self, pool => sqlx::query_as::<_, User>(&sql)
             .bind(new.user_name)
             .bind(new.password_hash)
             .bind(new.department)
