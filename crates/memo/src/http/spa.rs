@@ -18,9 +18,10 @@ use axum::{
 };
 use rust_embed::{Embed, EmbeddedFile};
 
-/// The built SPA. `allow_missing` lets `memo` compile before the SPA is built.
+/// The built SPA. `allow_missing` lets `memo` compile before the SPA is built;
+/// `MEMO_WEB_DIST` is `web/dist` as a clean absolute path (see `build.rs`).
 #[derive(Embed)]
-#[folder = "../../web/dist"]
+#[folder = "$MEMO_WEB_DIST"]
 #[allow_missing = true]
 struct Assets;
 
