@@ -124,6 +124,14 @@ export async function memosLoaded(page: Page): Promise<void> {
  * Saves the screen at desktop and at phone width into web/e2e-artifacts/, and checks that the
  * phone layout does not scroll sideways.
  */
+/**
+ * The server's auth cookie `name` (e.g. `access_token_cookie`) among `cookies`, under either name it
+ * may have: `__Host-<name>` when the server runs with `MEMO_COOKIE_HOST_PREFIX=on`, else `<name>`.
+ */
+export function authCookie<C extends { name: string }>(cookies: readonly C[], name: string): C | undefined {
+  return cookies.find((c) => c.name === `__Host-${name}`) ?? cookies.find((c) => c.name === name)
+}
+
 export async function snap(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true })
   const original = page.viewportSize() ?? DESKTOP

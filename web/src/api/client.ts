@@ -3,7 +3,8 @@
  *
  * - Sends cookies (`credentials: 'include'`), so the SPA also works from another origin listed in
  *   the server's `FRONTEND_ORIGIN`.
- * - Copies the `csrf_access_token` cookie into `X-CSRF-TOKEN` on unsafe methods.
+ * - Copies the `csrf_access_token` cookie into `X-CSRF-TOKEN` on unsafe methods (or
+ *   `__Host-csrf_access_token`: see {@link readAuthCookie}).
  * - On a 401 from a protected call it refreshes the access token once
  *   (`POST {base}/auth/refresh` with `csrf_refresh_token`) and retries the call once. Concurrent
  *   401s share one refresh. Without a `csrf_refresh_token` cookie (never logged in, or logged
@@ -61,7 +62,7 @@ const UNSAFE_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH',
 export const ACCESS_CSRF_COOKIE = 'csrf_access_token'
 export const REFRESH_CSRF_COOKIE = 'csrf_refresh_token'
 
-/** Reads a (non-HttpOnly) cookie visible to this page. */
+/** Reads a (non-HttpOnly) cookie visible to this page: exactly `name`, not a name ending in it. */
 export function readCookie(name: string, cookieString: string = globalThis.document?.cookie ?? ''): string | undefined {
   for (const part of cookieString.split(';')) {
     const eq = part.indexOf('=')
@@ -76,6 +77,20 @@ export function readCookie(name: string, cookieString: string = globalThis.docum
     }
   }
   return undefined
+}
+
+/** What the server puts before every auth cookie name when run with `MEMO_COOKIE_HOST_PREFIX=on`. */
+export const HOST_COOKIE_PREFIX = '__Host-'
+
+/**
+ * Reads one of the server's auth cookies (e.g. `csrf_access_token`) under either name it may
+ * have: `__Host-csrf_access_token` when the server runs with `MEMO_COOKIE_HOST_PREFIX=on`, plain
+ * `csrf_access_token` otherwise. So the SPA needs no setting of its own to match the server. When
+ * both are present (a plain cookie left over from before the server switched) the prefixed one
+ * wins: it is the one the server sets now.
+ */
+export function readAuthCookie(name: string, cookieString: string = globalThis.document?.cookie ?? ''): string | undefined {
+  return readCookie(HOST_COOKIE_PREFIX + name, cookieString) ?? readCookie(name, cookieString)
 }
 
 export interface RequestOptions {
@@ -176,7 +191,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     const headers: Record<string, string> = { Accept: 'application/json' }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
     if (UNSAFE_METHODS.has(method)) {
-      const csrf = readCookie(csrfCookie, cookies())
+      const csrf = readAuthCookie(csrfCookie, cookies())
       if (csrf) headers['X-CSRF-TOKEN'] = csrf
     }
     try {
@@ -196,7 +211,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   function refresh(): Promise<boolean> {
     // Without the CSRF half of a refresh token there is no session to refresh: the server would
     // only answer 401 "Missing CSRF token", so do not ask.
-    if (readCookie(REFRESH_CSRF_COOKIE, cookies()) === undefined) return Promise.resolve(false)
+    if (readAuthCookie(REFRESH_CSRF_COOKIE, cookies()) === undefined) return Promise.resolve(false)
     if (!inFlightRefresh) {
       inFlightRefresh = (async () => {
         try {

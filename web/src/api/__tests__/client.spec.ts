@@ -4,6 +4,7 @@ import { authApi } from '@/api/auth'
 import {
   ApiError,
   createApiClient,
+  readAuthCookie,
   readCookie,
   SessionExpiredError,
   setSessionExpiredHandler,
@@ -28,6 +29,70 @@ describe('readCookie', () => {
   it('finds a cookie among others and decodes it', () => {
     expect(readCookie('b', 'a=1; b=x%20y; c=3')).toBe('x y')
     expect(readCookie('missing', 'a=1')).toBeUndefined()
+  })
+})
+
+describe('readAuthCookie (server with or without MEMO_COOKIE_HOST_PREFIX)', () => {
+  it('reads the __Host- cookie when only that one is present', () => {
+    expect(readAuthCookie('csrf_access_token', 'a=1; __Host-csrf_access_token=prefixed')).toBe('prefixed')
+  })
+
+  it('reads the plain cookie when only that one is present', () => {
+    expect(readAuthCookie('csrf_access_token', 'a=1; csrf_access_token=plain')).toBe('plain')
+  })
+
+  it('prefers the __Host- cookie when both are present, in either order', () => {
+    expect(readAuthCookie('csrf_refresh_token', 'csrf_refresh_token=plain; __Host-csrf_refresh_token=prefixed')).toBe('prefixed')
+    expect(readAuthCookie('csrf_refresh_token', '__Host-csrf_refresh_token=prefixed; csrf_refresh_token=plain')).toBe('prefixed')
+  })
+
+  it('does not take a cookie whose name merely ends with the name', () => {
+    expect(readAuthCookie('csrf_access_token', 'xcsrf_access_token=x; x__Host-csrf_access_token=y')).toBeUndefined()
+    expect(readAuthCookie('csrf_access_token', 'xcsrf_access_token=x; csrf_access_token=plain')).toBe('plain')
+    expect(readAuthCookie('csrf_access_token', '__Host-csrf_refresh_token=r; csrf_refresh_token=r')).toBeUndefined()
+  })
+
+  it('reads document.cookie by default', () => {
+    expect(readAuthCookie('csrf_access_token')).toBe('access-csrf')
+  })
+})
+
+describe('__Host- prefixed CSRF cookies', () => {
+  const prefixed = () => '__Host-csrf_access_token=host-access; __Host-csrf_refresh_token=host-refresh'
+
+  it('sends X-CSRF-TOKEN from __Host-csrf_access_token', async () => {
+    const stub = stubFetch(() => json(memo, 201))
+    const api = createApiClient({ fetch: stub.fetch, cookies: prefixed })
+
+    await memosApi(api).create({ title: 't', content: 'c' })
+
+    expect(stub.calls[0]?.headers['x-csrf-token']).toBe('host-access')
+  })
+
+  it('refreshes with __Host-csrf_refresh_token when only prefixed cookies exist', async () => {
+    let expired = true
+    const stub = stubFetch((req) => {
+      if (req.path === '/api/auth/refresh') {
+        expired = false
+        return json({ refresh: true })
+      }
+      return expired ? json({ msg: 'Token has expired' }, 401) : json([memo])
+    })
+    const api = createApiClient({ fetch: stub.fetch, cookies: prefixed })
+
+    await expect(memosApi(api).list()).resolves.toEqual([memo])
+
+    expect(stub.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /api/memos', 'POST /api/auth/refresh', 'GET /api/memos'])
+    expect(stub.calls[1]?.headers['x-csrf-token']).toBe('host-refresh')
+  })
+
+  it('prefers the prefixed cookie over a leftover plain one', async () => {
+    const stub = stubFetch(() => json({}))
+    const api = createApiClient({ fetch: stub.fetch, cookies: () => `csrf_access_token=stale; ${prefixed()}` })
+
+    await api.request('/memos/1', { method: 'DELETE' })
+
+    expect(stub.calls[0]?.headers['x-csrf-token']).toBe('host-access')
   })
 })
 
