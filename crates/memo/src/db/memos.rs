@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{Db, now, on_pool, on_writer};
+use super::{Db, on_pool};
 
 /// A memo as stored and as the API returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, FromRow, ToSchema)]
@@ -41,7 +41,75 @@ pub struct MemoChanges<'a> {
     pub archived: Option<bool>,
 }
 
-const MEMO_COLUMNS: &str = "id, title, content, archived, created_at, updated_at";
+/// [`Memo`]'s columns, as a literal so that `concat!` can build the
+/// statements below at compile time.
+macro_rules! memo_columns {
+    () => {
+        "id, title, content, archived, created_at, updated_at"
+    };
+}
+
+const MEMO_COLUMNS: &str = memo_columns!();
+
+pub(super) const INSERT_MEMO: &str = concat!(
+    "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
+     VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING ",
+    memo_columns!()
+);
+
+pub(super) const UPDATE_MEMO: &str = concat!(
+    "UPDATE memos SET title = COALESCE($3, title), content = COALESCE($4, content), \
+     archived = COALESCE($5, archived), updated_at = $6 \
+     WHERE id = $1 AND user_id = $2 RETURNING ",
+    memo_columns!()
+);
+
+pub(super) const DELETE_MEMO: &str = "DELETE FROM memos WHERE id = $1 AND user_id = $2";
+
+/// The memo writes' statements, each written once and compiled for both
+/// backends (like [`on_pool!`](super::on_pool)): PostgreSQL runs them on its
+/// pool, SQLite's group commit on a batch's savepoint. Each expands to the
+/// query's future, which the caller awaits.
+macro_rules! insert_memo {
+    ($executor:expr, $user_id:expr, $title:expr, $content:expr) => {
+        sqlx::query_as::<_, $crate::db::Memo>($crate::db::memos::INSERT_MEMO)
+            .bind($user_id)
+            .bind($title)
+            .bind($content)
+            .bind($crate::db::now())
+            .fetch_one($executor)
+    };
+}
+
+/// See [`insert_memo!`]; resolves to `None` when the owner has no such memo.
+macro_rules! update_memo {
+    ($executor:expr, $id:expr, $user_id:expr, $title:expr, $content:expr, $archived:expr) => {
+        sqlx::query_as::<_, $crate::db::Memo>($crate::db::memos::UPDATE_MEMO)
+            .bind($id)
+            .bind($user_id)
+            .bind($title)
+            .bind($content)
+            .bind($archived)
+            .bind($crate::db::now())
+            .fetch_optional($executor)
+    };
+}
+
+/// See [`insert_memo!`]; resolves to the number of rows deleted (0 or 1).
+macro_rules! delete_memo {
+    ($executor:expr, $id:expr, $user_id:expr) => {
+        async {
+            sqlx::query($crate::db::memos::DELETE_MEMO)
+                .bind($id)
+                .bind($user_id)
+                .execute($executor)
+                .await
+                .map(|done| done.rows_affected())
+        }
+    };
+}
+
+pub(super) use {delete_memo, insert_memo, update_memo};
 
 impl Db {
     /// The owner's memos with the given archived flag, by id ascending.
@@ -74,6 +142,10 @@ impl Db {
 
     /// Creates an unarchived memo for the owner.
     ///
+    /// On SQLite the write goes through the group commit
+    /// (`db/group_commit.rs`); as on PostgreSQL, this returns once the write
+    /// is durable.
+    ///
     /// # Errors
     /// A database error.
     pub async fn insert_memo(
@@ -82,17 +154,10 @@ impl Db {
         title: &str,
         content: &str,
     ) -> Result<Memo, sqlx::Error> {
-        let sql = format!(
-            "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
-             VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING {MEMO_COLUMNS}"
-        );
-        on_writer!(self, pool => sqlx::query_as::<_, Memo>(&sql)
-            .bind(user_id)
-            .bind(title)
-            .bind(content)
-            .bind(now())
-            .fetch_one(pool)
-            .await)
+        match self {
+            Self::Sqlite(sqlite) => sqlite.memo_writes.insert(user_id, title, content).await,
+            Self::Postgres(pool) => insert_memo!(pool, user_id, title, content).await,
+        }
     }
 
     /// Applies `changes` to one of the owner's memos and bumps `updated_at`.
@@ -106,20 +171,17 @@ impl Db {
         user_id: i64,
         changes: &MemoChanges<'_>,
     ) -> Result<Option<Memo>, sqlx::Error> {
-        let sql = format!(
-            "UPDATE memos SET title = COALESCE($3, title), content = COALESCE($4, content), \
-             archived = COALESCE($5, archived), updated_at = $6 \
-             WHERE id = $1 AND user_id = $2 RETURNING {MEMO_COLUMNS}"
-        );
-        on_writer!(self, pool => sqlx::query_as::<_, Memo>(&sql)
-            .bind(id)
-            .bind(user_id)
-            .bind(changes.title)
-            .bind(changes.content)
-            .bind(changes.archived)
-            .bind(now())
-            .fetch_optional(pool)
-            .await)
+        match self {
+            Self::Sqlite(sqlite) => sqlite.memo_writes.update(id, user_id, changes).await,
+            Self::Postgres(pool) => {
+                let MemoChanges {
+                    title,
+                    content,
+                    archived,
+                } = *changes;
+                update_memo!(pool, id, user_id, title, content, archived).await
+            }
+        }
     }
 
     /// Deletes one of the owner's memos; `false` when there was none.
@@ -127,13 +189,9 @@ impl Db {
     /// # Errors
     /// A database error.
     pub async fn delete_memo(&self, id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
-        let sql = "DELETE FROM memos WHERE id = $1 AND user_id = $2";
-        let done = on_writer!(self, pool => sqlx::query(sql)
-            .bind(id)
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(done > 0)
+        match self {
+            Self::Sqlite(sqlite) => sqlite.memo_writes.delete(id, user_id).await,
+            Self::Postgres(pool) => delete_memo!(pool, id, user_id).await.map(|n| n > 0),
+        }
     }
 }

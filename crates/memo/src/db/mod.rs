@@ -6,6 +6,7 @@
 //! placeholder syntax, so every statement is written once and run on whichever
 //! pool is live through [`on_pool!`]; only the migrations differ per backend.
 
+mod group_commit;
 mod memos;
 mod revoked_tokens;
 mod users;
@@ -19,7 +20,10 @@ use sqlx::{
 };
 use time::OffsetDateTime;
 
+use self::group_commit::MemoWrites;
+
 pub use self::{
+    group_commit::BatchFailed,
     memos::{Memo, MemoChanges},
     revoked_tokens::RevokedTokens,
     users::{NewUser, User, UserWithHash},
@@ -46,6 +50,7 @@ pub(crate) use on_pool;
 /// Like [`on_pool!`] for a statement that writes: on SQLite it runs on the one
 /// writer connection, so writers queue in the pool (first come, first served)
 /// instead of meeting `SQLITE_BUSY` and sleeping in SQLite's busy handler.
+/// Memo writes on SQLite go through [`group_commit`] instead.
 macro_rules! on_writer {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
@@ -84,6 +89,9 @@ pub struct SqliteDb {
     /// writers wait their turn in the pool's queue rather than in SQLite's
     /// busy handler, which sleeps in steps of up to 100 ms.
     writer: SqlitePool,
+    /// The memo writes' queue to the group-commit task, which runs them in
+    /// batches on `writer`: one fsync per batch instead of per write.
+    memo_writes: MemoWrites,
 }
 
 /// Why the database could not be opened or migrated.
@@ -120,8 +128,14 @@ impl Db {
     ///   go through its one writer connection and never contend);
     /// - `synchronous=FULL`: in WAL mode `NORMAL` may lose the last commits on
     ///   a power cut or OS crash, and a write the API acknowledged with a 2xx
-    ///   must survive one. The cost is one fsync per commit, which this
-    ///   workload (one small row per request) easily affords.
+    ///   must survive one. The cost is one fsync per commit, so memo writes
+    ///   are group-committed (`db/group_commit.rs`): the writes waiting at a time
+    ///   share one transaction and one fsync, and each is answered only after
+    ///   that commit.
+    ///
+    /// On SQLite this starts the group-commit task, so it must be called
+    /// within the Tokio runtime that will serve the writes; [`Db::close`]
+    /// stops the task.
     ///
     /// # Errors
     /// [`DbSetupError`] when the URL is not supported or the connection fails.
@@ -150,7 +164,12 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(DbSetupError::Connect)?;
-                Ok(Self::Sqlite(SqliteDb { readers, writer }))
+                let memo_writes = MemoWrites::spawn(writer.clone());
+                Ok(Self::Sqlite(SqliteDb {
+                    readers,
+                    writer,
+                    memo_writes,
+                }))
             }
             "postgres" | "postgresql" => {
                 let pool = PgPoolOptions::new()
@@ -190,10 +209,13 @@ impl Db {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
     }
 
-    /// Closes every connection, waiting for those in use to be returned.
+    /// Closes every connection, waiting for those in use to be returned. On
+    /// SQLite, the memo writes already queued are run and answered first;
+    /// later ones fail with [`sqlx::Error::PoolClosed`].
     pub async fn close(&self) {
         match self {
             Self::Sqlite(sqlite) => {
+                sqlite.memo_writes.close().await;
                 sqlite.readers.close().await;
                 sqlite.writer.close().await;
             }
