@@ -138,6 +138,15 @@ pub enum ConfigError {
     /// A name that must be a valid HTTP header name is not.
     #[error("{0} is not a valid HTTP header name")]
     InvalidHeaderName(&'static str),
+    /// A cookie named `__Host-...` or `__Secure-...` whose attributes break the prefix's rules,
+    /// so browsers would silently refuse to store it.
+    #[error("{name}: {reason}")]
+    CookiePrefix {
+        /// The option naming the cookie, e.g. `JWT_ACCESS_COOKIE_NAME`.
+        name: &'static str,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
     /// An environment variable or option that does not parse.
     #[error("{name}: {reason}")]
     InvalidValue {
@@ -147,6 +156,12 @@ pub enum ConfigError {
         reason: String,
     },
 }
+
+/// The cookie-name prefix that binds a cookie to one origin (see
+/// [`JwtConfig::with_host_prefixed_cookies`]).
+const HOST_PREFIX: &str = "__Host-";
+/// The cookie-name prefix that makes browsers require `Secure`.
+const SECURE_PREFIX: &str = "__Secure-";
 
 /// Every option of Flask-JWT-Extended's config, with its defaults.
 ///
@@ -431,6 +446,38 @@ impl JwtConfig {
         self
     }
 
+    /// Names every cookie (both tokens and both CSRF values) with the `__Host-` prefix and marks
+    /// them `Secure`. Not a Flask option.
+    ///
+    /// Browsers store a `__Host-` cookie only if it is `Secure`, has `Path=/` and no `Domain`, so
+    /// no subdomain and no plain-HTTP page can plant or overwrite it: the strongest binding of a
+    /// cookie to one origin. For same-origin deployments (the SPA and the API on one host). The
+    /// manager refuses to start when a cookie path or the domain breaks those rules.
+    ///
+    /// ```
+    /// use jwt_extended::JwtConfig;
+    ///
+    /// let config = JwtConfig::default().with_host_prefixed_cookies();
+    /// assert_eq!(config.access_cookie_name(), "__Host-access_token_cookie");
+    /// assert_eq!(config.access_csrf_cookie_name(), "__Host-csrf_access_token");
+    /// assert!(config.cookie_secure());
+    /// ```
+    #[must_use]
+    pub fn with_host_prefixed_cookies(mut self) -> Self {
+        for name in [
+            &mut self.access_cookie_name,
+            &mut self.refresh_cookie_name,
+            &mut self.access_csrf_cookie_name,
+            &mut self.refresh_csrf_cookie_name,
+        ] {
+            if !name.starts_with(HOST_PREFIX) {
+                name.insert_str(0, HOST_PREFIX);
+            }
+        }
+        self.cookie_secure = true;
+        self
+    }
+
     /// `JWT_COOKIE_SAMESITE`: the `SameSite` attribute of every cookie. Defaults to `None`
     /// (no attribute).
     #[must_use]
@@ -570,6 +617,49 @@ impl JwtConfig {
         for (name, value) in headers {
             if http::HeaderName::from_bytes(value.as_bytes()).is_err() {
                 return Err(ConfigError::InvalidHeaderName(name));
+            }
+        }
+        self.validate_cookie_prefixes()
+    }
+
+    /// Browsers drop a `__Host-`/`__Secure-` cookie that breaks its prefix's rules without a
+    /// word, which would look like a login that does not stick; refuse such a config instead.
+    fn validate_cookie_prefixes(&self) -> Result<(), ConfigError> {
+        let cookies = [
+            (
+                "JWT_ACCESS_COOKIE_NAME",
+                &self.access_cookie_name,
+                &self.access_cookie_path,
+            ),
+            (
+                "JWT_REFRESH_COOKIE_NAME",
+                &self.refresh_cookie_name,
+                &self.refresh_cookie_path,
+            ),
+            (
+                "JWT_ACCESS_CSRF_COOKIE_NAME",
+                &self.access_csrf_cookie_name,
+                &self.access_csrf_cookie_path,
+            ),
+            (
+                "JWT_REFRESH_CSRF_COOKIE_NAME",
+                &self.refresh_csrf_cookie_name,
+                &self.refresh_csrf_cookie_path,
+            ),
+        ];
+        for (name, cookie, path) in cookies {
+            let host = cookie.starts_with(HOST_PREFIX);
+            if (host || cookie.starts_with(SECURE_PREFIX)) && !self.cookie_secure {
+                let reason = "a __Host- or __Secure- cookie needs JWT_COOKIE_SECURE=true";
+                return Err(ConfigError::CookiePrefix { name, reason });
+            }
+            if host && path != "/" {
+                let reason = "a __Host- cookie needs its path to be /";
+                return Err(ConfigError::CookiePrefix { name, reason });
+            }
+            if host && self.cookie_domain.is_some() {
+                let reason = "a __Host- cookie cannot have JWT_COOKIE_DOMAIN";
+                return Err(ConfigError::CookiePrefix { name, reason });
             }
         }
         Ok(())

@@ -713,3 +713,84 @@ async fn the_csrf_compare_is_exact() {
         .assert_error(401, "CSRF double submit tokens do not match");
     }
 }
+
+#[tokio::test]
+async fn host_prefixed_cookies_are_secure_path_root_and_authorize_like_the_plain_ones() {
+    let jwt = manager(cookie_config().with_host_prefixed_cookies());
+    let app = app(jwt);
+    let login = call(&app, "POST", "/login", &[]).await;
+    let set = login.set_cookies();
+    assert_eq!(set.len(), 4, "{set:?}");
+    let access = set[0]
+        .strip_prefix("__Host-access_token_cookie=")
+        .and_then(|s| s.strip_suffix("; Secure; HttpOnly; Path=/"))
+        .expect("access cookie line");
+    let csrf = csrf_of(access);
+    assert_eq!(
+        set[1],
+        format!("__Host-csrf_access_token={csrf}; Secure; Path=/")
+    );
+    assert!(
+        set[2].starts_with("__Host-refresh_token_cookie="),
+        "{}",
+        set[2]
+    );
+    assert!(
+        set[3].starts_with("__Host-csrf_refresh_token="),
+        "{}",
+        set[3]
+    );
+    for line in &set {
+        assert!(!line.contains("Domain="), "{line}");
+    }
+
+    let prefixed = cookie("__Host-access_token_cookie", access);
+    call(
+        &app,
+        "DELETE",
+        "/protected",
+        &[("cookie", &prefixed), ("x-csrf-token", &csrf)],
+    )
+    .await
+    .assert_ok_for("alice");
+    // The plain name is not read any more: a cookie planted under it by a sibling subdomain
+    // does not count.
+    let plain = cookie("access_token_cookie", access);
+    call(&app, "GET", "/protected", &[("cookie", &plain)])
+        .await
+        .assert_error(401, "Missing cookie \"__Host-access_token_cookie\"");
+}
+
+#[test]
+fn a_host_prefixed_cookie_that_browsers_would_drop_is_refused_at_start_up() {
+    let host = || cookie_config().with_host_prefixed_cookies();
+    let cases = [
+        (
+            host().with_cookie_secure(false),
+            "JWT_ACCESS_COOKIE_NAME: a __Host- or __Secure- cookie needs JWT_COOKIE_SECURE=true",
+        ),
+        (
+            host().with_refresh_cookie_path("/api/auth/refresh"),
+            "JWT_REFRESH_COOKIE_NAME: a __Host- cookie needs its path to be /",
+        ),
+        (
+            host().with_cookie_domain(Some("example.com".into())),
+            "JWT_ACCESS_COOKIE_NAME: a __Host- cookie cannot have JWT_COOKIE_DOMAIN",
+        ),
+        (
+            cookie_config().with_refresh_csrf_cookie_name("__Secure-csrf_refresh_token"),
+            "JWT_REFRESH_CSRF_COOKIE_NAME: a __Host- or __Secure- cookie needs JWT_COOKIE_SECURE=true",
+        ),
+    ];
+    for (config, message) in cases {
+        let err = JwtManager::new(config).expect_err(message);
+        assert_eq!(err.to_string(), message);
+    }
+    // `__Secure-` allows a path and a domain, as browsers do.
+    let secure = cookie_config()
+        .with_cookie_secure(true)
+        .with_access_cookie_name("__Secure-access")
+        .with_access_cookie_path("/api")
+        .with_cookie_domain(Some("example.com".into()));
+    assert!(JwtManager::new(secure).is_ok());
+}

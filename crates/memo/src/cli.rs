@@ -159,6 +159,13 @@ pub struct Settings {
     #[arg(long, env = "JWT_COOKIE_SECURE", value_parser = BoolishValueParser::new(), global = true)]
     pub jwt_cookie_secure: Option<bool>,
 
+    /// Name the four auth cookies `__Host-access_token_cookie`, ... so that no
+    /// subdomain or plain-HTTP page can plant or overwrite them. For
+    /// same-origin deployments; implies Secure cookies, and the refresh
+    /// cookie's path becomes / (a `__Host-` cookie must have Path=/).
+    #[arg(long, env = "MEMO_COOKIE_HOST_PREFIX", value_parser = BoolishValueParser::new(), default_value_t = false, global = true)]
+    pub cookie_host_prefix: bool,
+
     /// The cookies' SameSite attribute: Strict, Lax or None.
     #[arg(
         long,

@@ -100,6 +100,9 @@ pub struct Config {
     pub cookie_secure: bool,
     /// The cookies' SameSite attribute.
     pub cookie_samesite: SameSitePolicy,
+    /// Whether the cookie names carry the `__Host-` prefix
+    /// (MEMO_COOKIE_HOST_PREFIX).
+    pub cookie_host_prefix: bool,
     /// Origins allowed by CORS with credentials; empty for same-origin only.
     pub cors_origins: Vec<HeaderValue>,
     /// A Redis URL for a shared revocation store, if any.
@@ -202,6 +205,7 @@ impl Config {
             },
             cookie_secure: false,
             cookie_samesite: SameSitePolicy::Strict,
+            cookie_host_prefix: false,
             cors_origins: Vec::new(),
             redis_url: None,
             redis_prefix: "memo".into(),
@@ -271,8 +275,11 @@ impl Config {
                     .map(str::to_owned),
                 retired_public_keys,
             },
-            cookie_secure: settings.jwt_cookie_secure.unwrap_or(production),
+            cookie_secure: settings
+                .jwt_cookie_secure
+                .unwrap_or(production || settings.cookie_host_prefix),
             cookie_samesite: settings.jwt_cookie_samesite,
+            cookie_host_prefix: settings.cookie_host_prefix,
             cors_origins: parse_origins(settings.frontend_origin.as_deref().unwrap_or_default())?,
             redis_url: settings.redis_url.clone().filter(|u| !u.trim().is_empty()),
             redis_prefix: settings.redis_prefix.trim_end_matches(':').to_owned(),

@@ -66,8 +66,14 @@ fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
         .with_access_token_expires(Some(config.jwt.access_token_expires))
         .with_refresh_token_expires(Some(config.jwt.refresh_token_expires))
         .with_cookie_secure(config.cookie_secure)
-        .with_cookie_samesite(Some(same_site))
-        .with_refresh_cookie_path(REFRESH_COOKIE_PATH);
+        .with_cookie_samesite(Some(same_site));
+    // A `__Host-` cookie must have Path=/, so the refresh cookie then goes
+    // with every request (still HttpOnly, same origin only).
+    let jwt_config = if config.cookie_host_prefix {
+        jwt_config.with_host_prefixed_cookies()
+    } else {
+        jwt_config.with_refresh_cookie_path(REFRESH_COOKIE_PATH)
+    };
     let jwt_config = match &config.jwt.key {
         SigningKey::Secret(secret) => jwt_config.with_secret_key(secret.expose()),
         SigningKey::KeyPair {

@@ -6,7 +6,9 @@
 use memo::limits::RateLimitConfig;
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{Backend, TestUser, spawn_app_with};
+use crate::helpers::{
+    Backend, TestUser, assert_error, cookie_value, set_cookie, set_cookies, spawn_app_with,
+};
 
 /// The CSP's directives, by name.
 fn directives(csp: &str) -> Vec<(String, Vec<String>)> {
@@ -165,4 +167,87 @@ async fn hsts_only_with_secure_cookies_and_for_long_enough() {
         .and_then(|v| v.parse().ok())
         .expect("a max-age");
     assert!(max_age >= 31_536_000, "at least a year: {hsts}");
+}
+
+/// With MEMO_COOKIE_HOST_PREFIX the four cookies are `__Host-` cookies (Secure,
+/// Path=/, no Domain, as browsers require) and the whole session works on
+/// them: API calls, refresh, logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_prefixed_cookies_carry_a_whole_session() {
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.cookie_host_prefix = true;
+        config.cookie_secure = true;
+    })
+    .await
+    .expect("sqlite");
+    let user = TestUser::generate();
+    assert_eq!(app.register(&user).await.status(), StatusCode::CREATED);
+    // A Secure cookie never goes back over plain HTTP from a cookie store, so
+    // this client carries the cookies by hand, as a browser on HTTPS would.
+    let client = app.bare_client();
+    let login = client
+        .post(app.url("/api/auth/login"))
+        .json(&user.credentials())
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), StatusCode::OK);
+    let lines = set_cookies(login.headers());
+    let names = [
+        "access_token_cookie",
+        "csrf_access_token",
+        "refresh_token_cookie",
+        "csrf_refresh_token",
+    ];
+    for name in names {
+        let line = set_cookie(&lines, &format!("__Host-{name}"));
+        assert!(line.contains("; Secure"), "{line}");
+        assert!(
+            line.contains("; Path=/;") || line.ends_with("; Path=/"),
+            "{line}"
+        );
+        assert!(!line.contains("Domain="), "{line}");
+    }
+    let value = |name: &str| cookie_value(set_cookie(&lines, &format!("__Host-{name}"))).to_owned();
+    let cookies = names
+        .iter()
+        .map(|name| format!("__Host-{name}={}", value(name)))
+        .collect::<Vec<_>>()
+        .join("; ");
+
+    let created = client
+        .post(app.url("/api/memos"))
+        .header(header::COOKIE, &cookies)
+        .header("X-CSRF-TOKEN", value("csrf_access_token"))
+        .json(&serde_json::json!({"title": "t", "content": "c"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let refreshed = client
+        .post(app.url("/api/auth/refresh"))
+        .header(header::COOKIE, &cookies)
+        .header("X-CSRF-TOKEN", value("csrf_refresh_token"))
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let renewed = set_cookies(refreshed.headers());
+    set_cookie(&renewed, "__Host-access_token_cookie");
+
+    // The plain names mean nothing to this server.
+    let plain = format!("access_token_cookie={}", value("access_token_cookie"));
+    let response = client
+        .get(app.url("/api/memos"))
+        .header(header::COOKIE, plain)
+        .send()
+        .await
+        .expect("list");
+    assert_error(
+        response,
+        StatusCode::UNAUTHORIZED,
+        "Missing cookie \"__Host-access_token_cookie\"",
+    )
+    .await;
 }
