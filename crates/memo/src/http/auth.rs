@@ -60,8 +60,10 @@ pub struct RefreshGrace(pub Duration);
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// The login name (1 to 64 characters).
+    #[schema(min_length = 1, max_length = 64)]
     user_name: String,
-    /// The password (at least 8 characters to register).
+    /// The password (at least 8 characters to register, at most 1024).
+    #[schema(max_length = 1024)]
     password: String,
 }
 

@@ -40,9 +40,11 @@ pub struct ListQuery {
 #[serde(deny_unknown_fields)]
 pub struct NewMemo {
     /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: String,
     /// Up to 100 000 characters; empty when omitted.
     #[serde(default)]
+    #[schema(max_length = 100_000)]
     content: String,
     /// Ignored: the id is assigned by the server.
     #[serde(default, rename = "id")]
@@ -60,9 +62,11 @@ pub struct NewMemo {
 pub struct MemoPatch {
     /// A new title: 1 to 200 characters, not blank.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     title: Option<String>,
     /// New content: up to 100 000 characters.
     #[serde(default)]
+    #[schema(max_length = 100_000)]
     content: Option<String>,
     /// `true` archives the memo, `false` unarchives it.
     #[serde(default)]
