@@ -188,3 +188,152 @@ fn a_bad_frontend_origin_is_a_start_up_error_not_a_panic() {
         "{stderr}"
     );
 }
+
+/// Every value that must stay secret: the JWT secret, passwords (right and
+/// wrong), the tokens and CSRF values of the cookies, is nowhere in the log
+/// of a whole session, even at DEBUG, while the requests themselves are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let log_path = dir.path().join("memo.log");
+    let log = std::fs::File::create(&log_path).expect("the log file");
+    let secret = "log-test-secret-0123456789abcdefghijklmnopqrstuv";
+    let mut server = Running(
+        memo(dir.path())
+            .args(["--bind", "127.0.0.1:0"])
+            .env("JWT_SECRET_KEY", secret)
+            .env("RUST_LOG", "debug")
+            .env("MEMO_RATE_LIMITS", "off")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("memo serve"),
+    );
+    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the first line");
+    let address = line
+        .trim()
+        .trim_start_matches("memo listening on ")
+        .to_owned();
+    let url = |path: &str| format!("{address}{path}");
+
+    let client = reqwest::Client::new();
+    let password = "correct horse battery staple";
+    let wrong = "wrong horse battery staple";
+    let credentials = |password: &str| json!({"user_name": "leaky", "password": password});
+    let registered = client
+        .post(url("/api/auth/register"))
+        .json(&credentials(password));
+    assert_eq!(
+        registered.send().await.expect("answer").status(),
+        StatusCode::CREATED
+    );
+    let refused = client
+        .post(url("/api/auth/login"))
+        .json(&credentials(wrong));
+    assert_eq!(
+        refused.send().await.expect("answer").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let login = client
+        .post(url("/api/auth/login"))
+        .json(&credentials(password))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookies: Vec<(String, String)> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next()?.split_once('='))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    assert_eq!(cookies.len(), 4, "{cookies:?}");
+    let value = |name: &str| {
+        cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .expect("the cookie")
+    };
+    let jar = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("{n}={}", value(n)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let access = jar(&["access_token_cookie", "csrf_access_token"]);
+    let created = client
+        .post(url("/api/memos"))
+        .header("cookie", &access)
+        .header("X-CSRF-TOKEN", value("csrf_access_token"))
+        .json(&json!({"title": "t", "content": "c"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    // A tampered token and a wrong CSRF value: the rejections must not echo them.
+    let tampered = format!("access_token_cookie={}x", value("access_token_cookie"));
+    let rejected = client.get(url("/api/memos")).header("cookie", tampered);
+    assert_eq!(
+        rejected.send().await.expect("answer").status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let wrong_csrf = client
+        .post(url("/api/memos"))
+        .header("cookie", &access)
+        .header("X-CSRF-TOKEN", "not-the-csrf-value-0123456789")
+        .json(&json!({"title": "t"}));
+    assert_eq!(
+        wrong_csrf.send().await.expect("answer").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let refreshed = client
+        .post(url("/api/auth/refresh"))
+        .header(
+            "cookie",
+            jar(&["refresh_token_cookie", "csrf_refresh_token"]),
+        )
+        .header("X-CSRF-TOKEN", value("csrf_refresh_token"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let logout = client
+        .post(url("/api/auth/logout"))
+        .header(
+            "cookie",
+            jar(&[
+                "access_token_cookie",
+                "csrf_access_token",
+                "refresh_token_cookie",
+            ]),
+        )
+        .header("X-CSRF-TOKEN", value("csrf_access_token"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(logout.status(), StatusCode::OK);
+
+    terminate(&server.0);
+    assert!(server.0.wait().expect("memo exits").success());
+    let text = std::fs::read_to_string(&log_path).expect("the log");
+    assert!(
+        text.contains("/api/auth/refresh"),
+        "the requests are logged:\n{text}"
+    );
+    let mut secrets = vec![secret.to_owned(), password.to_owned(), wrong.to_owned()];
+    secrets.extend(cookies.iter().map(|(_, v)| v.clone()));
+    for (name, _) in &cookies {
+        // Each JWT's signature part alone must not leak either.
+        if let Some(signature) = value(name).rsplit('.').next().filter(|s| s.len() > 20) {
+            secrets.push(signature.to_owned());
+        }
+    }
+    for secret in secrets {
+        assert!(!text.contains(&secret), "the log holds {secret:?}:\n{text}");
+    }
+}
