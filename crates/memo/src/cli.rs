@@ -166,6 +166,13 @@ pub struct Settings {
     #[arg(long, env = "MEMO_COOKIE_HOST_PREFIX", value_parser = BoolishValueParser::new(), default_value_t = false, global = true)]
     pub cookie_host_prefix: bool,
 
+    /// Refuse cross-origin POST/PUT/PATCH/DELETE by their Sec-Fetch-Site and
+    /// Origin headers (403) before the CSRF double-submit check runs; the
+    /// FRONTEND_ORIGIN origins stay allowed. A second line of defence; needs
+    /// a proxy that forwards Origin and Host unchanged.
+    #[arg(long, env = "MEMO_ORIGIN_CHECK", value_parser = BoolishValueParser::new(), default_value_t = false, global = true)]
+    pub origin_check: bool,
+
     /// The cookies' SameSite attribute: Strict, Lax or None.
     #[arg(
         long,

@@ -103,6 +103,9 @@ pub struct Config {
     /// Whether the cookie names carry the `__Host-` prefix
     /// (MEMO_COOKIE_HOST_PREFIX).
     pub cookie_host_prefix: bool,
+    /// Whether cross-origin unsafe requests are refused by Sec-Fetch-Site and
+    /// Origin (MEMO_ORIGIN_CHECK).
+    pub origin_check: bool,
     /// Origins allowed by CORS with credentials; empty for same-origin only.
     pub cors_origins: Vec<HeaderValue>,
     /// A Redis URL for a shared revocation store, if any.
@@ -206,6 +209,7 @@ impl Config {
             cookie_secure: false,
             cookie_samesite: SameSitePolicy::Strict,
             cookie_host_prefix: false,
+            origin_check: false,
             cors_origins: Vec::new(),
             redis_url: None,
             redis_prefix: "memo".into(),
@@ -280,6 +284,7 @@ impl Config {
                 .unwrap_or(production || settings.cookie_host_prefix),
             cookie_samesite: settings.jwt_cookie_samesite,
             cookie_host_prefix: settings.cookie_host_prefix,
+            origin_check: settings.origin_check,
             cors_origins: parse_origins(settings.frontend_origin.as_deref().unwrap_or_default())?,
             redis_url: settings.redis_url.clone().filter(|u| !u.trim().is_empty()),
             redis_prefix: settings.redis_prefix.trim_end_matches(':').to_owned(),

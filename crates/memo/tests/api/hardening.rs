@@ -251,3 +251,74 @@ async fn host_prefixed_cookies_carry_a_whole_session() {
     )
     .await;
 }
+
+/// MEMO_ORIGIN_CHECK refuses a cross-origin write that carries a valid
+/// session and CSRF value (what a CSRF attack would need), and lets the SPA's
+/// own requests, non-browser clients and reads through; off, only the
+/// double-submit check stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_origin_check_refuses_cross_origin_writes_before_the_double_submit_check() {
+    for on in [true, false] {
+        let app = spawn_app_with(Backend::Sqlite, |config| config.origin_check = on)
+            .await
+            .expect("sqlite");
+        app.signed_in_user().await;
+        let csrf = app.csrf_access().expect("csrf cookie");
+        let host = app.address.trim_start_matches("http://").to_owned();
+        let post = |headers: &[(&str, &str)]| {
+            let mut request = app
+                .client
+                .post(app.url("/api/memos"))
+                .header("X-CSRF-TOKEN", &csrf)
+                .json(&serde_json::json!({"title": "t"}));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.send()
+        };
+        let cross_site = post(&[("Sec-Fetch-Site", "cross-site")])
+            .await
+            .expect("answer");
+        let foreign_origin = post(&[("Origin", "https://evil.example")])
+            .await
+            .expect("answer");
+        if on {
+            assert_error(
+                cross_site,
+                StatusCode::FORBIDDEN,
+                "Cross-origin request refused",
+            )
+            .await;
+            assert_error(
+                foreign_origin,
+                StatusCode::FORBIDDEN,
+                "Cross-origin request refused",
+            )
+            .await;
+        } else {
+            assert_eq!(cross_site.status(), StatusCode::CREATED);
+            assert_eq!(foreign_origin.status(), StatusCode::CREATED);
+        }
+        let own_origin = format!("http://{host}");
+        for allowed in [
+            vec![("Sec-Fetch-Site", "same-origin")],
+            vec![("Origin", own_origin.as_str())],
+            vec![],
+        ] {
+            let response = post(&allowed).await.expect("answer");
+            assert_eq!(
+                response.status(),
+                StatusCode::CREATED,
+                "{allowed:?} (check {on})"
+            );
+        }
+        let read = app
+            .client
+            .get(app.url("/api/memos"))
+            .header("Sec-Fetch-Site", "cross-site")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(read.status(), StatusCode::OK);
+    }
+}
