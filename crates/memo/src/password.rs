@@ -14,6 +14,7 @@ use argon2::{
     password_hash::SaltString,
 };
 use rand::RngCore as _;
+use tokio::sync::Semaphore;
 
 use crate::domain::Password;
 
@@ -33,12 +34,19 @@ pub enum HashError {
     /// The blocking task panicked or was cancelled.
     #[error("password hashing task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// The hashing queue was closed (never happens: it is never closed).
+    #[error("password hashing queue closed")]
+    Closed(#[from] tokio::sync::AcquireError),
 }
 
 /// Hashes and verifies passwords; cheap to clone.
 #[derive(Clone)]
 pub struct Passwords {
     dummy_hash: Arc<str>,
+    /// At most one hash per core at a time: a login flood then queues here
+    /// instead of filling tokio's blocking pool (up to 512 threads, each with
+    /// its 19 MiB block) and starving the cores that serve everyone else.
+    hashing: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -80,8 +88,10 @@ impl Passwords {
         rand::rng().fill_bytes(&mut random);
         let dummy = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, random);
         let dummy_hash = tokio::task::spawn_blocking(move || hash_blocking(&dummy)).await??;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Ok(Self {
             dummy_hash: dummy_hash.into(),
+            hashing: Arc::new(Semaphore::new(cores)),
         })
     }
 
@@ -90,6 +100,7 @@ impl Passwords {
     /// # Errors
     /// [`HashError`] if hashing fails.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
+        let _turn = self.hashing.acquire().await?;
         tokio::task::spawn_blocking(move || hash_blocking(password.expose())).await?
     }
 
@@ -100,6 +111,7 @@ impl Passwords {
     /// [`HashError::Join`] if the blocking task fails.
     pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
         let dummy = self.dummy_hash.clone();
+        let _turn = self.hashing.acquire().await?;
         tokio::task::spawn_blocking(move || match phc {
             Some(phc) => verify_blocking(&password, &phc),
             None => {
