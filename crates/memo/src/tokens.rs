@@ -1,17 +1,16 @@
 //! The app's use of jwt-extended: the manager built from [`Config`], the
-//! database as revocation store and user loader, and the claims the original
+//! database as user loader, and the claims the original
 //! app put in its tokens.
 
-use futures_util::future::BoxFuture;
 use jwt_extended::{
-    Algorithm, Claims, DecodedToken, JsonObject, JwtConfig, JwtManager, JwtManagerBuilder,
-    RevocationStore, SameSite, SessionStore, StoreError, TokenLocation, UserLoader,
+    Algorithm, Claims, JsonObject, JwtConfig, JwtManager, JwtManagerBuilder, RevocationStore,
+    SameSite, SessionStore, TokenLocation, UserLoader,
 };
 use serde_json::Value;
 
 use crate::{
     config::{Config, SameSitePolicy, SigningKey},
-    db::{Db, RevokedTokens, User},
+    db::{Db, User},
 };
 
 /// The refresh cookie's path: the browser sends the long-lived token only to
@@ -108,34 +107,6 @@ pub fn user_claims(user: &User) -> JsonObject {
         Value::Bool(user.manager_role_attached),
     );
     claims
-}
-
-impl RevocationStore for RevokedTokens {
-    fn is_revoked<'a>(
-        &'a self,
-        token: &'a DecodedToken,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            match token.jti() {
-                Some(jti) => RevokedTokens::is_revoked(self, jti)
-                    .await
-                    .map_err(StoreError::new),
-                None => Ok(false),
-            }
-        })
-    }
-
-    fn revoke<'a>(
-        &'a self,
-        jti: &'a str,
-        expires_at: Option<i64>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            RevokedTokens::revoke(self, jti, expires_at)
-                .await
-                .map_err(StoreError::new)
-        })
-    }
 }
 
 /// `current_user` for the original's `user_lookup_loader`: the user row of

@@ -8,7 +8,6 @@
 
 mod group_commit;
 mod memos;
-mod revoked_tokens;
 mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -25,7 +24,6 @@ use self::group_commit::MemoWrites;
 pub use self::{
     group_commit::BatchFailed,
     memos::{Memo, MemoChanges},
-    revoked_tokens::RevokedTokens,
     users::{NewUser, User, UserWithHash},
 };
 
@@ -230,12 +228,6 @@ impl Db {
             Self::Sqlite(_) => "sqlite",
             Self::Postgres(_) => "postgres",
         }
-    }
-
-    /// The revoked-token table, as a [`RevokedTokens`] store.
-    #[must_use]
-    pub fn revoked_tokens(&self) -> RevokedTokens {
-        RevokedTokens::new(self.clone())
     }
 }
 
