@@ -23,7 +23,7 @@ use memo::{
 fn main() -> ExitCode {
     give_large_blocks_back_to_the_os();
     let cli = Cli::parse();
-    telemetry::init(cli.settings.log_format);
+    let _log_writer = telemetry::init(cli.settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,15 +3,25 @@
 
 use std::io::IsTerminal as _;
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt as _, util::SubscriberInitExt as _};
 
 use crate::cli::LogFormat;
 
 /// Installs the global subscriber: level from RUST_LOG (default `info`).
-/// Colours only on a terminal: in a file they are noise, and formatting them
-/// was a measurable part of every request's cost.
 /// Does nothing if one is already installed (tests call it repeatedly).
-pub fn init(format: LogFormat) {
+///
+/// Lines are written by a background thread, so a request never waits for
+/// the `write` of its access-log line; when that thread falls behind, the
+/// requests wait rather than lose lines. Keep the returned guard until exit:
+/// dropping it flushes what is queued. Colours only on a terminal: in a file
+/// they are noise, and formatting them was a measurable part of each
+/// request's cost.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
@@ -19,11 +29,12 @@ pub fn init(format: LogFormat) {
             .with(
                 fmt::layer()
                     .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
+                    .with_writer(writer),
             )
             .try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().with_writer(std::io::stderr))
+            .with(fmt::layer().json().with_writer(writer))
             .try_init(),
     };
+    guard
 }

@@ -222,7 +222,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
 
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        memo::telemetry::init(memo::cli::LogFormat::Text);
+        // The log writer lives as long as the test process.
+        std::mem::forget(memo::telemetry::init(memo::cli::LogFormat::Text));
     }
 }
 
