@@ -6,7 +6,7 @@
 use std::{
     io::{BufRead as _, BufReader, Read as _, Write as _},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Child, ChildStdout, Command, Stdio},
 };
 
 use reqwest::StatusCode;
@@ -48,6 +48,27 @@ impl Drop for Running {
     }
 }
 
+/// Starts `memo serve` on a free port; returns the server, the rest of its
+/// standard output, and the address from its `memo listening on` line.
+fn serve(command: &mut Command) -> (Running, BufReader<ChildStdout>, String) {
+    let mut server = Running(
+        command
+            .args(["--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("memo serve"),
+    );
+    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("the first line");
+    let address = line
+        .trim()
+        .strip_prefix("memo listening on ")
+        .expect("the listening line")
+        .to_owned();
+    (server, stdout, address)
+}
+
 fn terminate(child: &Child) {
     let status = Command::new("kill")
         .arg("-TERM")
@@ -82,22 +103,7 @@ async fn memo_serves_on_the_port_it_prints_and_stops_cleanly_on_sigterm() {
     assert!(added.status.success());
     assert!(String::from_utf8_lossy(&added.stdout).contains("created user \"boss\""));
 
-    let mut server = Running(
-        memo(dir.path())
-            .args(["--bind", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("memo serve"),
-    );
-    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("the first line");
-    let address = line
-        .trim()
-        .strip_prefix("memo listening on ")
-        .expect("the listening line")
-        .to_owned();
+    let (mut server, mut stdout, address) = serve(memo(dir.path()).stderr(Stdio::null()));
     assert!(
         address.starts_with("http://127.0.0.1:") && !address.ends_with(":0"),
         "{address}"
@@ -198,24 +204,13 @@ async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
     let log_path = dir.path().join("memo.log");
     let log = std::fs::File::create(&log_path).expect("the log file");
     let secret = "log-test-secret-0123456789abcdefghijklmnopqrstuv";
-    let mut server = Running(
+    let (mut server, _stdout, address) = serve(
         memo(dir.path())
-            .args(["--bind", "127.0.0.1:0"])
             .env("JWT_SECRET_KEY", secret)
             .env("RUST_LOG", "debug")
             .env("MEMO_RATE_LIMITS", "off")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("memo serve"),
+            .stderr(log),
     );
-    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("the first line");
-    let address = line
-        .trim()
-        .trim_start_matches("memo listening on ")
-        .to_owned();
     let url = |path: &str| format!("{address}{path}");
 
     let client = reqwest::Client::new();
