@@ -1,0 +1,70 @@
+# shellcheck shell=bash disable=SC2034 # sourced by bench/run.sh: its variables cross files
+# Shared by bench/run.sh and bench/test-route-check.sh: messages, the work
+# folder, the servers the bench starts (and stops at exit), and curl calls.
+# Expects ROOT (the repository) to be set; sets WORK.
+
+say() { printf '== %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/memo-bench.XXXXXX")"
+PIDS=()
+# Commands run at exit, after the servers are stopped (drop a database, delete keys).
+CLEANUPS=()
+cleanup() {
+  local pid c
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for c in "${CLEANUPS[@]}"; do eval "$c" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME PATTERN CMD...: starts a server in the background, its stdout in
+# $WORK/NAME.out and stderr in $WORK/NAME.err, and waits (30 s at most) until
+# one of them holds PATTERN followed by its URL (http://ADDR). Sets
+# <NAME>_PID and <NAME>_URL.
+start() {
+  local name="$1" pattern="$2"; shift 2
+  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  printf -v "${name^^}_PID" '%s' "$pid"
+  local i url
+  for ((i = 0; i < 300; i++)); do
+    url="$(sed -n "s#.*$pattern \(http://[^ ]*\).*#\1#p" "$WORK/$name.out" "$WORK/$name.err" 2>/dev/null || true)"
+    url="${url%%$'\n'*}"
+    if [[ -n $url ]]; then
+      printf -v "${name^^}_URL" '%s' "$url"
+      return
+    fi
+    kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.err" >&2; die "$name exited at start-up"; }
+    sleep 0.1
+  done
+  die "$name did not start in 30 s"
+}
+
+# api BASE METHOD PATH JAR [BODY] [CSRF]: a call with a cookie jar; prints the
+# body, then the status on a line of its own.
+api() {
+  local base="$1" method="$2" path="$3" jar="$4" body="${5:-}" csrf="${6:-}"
+  local args=(-s -X "$method" -b "$jar" -c "$jar" -w '\n%{http_code}')
+  [[ -n $body ]] && args+=(-H 'Content-Type: application/json' --data "$body")
+  [[ -n $csrf ]] && args+=(-H "X-CSRF-TOKEN: $csrf")
+  curl "${args[@]}" "$base$path"
+}
+expect() { # expect STATUS OUTPUT WHAT
+  [[ $(tail -n1 <<<"$2") == "$1" ]] || die "$3: expected $1, got: $2"
+}
+cookie() { awk -v n="$2" '$6 == n { print $7 }' "$1"; }
+
+# CPU time (user + system) of processes so far, in clock ticks.
+cpu_ticks() {
+  local pid total=0
+  for pid in "$@"; do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+TICK_US="$((1000000 / $(getconf CLK_TCK)))"
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
