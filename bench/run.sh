@@ -110,7 +110,7 @@ if ((BUILD)); then
 fi
 if ((ALL)); then
   rest=()
-  for a in "${ARGS[@]}"; do [[ $a == --all || $a == --postgres || $a == --redis ]] || rest+=("$a"); done
+  for a in "${ARGS[@]}"; do [[ $a == --all || $a == --postgres || $a == --redis || $a == --no-build ]] || rest+=("$a"); done
   for backend in "" "--postgres" "--postgres --redis"; do
     # shellcheck disable=SC2086 # two words for the last backend
     "$0" "${rest[@]}" --no-build $backend || exit

@@ -9,7 +9,7 @@ case "$BACKEND" in
   postgres) BACKEND_NAME="PostgreSQL" ;;
   postgres-redis) BACKEND_NAME="PostgreSQL + Redis" ;;
 esac
-ROUTE_CHECK="Route check: before each row one request with the row's own Lua settings reached its path and got its status and body, and after it memo's access log showed every measured request on that path with that status."
+ROUTE_CHECK="Route check: before each row one request with the row's own Lua settings reached its path and got its status and body, and after it the server's access log (memo's; gunicorn's for Flask) showed every measured request on that path with that status."
 
 report_main() {
   local table="$WORK/table.md" targets="$WORK/targets.md" peer="$WORK/peer.md"
