@@ -1,5 +1,5 @@
 import { api, type ApiClient } from './client'
-import type { Credentials, RegisteredUser, User } from './types'
+import type { Credentials, RegisteredUser, User } from './models'
 
 export function authApi(client: ApiClient = api) {
   return {

@@ -11,7 +11,7 @@
  *   out) there is nothing to refresh and no refresh request is made. When that fails it throws {@link SessionExpiredError} and tells the
  *   app (see {@link setSessionExpiredHandler}) so that it can send the user to the login page.
  */
-import type { ErrorBody } from './types'
+import type { ErrorBody } from './models'
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 

@@ -1,5 +1,5 @@
 import { api, type ApiClient } from './client'
-import type { Memo, MemoPatch, NewMemo } from './types'
+import type { Memo, MemoPatch, NewMemo } from './models'
 
 export function memosApi(client: ApiClient = api) {
   return {

@@ -1,7 +1,7 @@
 import { ref } from 'vue'
 
 import { memos as memosApi } from '@/api/memos'
-import type { Memo, MemoPatch, NewMemo } from '@/api/types'
+import type { Memo, MemoPatch, NewMemo } from '@/api/models'
 import { describeError } from '@/utils/errors'
 
 /**

@@ -3,7 +3,7 @@ import { computed, ref } from 'vue'
 
 import { auth as authApi } from '@/api/auth'
 import { isApiError } from '@/api/client'
-import type { Credentials, User } from '@/api/types'
+import type { Credentials, User } from '@/api/models'
 
 /**
  * The session as the SPA knows it. The tokens themselves live in HttpOnly cookies that this
