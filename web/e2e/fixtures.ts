@@ -97,7 +97,14 @@ export async function logIn(page: Page, user: TestUser): Promise<void> {
   await page.keyboard.press('Enter')
 }
 
+/** Opens the app bar's user menu (account, language, theme, log out). */
+export async function openUserMenu(page: Page): Promise<void> {
+  await page.getByTestId('user-menu').click()
+  await expect(page.getByTestId('user-menu-list')).toBeVisible()
+}
+
 export async function logOut(page: Page): Promise<void> {
+  await openUserMenu(page)
   await page.getByTestId('logout-button').click()
   await expect(page.getByTestId('login-page')).toBeVisible()
 }
@@ -112,6 +119,17 @@ export async function createMemo(page: Page, title: string, content = ''): Promi
   await page.getByTestId('memo-create-submit').click()
   await expect(memoCard(page, title)).toBeVisible()
   await expect(input(page, 'memo-create-title')).toHaveValue('')
+}
+
+/**
+ * The titles of the memo cards, in any order: for lists just loaded from the server, whose
+ * order (`-updated_at`) other specs check (paging.spec.ts); in-place updates are checked in
+ * order with `toHaveText`.
+ */
+export async function expectTitlesInAnyOrder(page: Page, titles: string[]): Promise<void> {
+  await expect
+    .poll(async () => (await page.getByTestId('memo-title').allTextContents()).map((s) => s.trim()).sort())
+    .toEqual([...titles].sort())
 }
 
 /** Waits until the memo list has loaded (items or the empty state). */
