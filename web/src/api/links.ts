@@ -7,8 +7,8 @@
 export function parseLinkHeader(value: string | null): Map<string, string> {
   const links = new Map<string, string>()
   if (!value) return links
-  // A link-value is `<URI-Reference>` then `; param=value` pairs; values are comma-separated.
-  const linkValue = /<([^>]*)>((?:\s*;\s*[^;,"]+(?:=(?:"[^"]*"|[^;,]*))?)*)/g
+  // A link-value is `<URI-Reference>` then its `; param=value` pairs, up to the next link.
+  const linkValue = /<([^>]*)>([^<]*)/g
   for (const match of value.matchAll(linkValue)) {
     const target = match[1] ?? ''
     const params = match[2] ?? ''
