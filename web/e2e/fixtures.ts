@@ -278,9 +278,16 @@ export function needsServer(features: ServerFeatures, ...needed: Array<keyof Ser
 
 /** Runs axe-core (WCAG 2.1 A and AA rules) on the page; fails on any serious or critical finding. */
 export async function expectAccessible(page: Page, screen: string): Promise<void> {
+  // Colours are only judged at rest: a field's counter fading in would read as low contrast.
+  await page.waitForFunction(() =>
+    document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity),
+  )
   const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze()
   const serious = results.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(' | ')}`)
+    .map((v) => {
+      const nodes = v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary ?? ''}`.replace(/\s+/g, ' '))
+      return `${v.id} (${v.impact}): ${v.help} — ${nodes.join(' | ')}`
+    })
   expect(serious, `${screen}: serious accessibility violations`).toEqual([])
 }

@@ -91,7 +91,7 @@ export const ja: MessageSchema = {
     archive: 'アーカイブ',
     archiveLabel: '「{title}」をアーカイブ',
     unarchive: '元に戻す',
-    unarchiveLabel: '「{title}」をメモに戻す',
+    unarchiveLabel: '「{title}」を元に戻す',
     delete: '削除',
     deleteLabel: '「{title}」を削除',
     deleteTitle: 'このメモを削除しますか？',

@@ -23,6 +23,8 @@ export const vuetify = createVuetify({
     themes: {
       light: {
         dark: false,
+        // Vuetify's 0.60 leaves labels and hints at 4.3:1 on white; 0.75 makes them AA.
+        variables: { 'medium-emphasis-opacity': 0.75 },
         colors: {
           primary: '#1867c0',
           secondary: '#5c6bc0',
@@ -36,6 +38,7 @@ export const vuetify = createVuetify({
       },
       dark: {
         dark: true,
+        variables: { 'medium-emphasis-opacity': 0.75 },
         colors: {
           background: '#121212',
           surface: '#1e1e1e',
@@ -47,6 +50,12 @@ export const vuetify = createVuetify({
           warning: '#ffcc80',
           highlight: '#6d5200',
           'on-highlight': '#ffffff',
+          'on-primary': '#000000',
+          'on-secondary': '#000000',
+          'on-error': '#000000',
+          'on-success': '#000000',
+          'on-info': '#000000',
+          'on-warning': '#000000',
         },
       },
     },
