@@ -183,3 +183,18 @@ test('deleting the account needs the password and the typed word; then the login
     await firefox.context.close()
   }
 })
+
+test('a new password’s strength is shown as it is typed', async ({ page }) => {
+  const user = newUser('strength')
+  await signUp(page, user)
+  await openAccount(page)
+  const strength = page.getByTestId('password-strength')
+
+  await input(page, 'password-new').fill('password1')
+  await expect(strength).toContainText('Strength: very weak')
+  await expect(strength).toContainText('Longer is stronger')
+
+  await input(page, 'password-new').fill('violet tractor umbrella 1987 seaside')
+  await expect(strength).toContainText(/Strength: (strong|very strong)/)
+  await expect(strength).not.toContainText('Longer is stronger')
+})

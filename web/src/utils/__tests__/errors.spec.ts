@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { authApi } from '@/api/auth'
 import { ApiError, createApiClient, SessionExpiredError } from '@/api/client'
-import { applyLocale, type Locale } from '@/i18n'
+import { applyLocale, i18n, type Locale } from '@/i18n'
 import { stubFetch } from '@/test/fetchStub'
 import { describeError } from '@/utils/errors'
 
@@ -87,5 +87,15 @@ describe('the message catalogues', () => {
     expect(keys(ja).sort()).toEqual(keys(en).sort())
     const values = (o: object): unknown[] => Object.values(o).flatMap((v) => (v && typeof v === 'object' ? values(v) : [v]))
     for (const v of [...values(en), ...values(ja)]) expect(typeof v === 'string' && v.trim().length > 0).toBe(true)
+  })
+
+  it('name the five password strengths by number', () => {
+    expect([0, 1, 2, 3, 4].map((n) => inLocale('en', () => i18n.global.t(`account.strengthLevels.${n}`)))).toEqual([
+      'very weak',
+      'weak',
+      'fair',
+      'strong',
+      'very strong',
+    ])
   })
 })
