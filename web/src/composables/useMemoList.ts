@@ -125,7 +125,12 @@ export function useMemoList(options: MemoListOptions) {
     forget(id)
   }
 
-  /** Drops a memo that the server no longer has (deleted elsewhere). */
+  /** After a failed page: asks for that page again, keeping what is loaded. */
+  function retry(): Promise<void> {
+    return loaded.value && next.value ? loadMore() : load()
+  }
+
+    /** Drops a memo that the server no longer has (deleted elsewhere). */
   function forget(id: number): void {
     items.value = items.value.filter((m) => m.id !== id)
   }
@@ -141,6 +146,7 @@ export function useMemoList(options: MemoListOptions) {
     hasMore,
     load,
     loadMore,
+    retry,
     create,
     update,
     remove,

@@ -47,9 +47,13 @@ export const i18n = createI18n<[Messages], Locale, false>({
     en: { integer: { maximumFractionDigits: 0 } },
     ja: { integer: { maximumFractionDigits: 0 } },
   },
-  // Every string is translated; a missing key is a bug that the tests should see, not a warning.
+  // Every string is translated: a missing key is a bug, reported as an error (which the e2e
+  // suite fails on) rather than vue-i18n's development-only warning.
   missingWarn: false,
   fallbackWarn: false,
+  missing: (locale, key) => {
+    console.error(`missing message "${key}" in ${locale}`)
+  },
 })
 
 /** Switches the language of the app and of the document (`<html lang>`, for screen readers). */

@@ -154,4 +154,21 @@ describe('useMemoList', () => {
     expect(list.loadError.value).toBeNull()
     expect(list.items.value).toHaveLength(1)
   })
+
+  it('retries a failed next page without dropping the pages already loaded', async () => {
+    let fail = true
+    const { list } = listWith((req) => {
+      if (!req.url.includes('cursor')) return page([memo(3), memo(2)], '/api/memos?cursor=2')
+      return fail ? Promise.reject(new TypeError('Failed to fetch')) : page([memo(1)])
+    })
+    await list.load()
+    await list.loadMore()
+    expect(list.loadError.value).toBeTruthy()
+    expect(list.items.value.map((m) => m.id)).toEqual([3, 2])
+
+    fail = false
+    await list.retry()
+    expect(list.loadError.value).toBeNull()
+    expect(list.items.value.map((m) => m.id)).toEqual([3, 2, 1])
+  })
 })

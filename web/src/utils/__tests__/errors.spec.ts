@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { authApi } from '@/api/auth'
 import { ApiError, createApiClient, SessionExpiredError } from '@/api/client'
@@ -87,6 +87,13 @@ describe('the message catalogues', () => {
     expect(keys(ja).sort()).toEqual(keys(en).sort())
     const values = (o: object): unknown[] => Object.values(o).flatMap((v) => (v && typeof v === 'object' ? values(v) : [v]))
     for (const v of [...values(en), ...values(ja)]) expect(typeof v === 'string' && v.trim().length > 0).toBe(true)
+  })
+
+  it('report a missing message as an error, which the e2e suite fails on', () => {
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {})
+    i18n.global.t('memos.noSuchMessage')
+    expect(spy).toHaveBeenCalledWith('missing message "memos.noSuchMessage" in en')
+    spy.mockRestore()
   })
 
   it('name the five password strengths by number', () => {
