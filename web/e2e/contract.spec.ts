@@ -1,11 +1,12 @@
 /**
- * The SPA against the paged API of the contract ("Paging, order and search"), played by a route
- * handler in the browser: the SPA's side of paging and search, checked whatever server runs.
- * (paging.spec.ts and search.spec.ts check the same against the real server.)
+ * The SPA against the contract's newer calls ("Paging, order and search", `POST /auth/password`,
+ * `DELETE /auth/account`), played by route handlers in the browser: the SPA's side of them,
+ * checked whatever server runs. paging.spec.ts, search.spec.ts and account.spec.ts check the
+ * same against the real server.
  */
 import type { Page, Route } from '@playwright/test'
 
-import { expect, input, memosLoaded, newUser, signUp, test } from './fixtures'
+import { expect, input, memosLoaded, newUser, openUserMenu, signUp, test } from './fixtures'
 
 interface FakeMemo {
   id: number
@@ -92,4 +93,58 @@ test('a search shows the server’s hits with the word marked, and an empty stat
   await expect(page.getByTestId('search-empty')).toBeVisible()
   await page.getByTestId('search-empty-clear').click()
   await expect(page.getByTestId('memo-title').first()).toHaveText(`Paged memo ${COUNT}`)
+})
+
+test('changing the password: a wrong current one is explained, the right one sends both, with CSRF', async ({ page }) => {
+  const user = newUser('stub-pw')
+  await signUp(page, user)
+  const sent: Array<{ body: unknown; csrf: string | undefined }> = []
+  await page.route('**/api/auth/password', async (route) => {
+    const body = route.request().postDataJSON() as { current_password: string; new_password: string }
+    sent.push({ body, csrf: route.request().headers()['x-csrf-token'] })
+    if (body.current_password !== user.password) {
+      return route.fulfill({ status: 401, contentType: 'application/json', body: '{"msg":"Wrong password"}' })
+    }
+    return route.fulfill({ status: 200, contentType: 'application/json', body: '{"msg":"Password changed"}' })
+  })
+  await openUserMenu(page)
+  await page.getByTestId('menu-account').click()
+  const fresh = 'a new and much longer password'
+
+  await input(page, 'password-current').fill('not-it')
+  await input(page, 'password-new').fill(fresh)
+  await input(page, 'password-confirm').fill(fresh)
+  await page.getByTestId('password-submit').click()
+  await expect(page.getByTestId('password-error')).toHaveText('That password is not right.')
+  expect(sent).toHaveLength(1) // no refresh-and-retry that would count a second wrong attempt
+
+  await input(page, 'password-current').fill(user.password)
+  await page.getByTestId('password-submit').click()
+  await expect(page.getByTestId('snackbar')).toContainText('Password changed')
+  await expect(input(page, 'password-new')).toHaveValue('')
+  expect(sent[1]).toEqual({ body: { current_password: user.password, new_password: fresh }, csrf: expect.any(String) })
+  expect(sent[1]!.csrf).not.toBe('')
+})
+
+test('deleting the account: a wrong password is explained; the right one ends on the login page', async ({ page }) => {
+  const user = newUser('stub-del')
+  await signUp(page, user)
+  await page.route('**/api/auth/account', (route) => {
+    const { password } = route.request().postDataJSON() as { password: string }
+    return password === user.password
+      ? route.fulfill({ status: 204 })
+      : route.fulfill({ status: 401, contentType: 'application/json', body: '{"msg":"Wrong password"}' })
+  })
+  await page.goto('/account')
+  await page.getByTestId('delete-account').click()
+  await input(page, 'delete-account-confirm').fill('DELETE')
+  await input(page, 'delete-account-password').fill('not-it')
+  await page.getByTestId('delete-account-submit').click()
+  await expect(page.getByTestId('delete-account-error')).toHaveText('That password is not right.')
+
+  await input(page, 'delete-account-password').fill(user.password)
+  await page.getByTestId('delete-account-submit').click()
+  await expect(page.getByTestId('login-page')).toBeVisible()
+  await expect(page.getByTestId('login-notice')).toHaveText('Your account and all of its memos were deleted.')
+  await expect(page.getByTestId('app-bar')).toHaveCount(0)
 })
