@@ -11,6 +11,10 @@
 #                     (re)built with `cargo build -p memo` when MEMO_BIN is not given
 #   CARGO_TARGET_DIR  default $HOME/.cache/jwt-memo/target
 #   CHROMIUM_PATH     default /usr/bin/chromium
+#   E2E_ALLOW_MISSING_SERVER_FEATURES=1
+#                     skip (instead of failing) the specs that need a server feature of issues
+#                     10/14 that the memo binary lacks (paging, search, password change, account
+#                     deletion); each skip says which
 #
 # Prints each runner's summary and a last line `web: N passed, N failed`; exits non-zero when
 # anything failed.
@@ -22,7 +26,7 @@ RUN_E2E=1
 for arg in "$@"; do
   case "$arg" in
     --no-e2e) RUN_E2E=0 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "test-web: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -59,15 +63,19 @@ npx vitest run --reporter=default --reporter=json --outputFile.json="$results/vi
 
 # --- end-to-end tests ----------------------------------------------------------------------------
 if [[ "$RUN_E2E" == 1 ]]; then
-  if [[ ! -x "$CHROMIUM_PATH" ]]; then
-    say "installing Debian's chromium"
+  # Chromium, and a Japanese font so the Japanese screens' screenshots show text, not boxes.
+  packages=()
+  [[ -x "$CHROMIUM_PATH" ]] || packages+=(chromium)
+  fc-list :lang=ja 2>/dev/null | grep -q . || packages+=(fonts-ipafont-gothic)
+  if ((${#packages[@]})); then
+    say "installing Debian's ${packages[*]}"
     if [[ "$(id -u)" != 0 ]]; then
-      echo "test-web: $CHROMIUM_PATH is missing; install the chromium package (needs root)" >&2
+      echo "test-web: install ${packages[*]} (needs root)" >&2
       exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
   fi
 
   if [[ -z "${MEMO_BIN:-}" ]]; then

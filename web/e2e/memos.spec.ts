@@ -1,4 +1,4 @@
-import { createMemo, expect, input, memoCard, memosLoaded, newUser, signUp, snap, test } from './fixtures'
+import { createMemo, expect, expectTitlesInAnyOrder, input, memoCard, memosLoaded, newUser, signUp, snap, test } from './fixtures'
 
 test('create, edit, archive, unarchive and delete a memo', async ({ page }) => {
   await signUp(page, newUser('memos'))
@@ -12,7 +12,8 @@ test('create, edit, archive, unarchive and delete a memo', async ({ page }) => {
   await expect(memoCard(page, 'Groceries').getByTestId('memo-content')).toHaveText('Milk\nEggs')
   await createMemo(page, 'Second memo', 'Some text')
   await createMemo(page, 'Third memo')
-  await expect(page.getByTestId('memo-title')).toHaveText(['Groceries', 'Second memo', 'Third memo'])
+  // Most recently edited first: each new memo goes on top.
+  await expect(page.getByTestId('memo-title')).toHaveText(['Third memo', 'Second memo', 'Groceries'])
   await snap(page, 'memos')
 
   // Edit.
@@ -26,11 +27,13 @@ test('create, edit, archive, unarchive and delete a memo', async ({ page }) => {
   await dialog.getByTestId('memo-edit-save').click()
   await expect(dialog).toBeHidden()
   await expect(memoCard(page, 'Groceries for Sunday').getByTestId('memo-content')).toHaveText('Milk\nEggs\nBread')
+  // The edited memo moves to the top, in place.
+  await expect(page.getByTestId('memo-title')).toHaveText(['Groceries for Sunday', 'Third memo', 'Second memo'])
 
   // The edit is on the server.
   await page.reload()
   await memosLoaded(page)
-  await expect(page.getByTestId('memo-title')).toHaveText(['Groceries for Sunday', 'Second memo', 'Third memo'])
+  await expectTitlesInAnyOrder(page, ['Groceries for Sunday', 'Second memo', 'Third memo'])
 
   // Archive: it leaves the list and shows up under Archived.
   await memoCard(page, 'Second memo').getByTestId('memo-archive').click()
@@ -47,7 +50,7 @@ test('create, edit, archive, unarchive and delete a memo', async ({ page }) => {
   await snap(page, 'archived-empty')
   await page.getByTestId('nav-memos').click()
   await memosLoaded(page)
-  await expect(page.getByTestId('memo-title')).toHaveText(['Groceries for Sunday', 'Second memo', 'Third memo'])
+  await expectTitlesInAnyOrder(page, ['Groceries for Sunday', 'Second memo', 'Third memo'])
 
   // Delete asks first; Cancel keeps the memo.
   await memoCard(page, 'Third memo').getByTestId('memo-delete').click()
@@ -66,7 +69,7 @@ test('create, edit, archive, unarchive and delete a memo', async ({ page }) => {
 
   await page.reload()
   await memosLoaded(page)
-  await expect(page.getByTestId('memo-title')).toHaveText(['Groceries for Sunday', 'Second memo'])
+  await expectTitlesInAnyOrder(page, ['Groceries for Sunday', 'Second memo'])
 })
 
 test('an archived memo can be deleted from the archive', async ({ page }) => {

@@ -1,5 +1,5 @@
 import { api, type ApiClient } from './client'
-import type { Credentials, RegisteredUser, User } from './types'
+import type { AccountDeletion, Credentials, PasswordChange, RegisteredUser, Session, User } from './models'
 
 export function authApi(client: ApiClient = api) {
   return {
@@ -16,6 +16,26 @@ export function authApi(client: ApiClient = api) {
 
     /** `GET /auth/me`. Throws a `SessionExpiredError` when there is no usable session. */
     me: (options: { notifySessionExpired?: boolean } = {}) => client.request<User>('/auth/me', options),
+
+    /** `GET /auth/sessions`: the caller's logins; `current` marks this browser's. */
+    sessions: () => client.request<Session[]>('/auth/sessions'),
+
+    /** `DELETE /auth/sessions/{id}`: that login's tokens stop working; 404 when already gone. */
+    endSession: (id: string) =>
+      client.request<void>(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+
+    /** `POST /auth/password`: every other login ends; this one gets new cookies. 401 wrong password. */
+    changePassword: (change: PasswordChange) =>
+      client.request<unknown>('/auth/password', { method: 'POST', body: change, passwordInBody: true }),
+
+    /** `DELETE /auth/account`: the user, their memos and logins are gone; cookies cleared. */
+    deleteAccount: (deletion: AccountDeletion) =>
+      client.request<void>('/auth/account', {
+        method: 'DELETE',
+        body: deletion,
+        passwordInBody: true,
+        notifySessionExpired: false,
+      }),
   }
 }
 

@@ -11,7 +11,7 @@
  *   out) there is nothing to refresh and no refresh request is made. When that fails it throws {@link SessionExpiredError} and tells the
  *   app (see {@link setSessionExpiredHandler}) so that it can send the user to the login page.
  */
-import type { ErrorBody } from './types'
+import type { ErrorBody } from './models'
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
@@ -39,6 +39,8 @@ export class ApiError extends Error {
     readonly status: number = 0,
     /** Per-field validation messages, when the server sent them. */
     readonly fields: Record<string, string> = {},
+    /** Seconds to wait before trying again (a 429's `Retry-After`), when the server said. */
+    readonly retryAfter?: number,
   ) {
     super(message)
   }
@@ -109,6 +111,20 @@ export interface RequestOptions {
    * guard decides what to do.
    */
   notifySessionExpired?: boolean
+  /**
+   * The body carries the user's password (change password, delete account): a 401 whose
+   * message is not about the token means a wrong password. It is thrown as `unauthorized`
+   * at once, without a refresh and a retry that would count a second wrong attempt.
+   */
+  passwordInBody?: boolean
+}
+
+/** A successful answer with its headers (for `Link`) and the URL it came from. */
+export interface ApiResponse<T> {
+  data: T
+  headers: Headers
+  /** The absolute URL that was requested, to resolve relative links against. */
+  url: string
 }
 
 export interface ApiClientOptions {
@@ -123,7 +139,10 @@ export interface ApiClientOptions {
 export type SessionExpiredHandler = (error: SessionExpiredError) => void
 
 export interface ApiClient {
+  /** `path` is relative to the base URL, or an absolute URL (a `Link` the server sent). */
   request<T>(path: string, options?: RequestOptions): Promise<T>
+  /** Like `request`, with the response's headers. */
+  requestWithHeaders<T>(path: string, options?: RequestOptions): Promise<ApiResponse<T>>
   /** Refreshes the access token; concurrent callers share one request. Resolves to success. */
   refresh(): Promise<boolean>
   readonly baseUrl: string
@@ -152,6 +171,25 @@ function statusToCode(status: number): ApiErrorCode {
   return 'unknown'
 }
 
+/** `Retry-After` in seconds (RFC 9110: a number of seconds or an HTTP date), if usable. */
+export function retryAfterSeconds(value: string | null, now: number = Date.now()): number | undefined {
+  if (!value) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed)
+  const date = Date.parse(trimmed)
+  if (Number.isNaN(date)) return undefined
+  return Math.max(0, Math.ceil((date - now) / 1000))
+}
+
+/**
+ * Whether a 401's message is one of the token checks' (Flask-JWT-Extended's wording: a missing
+ * cookie or CSRF value, an expired, revoked or stale token, an unknown user), as opposed to a
+ * wrong password.
+ */
+export function isTokenProblem(msg: string | undefined): boolean {
+  return !msg || /token|cookie|csrf|authorization|error loading the user/i.test(msg)
+}
+
 async function errorFromResponse(response: Response): Promise<ApiError> {
   let body: ErrorBody = {}
   try {
@@ -162,7 +200,18 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   }
   const msg = typeof body.msg === 'string' && body.msg ? body.msg : `Request failed (HTTP ${response.status}).`
   const fields = body.fields && typeof body.fields === 'object' ? body.fields : {}
-  return new ApiError(statusToCode(response.status), msg, response.status, fields)
+  const retryAfter = retryAfterSeconds(response.headers.get('Retry-After'))
+  return new ApiError(statusToCode(response.status), msg, response.status, fields, retryAfter)
+}
+
+async function peekMessage(response: Response): Promise<string | undefined> {
+  try {
+    const body: unknown = await response.clone().json()
+    if (body && typeof body === 'object' && typeof (body as ErrorBody).msg === 'string') return (body as ErrorBody).msg
+  } catch {
+    // not JSON
+  }
+  return undefined
 }
 
 const NETWORK_MESSAGE = "Can't reach the server. Check your connection and try again."
@@ -177,7 +226,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   let inFlightRefresh: Promise<boolean> | null = null
 
   function url(path: string, query?: RequestOptions['query']): string {
-    let u = baseUrl + (path.startsWith('/') ? path : `/${path}`)
+    let u = /^https?:\/\//.test(path) ? path : baseUrl + (path.startsWith('/') ? path : `/${path}`)
     if (query) {
       const params = new URLSearchParams()
       for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v))
@@ -240,7 +289,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     }
   }
 
-  async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  async function requestWithHeaders<T>(path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
     const method = opts.method ?? 'GET'
     const target = url(path, opts.query)
     const protectedCall = opts.auth ?? true
@@ -248,10 +297,16 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     const sentAt = generation
     let response = await send(method, target, opts.body, ACCESS_CSRF_COOKIE)
 
+    /** A 401 that means "wrong password", not "no session": reported as it is. */
+    const wrongPassword = async (r: Response) =>
+      r.status === 401 && !!opts.passwordInBody && !isTokenProblem(await peekMessage(r))
+
+    if (await wrongPassword(response)) throw await errorFromResponse(response)
     if (response.status === 401 && protectedCall) {
       // Another request already refreshed since this one was sent: just retry.
       const refreshed = generation !== sentAt || (await refresh())
       if (refreshed) response = await send(method, target, opts.body, ACCESS_CSRF_COOKIE)
+      if (refreshed && (await wrongPassword(response))) throw await errorFromResponse(response)
       if (!refreshed || response.status === 401) {
         const error = new SessionExpiredError()
         if (opts.notifySessionExpired ?? true) sessionExpiredHandler?.(error)
@@ -260,10 +315,15 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     }
 
     if (!response.ok) throw await errorFromResponse(response)
-    return parse<T>(response)
+    const absolute = new URL(target, globalThis.location?.href ?? 'http://localhost/').href
+    return { data: await parse<T>(response), headers: response.headers, url: absolute }
   }
 
-  return { request, refresh, baseUrl }
+  async function request<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+    return (await requestWithHeaders<T>(path, opts)).data
+  }
+
+  return { request, requestWithHeaders, refresh, baseUrl }
 }
 
 /** The app's client. */

@@ -5,11 +5,13 @@ import {
   type RouteLocationRaw,
   type Router,
   type RouterHistory,
+  type RouteMeta,
   type RouteRecordRaw,
 } from 'vue-router'
 
 import { isApiError, setSessionExpiredHandler } from '@/api/client'
 import { useNotifier } from '@/composables/useNotifier'
+import { i18n } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
 import { safeRedirect } from '@/utils/errors'
 
@@ -19,46 +21,60 @@ declare module 'vue-router' {
     requiresAuth?: boolean
     /** Login and sign-up: a logged-in user goes on to the app instead. */
     guestOnly?: boolean
-    title?: string
+    /** The page's title, a key of the `titles` messages. */
+    title?: 'login' | 'signup' | 'memos' | 'archived' | 'account'
   }
 }
 
-export type AppRouteName = 'login' | 'signup' | 'memos' | 'archived'
+export type AppRouteName = 'login' | 'signup' | 'memos' | 'archived' | 'account'
 
 export const routes: RouteRecordRaw[] = [
   {
     path: '/login',
     name: 'login',
     component: () => import('@/views/LoginView.vue'),
-    meta: { guestOnly: true, title: 'Log in' },
+    meta: { guestOnly: true, title: 'login' },
   },
   {
     path: '/signup',
     name: 'signup',
     component: () => import('@/views/SignupView.vue'),
-    meta: { guestOnly: true, title: 'Sign up' },
+    meta: { guestOnly: true, title: 'signup' },
   },
   {
     path: '/',
     name: 'memos',
     component: () => import('@/views/MemosView.vue'),
-    meta: { requiresAuth: true, title: 'Memos' },
+    meta: { requiresAuth: true, title: 'memos' },
   },
   {
     path: '/archived',
     name: 'archived',
     component: () => import('@/views/ArchivedView.vue'),
-    meta: { requiresAuth: true, title: 'Archived memos' },
+    meta: { requiresAuth: true, title: 'archived' },
+  },
+  {
+    path: '/account',
+    name: 'account',
+    component: () => import('@/views/AccountView.vue'),
+    meta: { requiresAuth: true, title: 'account' },
   },
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]
 
 /** Where the guard sends a visitor who is not logged in. */
-export function loginRoute(redirect: string, reason?: 'expired' | 'unreachable'): RouteLocationRaw {
+export function loginRoute(redirect: string, reason?: 'expired' | 'unreachable' | 'deleted'): RouteLocationRaw {
   const query: Record<string, string> = {}
   if (redirect) query.redirect = redirect
   if (reason) query.reason = reason
   return { name: 'login', query }
+}
+
+/** `<title>`: the page's name and the app's, in the app's language. */
+export function setDocumentTitle(title: RouteMeta['title']): void {
+  if (typeof document === 'undefined') return
+  const { t } = i18n.global
+  document.title = title ? `${t(`titles.${title}`)} · ${t('app.name')}` : t('app.name')
 }
 
 /** Adds the session guard: `meta.requiresAuth` routes need `GET /auth/me` to succeed. */
@@ -79,9 +95,7 @@ export function installGuards(router: Router, pinia?: Pinia): void {
     return true
   })
 
-  router.afterEach((to) => {
-    if (typeof document !== 'undefined') document.title = to.meta.title ? `${to.meta.title} · Memo` : 'Memo'
-  })
+  router.afterEach((to) => setDocumentTitle(to.meta.title))
 }
 
 /** When a protected API call finds the session gone: forget the user and go to the login page. */

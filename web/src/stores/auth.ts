@@ -3,7 +3,7 @@ import { computed, ref } from 'vue'
 
 import { auth as authApi } from '@/api/auth'
 import { isApiError } from '@/api/client'
-import type { Credentials, User } from '@/api/types'
+import type { Credentials, User } from '@/api/models'
 
 /**
  * The session as the SPA knows it. The tokens themselves live in HttpOnly cookies that this
@@ -59,11 +59,22 @@ export const useAuthStore = defineStore('auth', () => {
     }
   }
 
+  /** Changes the password; the server ends every other login and keeps this one. */
+  async function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await authApi.changePassword({ current_password: currentPassword, new_password: newPassword })
+  }
+
+  /** Deletes the account and everything in it on the server, then forgets the user here. */
+  async function deleteAccount(password: string): Promise<void> {
+    await authApi.deleteAccount({ password })
+    forget()
+  }
+
   /** Forgets the user locally, e.g. when the session expired. */
   function forget(): void {
     user.value = null
     loaded.value = true
   }
 
-  return { user, loaded, isLoggedIn, ensureLoaded, login, register, logout, forget }
+  return { user, loaded, isLoggedIn, ensureLoaded, login, register, logout, changePassword, deleteAccount, forget }
 })

@@ -80,7 +80,7 @@ describe('__Host- prefixed CSRF cookies', () => {
     })
     const api = createApiClient({ fetch: stub.fetch, cookies: prefixed })
 
-    await expect(memosApi(api).list()).resolves.toEqual([memo])
+    await expect(memosApi(api).firstPage()).resolves.toEqual({ items: [memo], next: null })
 
     expect(stub.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /api/memos', 'POST /api/auth/refresh', 'GET /api/memos'])
     expect(stub.calls[1]?.headers['x-csrf-token']).toBe('host-refresh')
@@ -102,7 +102,7 @@ describe('requests', () => {
     vi.stubGlobal('fetch', stub.fetch)
     const api = createApiClient()
 
-    await expect(memosApi(api).list()).resolves.toEqual([memo])
+    await expect(memosApi(api).firstPage()).resolves.toEqual({ items: [memo], next: null })
 
     expect(stub.calls[0]).toMatchObject({ method: 'GET', url: '/api/memos', credentials: 'include' })
   })
@@ -111,7 +111,7 @@ describe('requests', () => {
     const stub = stubFetch(() => json([]))
     const api = createApiClient({ baseUrl: 'https://api.example.com/api/', fetch: stub.fetch })
 
-    await memosApi(api).list(true)
+    await memosApi(api).firstPage({ archived: true })
 
     expect(stub.calls[0]?.url).toBe('https://api.example.com/api/memos?archived=true')
   })
@@ -194,14 +194,14 @@ describe('errors', () => {
     const stub = stubFetch(() => Promise.reject(new TypeError('Failed to fetch')))
     const api = createApiClient({ fetch: stub.fetch })
 
-    await expect(memosApi(api).list()).rejects.toMatchObject({ code: 'network', status: 0 })
+    await expect(memosApi(api).firstPage()).rejects.toMatchObject({ code: 'network', status: 0 })
   })
 
   it('survives a non-JSON error body', async () => {
     const stub = stubFetch(() => new Response('<html>bad gateway</html>', { status: 502 }))
     const api = createApiClient({ fetch: stub.fetch })
 
-    await expect(memosApi(api).list()).rejects.toMatchObject({ code: 'server', status: 502 })
+    await expect(memosApi(api).firstPage()).rejects.toMatchObject({ code: 'server', status: 502 })
   })
 })
 
@@ -258,17 +258,17 @@ describe('refresh on 401', () => {
     const api = createApiClient({ fetch: stub.fetch })
     const memos = memosApi(api)
 
-    const all = Promise.all([memos.list(), memos.list(true), authApi(api).me(), memos.list()])
+    const all = Promise.all([memos.firstPage(), memos.firstPage({ archived: true }), authApi(api).me(), memos.firstPage()])
     await vi.waitFor(() => expect(stub.calls.filter((c) => c.path === '/api/auth/refresh')).toHaveLength(1))
     // Let every 401 arrive before the refresh answers.
     await vi.waitFor(() => expect(stub.calls).toHaveLength(5))
     refreshGate.resolve(json({}))
     const [a, b, me, d] = await all
 
-    expect(a).toEqual([memo])
-    expect(b).toEqual([memo])
+    expect(a.items).toEqual([memo])
+    expect(b.items).toEqual([memo])
     expect(me).toEqual({ id: 1, user_name: 'a' })
-    expect(d).toEqual([memo])
+    expect(d.items).toEqual([memo])
     expect(stub.calls.filter((c) => c.path === '/api/auth/refresh')).toHaveLength(1)
     expect(stub.calls).toHaveLength(4 + 1 + 4)
   })
@@ -289,11 +289,11 @@ describe('refresh on 401', () => {
     const api = createApiClient({ fetch: stub.fetch })
     const memos = memosApi(api)
 
-    const old = memos.list()
-    await memos.list() // 401, refresh, retry
+    const old = memos.firstPage()
+    await memos.firstPage() // 401, refresh, retry
     slowOld.resolve(json({ msg: 'Token has expired' }, 401))
 
-    await expect(old).resolves.toEqual([memo])
+    await expect(old).resolves.toEqual({ items: [memo], next: null })
     expect(stub.calls.filter((c) => c.path === '/api/auth/refresh')).toHaveLength(1)
   })
 
@@ -308,9 +308,9 @@ describe('refresh on 401', () => {
     })
     const api = createApiClient({ fetch: stub.fetch })
 
-    await memosApi(api).list()
+    await memosApi(api).firstPage()
     expired = true
-    await memosApi(api).list()
+    await memosApi(api).firstPage()
 
     expect(stub.calls.filter((c) => c.path === '/api/auth/refresh')).toHaveLength(2)
   })
@@ -323,7 +323,7 @@ describe('refresh on 401', () => {
     const handler = vi.fn()
     setSessionExpiredHandler(handler)
 
-    const error = await memosApi(api).list().catch((e: unknown) => e)
+    const error = await memosApi(api).firstPage().catch((e: unknown) => e)
 
     expect(error).toBeInstanceOf(SessionExpiredError)
     expect(error).toMatchObject({ code: 'session_expired', status: 401 })

@@ -160,7 +160,7 @@ describe('session expiry', () => {
     expect(router.currentRoute.value.name).toBe('archived')
 
     sessionAlive = false
-    await expect(memos.list(true)).rejects.toMatchObject({ code: 'session_expired' })
+    await expect(memos.firstPage({ archived: true })).rejects.toMatchObject({ code: 'session_expired' })
     await vi.waitFor(() => expect(router.currentRoute.value.name).toBe('login'))
 
     expect(router.currentRoute.value.query).toMatchObject({ redirect: '/archived', reason: 'expired' })

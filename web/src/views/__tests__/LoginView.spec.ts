@@ -1,8 +1,9 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia } from 'pinia'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createMemoryHistory } from 'vue-router'
-import { createVuetify } from 'vuetify'
+import { applyLocale, i18n } from '@/i18n'
+import { vuetify } from '@/plugins/vuetify'
 
 import { createAppRouter } from '@/router'
 import { clearCookies, json, stubFetch, type Handler } from '@/test/fetchStub'
@@ -15,7 +16,7 @@ async function mountLogin(path: string, handler: Handler) {
   const router = createAppRouter(createMemoryHistory(), pinia)
   await router.push(path)
   await router.isReady()
-  const wrapper = mount(LoginView, { global: { plugins: [pinia, router, createVuetify()] }, attachTo: document.body })
+  const wrapper = mount(LoginView, { global: { plugins: [pinia, router, i18n, vuetify] }, attachTo: document.body })
   return { wrapper, router, stub }
 }
 
@@ -28,6 +29,8 @@ async function fillAndSubmit(wrapper: Awaited<ReturnType<typeof mountLogin>>['wr
     timeout: 10_000,
   })
 }
+
+beforeEach(() => applyLocale('en'))
 
 afterEach(() => {
   vi.unstubAllGlobals()
