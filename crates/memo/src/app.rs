@@ -65,8 +65,7 @@ impl App {
     /// # Errors
     /// [`StartupError`] for anything that stops start-up.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = Db::connect(&config.database_url).await?;
-        db.migrate().await?;
+        let db = open_db(&config.database_url).await?;
         tracing::info!(backend = db.backend(), "database ready");
         let passwords = Passwords::new().await?;
         let jwt = match &config.redis_url {
@@ -152,6 +151,29 @@ impl App {
         self.db.close().await;
         Ok(())
     }
+}
+
+/// Opens and migrates the database, and gives every account created before
+/// migration 0004 its name key, reporting the look-alike names that could
+/// not get one (they are never merged).
+///
+/// # Errors
+/// [`StartupError`] when the database cannot be opened, migrated or read.
+pub async fn open_db(url: &str) -> Result<Db, StartupError> {
+    let db = Db::connect(url).await?;
+    db.migrate().await?;
+    for collision in db.fill_user_name_keys().await? {
+        let (same_id, same_name) = collision.same_as.unwrap_or_default();
+        tracing::warn!(
+            user_id = collision.id,
+            user_name = %collision.user_name,
+            same_as_id = same_id,
+            same_as_name = %same_name,
+            "two accounts have names that differ only in case, width or Unicode normalization; \
+             the newer one logs in with its exact spelling only until one is renamed"
+        );
+    }
+    Ok(db)
 }
 
 /// jwt-extended's `SqlStore` in the app's database. PostgreSQL shares the

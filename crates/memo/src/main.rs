@@ -75,9 +75,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
 }
 
 async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
-    let db = Db::connect(&config::database_url(settings)?).await?;
-    db.migrate().await?;
-    Ok(db)
+    Ok(memo::app::open_db(&config::database_url(settings)?).await?)
 }
 
 async fn add_user(

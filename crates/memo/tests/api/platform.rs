@@ -254,7 +254,7 @@ async fn non_get_requests_outside_the_api_are_405() {
 }
 
 /// Every route of the API, as the contract (and the issue) lists them.
-const ROUTES: [(&str, &str); 17] = [
+const ROUTES: [(&str, &str); 19] = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("get", "/api/auth/status"),
@@ -264,6 +264,8 @@ const ROUTES: [(&str, &str); 17] = [
     ("get", "/api/auth/sessions"),
     ("delete", "/api/auth/sessions/{id}"),
     ("post", "/api/auth/logout-all"),
+    ("post", "/api/auth/password"),
+    ("delete", "/api/auth/account"),
     ("get", "/api/.well-known/jwks.json"),
     ("get", "/api/memos"),
     ("post", "/api/memos"),
