@@ -4,78 +4,24 @@
 //! clean exit on SIGTERM.
 
 use std::{
-    io::{BufRead as _, BufReader, Read as _, Write as _},
+    io::{Read as _, Write as _},
     path::Path,
-    process::{Child, ChildStdout, Command, Stdio},
+    process::{Command, Stdio},
 };
 
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::support::process::MemoProcess;
+
 /// `memo` with a clean environment: only what the test passes.
 fn memo(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));
-    for name in [
-        "DATABASE_URL",
-        "JWT_SECRET_KEY",
-        "JWT_ALGORITHM",
-        "JWT_PRIVATE_KEY",
-        "JWT_PUBLIC_KEY",
-        "JWT_COOKIE_SECURE",
-        "FRONTEND_ORIGIN",
-        "REDIS_URL",
-        "MEMO_ENV",
-        "MEMO_BIND",
-    ] {
-        command.env_remove(name);
-    }
-    command
-        .env("MEMO_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn");
-    command
+    MemoProcess::command(data_dir)
 }
 
-/// Kills the server if the test fails before stopping it, so no `memo`
-/// outlives its test.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts `memo serve` on a free port; returns the server, the rest of its
-/// standard output, and the address from its `memo listening on` line.
-fn serve(command: &mut Command) -> (Running, BufReader<ChildStdout>, String) {
-    let mut server = Running(
-        command
-            .args(["--bind", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("memo serve"),
-    );
-    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("the first line");
-    let address = line
-        .trim()
-        .strip_prefix("memo listening on ")
-        .expect("the listening line")
-        .to_owned();
-    (server, stdout, address)
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(status.success());
+/// Starts `memo serve` on a free port.
+fn serve(command: &mut Command) -> MemoProcess {
+    MemoProcess::start(command)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +49,8 @@ async fn memo_serves_on_the_port_it_prints_and_stops_cleanly_on_sigterm() {
     assert!(added.status.success());
     assert!(String::from_utf8_lossy(&added.stdout).contains("created user \"boss\""));
 
-    let (mut server, mut stdout, address) = serve(memo(dir.path()).stderr(Stdio::null()));
+    let mut server = serve(memo(dir.path()).stderr(Stdio::null()));
+    let address = server.address.clone();
     assert!(
         address.starts_with("http://127.0.0.1:") && !address.ends_with(":0"),
         "{address}"
@@ -137,11 +84,12 @@ async fn memo_serves_on_the_port_it_prints_and_stops_cleanly_on_sigterm() {
         "the user added from the command line is a manager"
     );
 
-    terminate(&server.0);
-    let status = server.0.wait().expect("memo exits");
+    server.terminate();
+    let status = server.wait();
     assert!(status.success(), "a clean exit on SIGTERM: {status}");
     let mut rest = String::new();
-    stdout
+    server
+        .stdout
         .read_to_string(&mut rest)
         .expect("the rest of stdout");
     assert_eq!(rest, "", "exactly one line on stdout");
@@ -204,13 +152,14 @@ async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
     let log_path = dir.path().join("memo.log");
     let log = std::fs::File::create(&log_path).expect("the log file");
     let secret = "log-test-secret-0123456789abcdefghijklmnopqrstuv";
-    let (mut server, _stdout, address) = serve(
+    let mut server = serve(
         memo(dir.path())
             .env("JWT_SECRET_KEY", secret)
             .env("RUST_LOG", "debug")
             .env("MEMO_RATE_LIMITS", "off")
             .stderr(log),
     );
+    let address = server.address.clone();
     let url = |path: &str| format!("{address}{path}");
 
     let client = reqwest::Client::new();
@@ -313,8 +262,8 @@ async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
         .expect("answer");
     assert_eq!(logout.status(), StatusCode::OK);
 
-    terminate(&server.0);
-    assert!(server.0.wait().expect("memo exits").success());
+    server.terminate();
+    assert!(server.wait().success());
     let text = std::fs::read_to_string(&log_path).expect("the log");
     assert!(
         text.contains("/api/auth/refresh"),
