@@ -14,6 +14,7 @@ use crate::{
     db::{Db, DbSetupError},
     http,
     password::{HashError, Passwords},
+    serve::ConnectionLimits,
     state::AppState,
     tokens,
 };
@@ -56,6 +57,7 @@ pub struct App {
     router: Router,
     db: Db,
     local_addr: SocketAddr,
+    connections: ConnectionLimits,
 }
 
 impl App {
@@ -104,11 +106,19 @@ impl App {
                 "web/dist is not built: / shows how to build it (npm --prefix web ci && npm --prefix web run build)"
             );
         }
+        let connections = config.connections.within_file_limit();
+        tracing::info!(
+            max_connections = connections.max_connections,
+            header_read_timeout_s = connections.header_read_timeout.as_secs_f64(),
+            keep_alive_timeout_s = connections.keep_alive_timeout.as_secs_f64(),
+            "connection limits"
+        );
         Ok(Self {
             listener,
             router,
             db,
             local_addr,
+            connections,
         })
     }
 
@@ -141,12 +151,7 @@ impl App {
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(signal)
-            .await?;
+        crate::serve::serve(self.listener, self.router, self.connections, signal).await?;
         tracing::info!("stopped accepting requests; closing the database");
         self.db.close().await;
         Ok(())

@@ -116,6 +116,8 @@ pub struct Config {
     pub refresh_grace: Duration,
     /// Brute-force limits on login and registration.
     pub rate_limits: crate::limits::RateLimitConfig,
+    /// Connection timeouts and bound.
+    pub connections: crate::serve::ConnectionLimits,
 }
 
 /// A setting that stops start-up.
@@ -215,6 +217,7 @@ impl Config {
             redis_prefix: "memo".into(),
             refresh_grace: Duration::from_secs(10),
             rate_limits: crate::limits::RateLimitConfig::default(),
+            connections: crate::serve::ConnectionLimits::default(),
         }
     }
 
@@ -299,6 +302,11 @@ impl Config {
                 )
                 .map_err(ConfigError::BadTrustedProxy)?,
                 redis_prefix: format!("{}:limits", settings.redis_prefix.trim_end_matches(':')),
+            },
+            connections: crate::serve::ConnectionLimits {
+                header_read_timeout: Duration::from_secs_f64(settings.header_read_timeout),
+                keep_alive_timeout: Duration::from_secs_f64(settings.keep_alive_timeout),
+                max_connections: settings.max_connections,
             },
         })
     }

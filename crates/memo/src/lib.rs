@@ -24,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod password;
+pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;

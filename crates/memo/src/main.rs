@@ -62,6 +62,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let files = memo::serve::raise_file_limit();
+    tracing::info!(open_file_limit = ?files, "open-file limit");
     let config = Config::from_settings(settings)?;
     let app = App::build(config).await?;
     // The one line on standard output: scripts and tests read the port here.

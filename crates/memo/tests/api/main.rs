@@ -17,6 +17,7 @@ mod account;
 mod auth;
 mod bad_input;
 mod binary;
+mod connections;
 mod hardening;
 mod limits;
 mod memos;

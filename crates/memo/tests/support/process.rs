@@ -34,6 +34,36 @@ impl MemoProcess {
         command
     }
 
+    /// [`command`](Self::command), started through `sh` with the soft
+    /// open-file limit lowered to `soft` first (as many service managers
+    /// start a process).
+    #[must_use]
+    pub fn command_with_file_limit(data_dir: &Path, soft: u64) -> Command {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -S -n {soft} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_memo"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("MEMO_DATA_DIR", data_dir)
+            .env("MEMO_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    /// The resident set size, from `/proc/<pid>/status`, in KiB.
+    #[must_use]
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// Starts `command` (a `memo [serve]`) and waits for its listening line.
     ///
     /// # Panics
