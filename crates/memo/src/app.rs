@@ -40,6 +40,14 @@ pub enum StartupError {
     /// REDIS_URL is set but Redis cannot be used.
     #[error("could not use the Redis revocation store at REDIS_URL: {0}")]
     Redis(String),
+    /// The SQLite file or its folder could not be created.
+    #[error("could not create the database file {path}: {source}")]
+    DataFile {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The address could not be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -165,6 +173,15 @@ impl App {
 /// # Errors
 /// [`StartupError`] when the database cannot be opened, migrated or read.
 pub async fn open_db(url: &str) -> Result<Db, StartupError> {
+    if url.starts_with("sqlite:") {
+        let options: SqliteConnectOptions = url.parse()?;
+        crate::files::prepare_sqlite_file(options.get_filename()).map_err(|source| {
+            StartupError::DataFile {
+                path: options.get_filename().display().to_string(),
+                source,
+            }
+        })?;
+    }
     let db = Db::connect(url).await?;
     db.migrate().await?;
     for collision in db.fill_user_name_keys().await? {
@@ -212,29 +229,33 @@ async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, Startup
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what service managers send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a signal sent right after the listening line is printed
+/// must stop the server gracefully, not kill it.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let (Ok(mut interrupt), Ok(mut terminate)) = (interrupt, terminate) else {
+                tracing::error!("cannot listen for SIGINT and SIGTERM");
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received, shutting down");
+        } else {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
 }

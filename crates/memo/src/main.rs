@@ -66,13 +66,14 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     tracing::info!(open_file_limit = ?files, "open-file limit");
     let config = Config::from_settings(settings)?;
     let app = App::build(config).await?;
+    let stop = memo::app::shutdown_signal();
     // The one line on standard output: scripts and tests read the port here.
     println!("memo listening on http://{}", app.local_addr());
     std::io::stdout()
         .flush()
         .context("writing to standard output")?;
     tracing::info!(address = %app.local_addr(), "listening");
-    app.run_until_stopped().await.context("serving")?;
+    app.run_until(stop).await.context("serving")?;
     Ok(())
 }
 

@@ -64,6 +64,9 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         .fallback(fallback)
         .with_state(state)
         .layer(Extension(limiter))
+        .layer(Extension(health::RedisHealth::new(
+            config.redis_url.as_deref(),
+        )))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(api_responses));
     if config.origin_check {

@@ -281,3 +281,121 @@ async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
         assert!(!text.contains(&secret), "the log holds {secret:?}:\n{text}");
     }
 }
+
+/// The mode bits of `path`.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Another local user must not read the accounts or memos: the data dir
+/// memo creates is 0700, and the database (with its `-wal` and `-shm`) and
+/// the secret are 0600, even under `umask 000`.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_memo_creates_in_its_data_dir_is_private_whatever_the_umask() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = dir.path().join("data");
+    let server = MemoProcess::start(
+        MemoProcess::command_after_sh(&data, "umask 000")
+            .env("MEMO_RATE_LIMITS", "off")
+            .stderr(Stdio::null()),
+    );
+    let registered = reqwest::Client::new()
+        .post(server.url("/api/auth/register"))
+        .json(&json!({"user_name": "private", "password": "private password"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    assert_eq!(mode(&data), 0o700, "the data dir");
+    for file in [
+        "memo.db",
+        "memo.db-wal",
+        "memo.db-shm",
+        memo::config::SECRET_FILE_NAME,
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+}
+
+/// A data dir or database that others can read (made before this version,
+/// or by hand) is left as it is, with a warning at start.
+#[cfg(unix)]
+#[test]
+fn a_data_dir_readable_by_others_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("the data dir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(data.join("memo.db"), b"").expect("an empty database");
+    std::fs::set_permissions(data.join("memo.db"), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    let log = dir.path().join("memo.log");
+    let mut server =
+        MemoProcess::start(memo(&data).stderr(std::fs::File::create(&log).expect("the log file")));
+    server.terminate();
+    assert!(server.wait().success());
+    let text = std::fs::read_to_string(&log).expect("the log");
+    for path in [data.clone(), data.join("memo.db")] {
+        let line = text.lines().find(|line| {
+            line.contains("other users can read") && line.contains(&*path.to_string_lossy())
+        });
+        assert!(
+            line.is_some(),
+            "no warning about {}:\n{text}",
+            path.display()
+        );
+    }
+    assert_eq!(mode(&data), 0o755, "left as it was");
+}
+
+/// `web/dist` is watched by the build even before the SPA is built, so a
+/// `cargo build` made first reruns after `npm run build` (cargo reads these
+/// lines from the build script's output).
+#[test]
+fn the_build_watches_web_dist_even_before_the_spa_is_built() {
+    let output = Path::new(env!("OUT_DIR"))
+        .parent()
+        .expect("the build script's folder")
+        .join("output");
+    let text = std::fs::read_to_string(&output).expect("the build script's output");
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("the workspace")
+        .join("web/dist");
+    let dist = dist.to_string_lossy();
+    assert!(
+        text.lines()
+            .any(|l| l == format!("cargo::rerun-if-changed={dist}")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == format!("cargo::rustc-env=MEMO_WEB_DIST={dist}")),
+        "{text}"
+    );
+}
+
+/// A binary without the SPA says so when it starts, instead of quietly
+/// serving "the web app is not built".
+#[test]
+fn serve_warns_at_start_when_no_spa_is_embedded() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let log = dir.path().join("memo.log");
+    let mut server = MemoProcess::start(
+        memo(dir.path()).stderr(std::fs::File::create(&log).expect("the log file")),
+    );
+    server.terminate();
+    assert!(server.wait().success());
+    let text = std::fs::read_to_string(&log).expect("the log");
+    let warned = text.contains("WARN") && text.contains("web/dist is not built");
+    assert_eq!(warned, !memo::http::spa_is_built(), "{text}");
+}

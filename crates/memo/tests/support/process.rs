@@ -39,10 +39,17 @@ impl MemoProcess {
     /// start a process).
     #[must_use]
     pub fn command_with_file_limit(data_dir: &Path, soft: u64) -> Command {
+        Self::command_after_sh(data_dir, &format!("ulimit -S -n {soft}"))
+    }
+
+    /// [`command`](Self::command), started through `sh -c '<prelude> && exec
+    /// memo'`, e.g. to set the umask or a limit first.
+    #[must_use]
+    pub fn command_after_sh(data_dir: &Path, prelude: &str) -> Command {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(format!("ulimit -S -n {soft} && exec \"$0\" \"$@\""))
+            .arg(format!("{prelude} && exec \"$0\" \"$@\""))
             .arg(env!("CARGO_BIN_EXE_memo"))
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
