@@ -73,6 +73,9 @@ pub enum ApiError {
         /// Until the limit's window ends.
         retry_after: Duration,
     },
+    /// 507: the database's disk is full; reads still work.
+    #[error("The server is out of storage space; try again later")]
+    InsufficientStorage,
     /// 503: a dependency (the database) is down.
     #[error("{0}")]
     Unavailable(String),
@@ -105,6 +108,7 @@ impl ApiError {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Self::Status(status) => *status,
             Self::Jwt(rejection) => rejection.status(),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -132,8 +136,34 @@ impl From<jwt_extended::JwtError> for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// An outage is not a bug: a database that cannot be reached (or that
+    /// is shutting down) is a 503, a full disk a 507, so that clients and
+    /// load balancers can tell them apart from a 500 and retry.
     fn from(err: sqlx::Error) -> Self {
-        Self::Internal(format!("database: {err}"))
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => {
+                tracing::warn!(error = %err, "the database is unreachable");
+                Self::Unavailable("Database unavailable".into())
+            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // SQLITE_FULL; PostgreSQL's disk_full.
+                Some("13" | "53100") => {
+                    tracing::error!(error = %err, "the database's disk is full");
+                    Self::InsufficientStorage
+                }
+                // PostgreSQL shutting down, starting, or a lost connection.
+                Some(code) if code.starts_with("57P") || code.starts_with("08") => {
+                    tracing::warn!(error = %err, "the database is unavailable");
+                    Self::Unavailable("Database unavailable".into())
+                }
+                _ => Self::Internal(format!("database: {err}")),
+            },
+            _ => Self::Internal(format!("database: {err}")),
+        }
     }
 }
 
