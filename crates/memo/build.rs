@@ -6,8 +6,13 @@
 //! after the server, or not at all) stays un-canonicalized, `..` and all, and
 //! no file would ever match it. A path without `..` matches either way.
 //!
-//! Once `web/dist` exists, a change in it rebuilds `memo`, so a release build
-//! always embeds the SPA it was built beside.
+//! `web/dist` is always watched, so a release build always embeds the SPA it
+//! was built beside: `npm run build` after `cargo build` rebuilds `memo`.
+//! Cargo can only watch a path that exists (a missing one would rerun this
+//! script, and so recompile `memo`, on every build), so an empty `web/dist`
+//! is created when there is none; Vite writes into it later. The folder's
+//! own mtime changes when Vite adds or removes a file, and cargo compares the
+//! newest mtime of everything under it.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -17,9 +22,15 @@ fn main() {
     let dist = normalize(&manifest_dir.join("../../web/dist"));
     println!("cargo::rustc-env=MEMO_WEB_DIST={}", dist.display());
     println!("cargo::rerun-if-changed=build.rs");
-    if dist.is_dir() {
-        println!("cargo::rerun-if-changed={}", dist.display());
+    if let Err(err) = std::fs::create_dir_all(&dist) {
+        // A read-only checkout: watching the missing folder still rebuilds
+        // when it appears, at the price of rerunning this script each time.
+        println!(
+            "cargo::warning=could not create {} ({err}); memo will be rebuilt on every build until it exists",
+            dist.display()
+        );
     }
+    println!("cargo::rerun-if-changed={}", dist.display());
 }
 
 /// Resolves `.` and `..` by their names alone (the folder may not exist).

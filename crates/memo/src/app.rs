@@ -14,6 +14,7 @@ use crate::{
     db::{Db, DbSetupError},
     http,
     password::{HashError, Passwords},
+    serve::ConnectionLimits,
     state::AppState,
     tokens,
 };
@@ -39,6 +40,14 @@ pub enum StartupError {
     /// REDIS_URL is set but Redis cannot be used.
     #[error("could not use the Redis revocation store at REDIS_URL: {0}")]
     Redis(String),
+    /// The SQLite file or its folder could not be created.
+    #[error("could not create the database file {path}: {source}")]
+    DataFile {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The address could not be bound.
     #[error("could not listen on {addr}: {source}")]
     Bind {
@@ -56,6 +65,7 @@ pub struct App {
     router: Router,
     db: Db,
     local_addr: SocketAddr,
+    connections: ConnectionLimits,
 }
 
 impl App {
@@ -65,8 +75,7 @@ impl App {
     /// # Errors
     /// [`StartupError`] for anything that stops start-up.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let db = Db::connect(&config.database_url).await?;
-        db.migrate().await?;
+        let db = open_db(&config.database_url).await?;
         tracing::info!(backend = db.backend(), "database ready");
         let passwords = Passwords::new().await?;
         let jwt = match &config.redis_url {
@@ -105,11 +114,19 @@ impl App {
                 "web/dist is not built: / shows how to build it (npm --prefix web ci && npm --prefix web run build)"
             );
         }
+        let connections = config.connections.within_file_limit();
+        tracing::info!(
+            max_connections = connections.max_connections,
+            header_read_timeout_s = connections.header_read_timeout.as_secs_f64(),
+            keep_alive_timeout_s = connections.keep_alive_timeout.as_secs_f64(),
+            "connection limits"
+        );
         Ok(Self {
             listener,
             router,
             db,
             local_addr,
+            connections,
         })
     }
 
@@ -142,16 +159,43 @@ impl App {
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(signal)
-            .await?;
+        crate::serve::serve(self.listener, self.router, self.connections, signal).await?;
         tracing::info!("stopped accepting requests; closing the database");
         self.db.close().await;
         Ok(())
     }
+}
+
+/// Opens and migrates the database, and gives every account created before
+/// migration 0004 its name key, reporting the look-alike names that could
+/// not get one (they are never merged).
+///
+/// # Errors
+/// [`StartupError`] when the database cannot be opened, migrated or read.
+pub async fn open_db(url: &str) -> Result<Db, StartupError> {
+    if url.starts_with("sqlite:") {
+        let options: SqliteConnectOptions = url.parse()?;
+        crate::files::prepare_sqlite_file(options.get_filename()).map_err(|source| {
+            StartupError::DataFile {
+                path: options.get_filename().display().to_string(),
+                source,
+            }
+        })?;
+    }
+    let db = Db::connect(url).await?;
+    db.migrate().await?;
+    for collision in db.fill_user_name_keys().await? {
+        let (same_id, same_name) = collision.same_as.unwrap_or_default();
+        tracing::warn!(
+            user_id = collision.id,
+            user_name = %collision.user_name,
+            same_as_id = same_id,
+            same_as_name = %same_name,
+            "two accounts have names that differ only in case, width or Unicode normalization; \
+             the newer one logs in with its exact spelling only until one is renamed"
+        );
+    }
+    Ok(db)
 }
 
 /// jwt-extended's `SqlStore` in the app's database. PostgreSQL shares the
@@ -185,29 +229,33 @@ async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, Startup
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what service managers send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+///
+/// The handlers are installed when this is called, not when the future is
+/// first polled: a signal sent right after the listening line is printed
+/// must stop the server gracefully, not kill it.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let (Ok(mut interrupt), Ok(mut terminate)) = (interrupt, terminate) else {
+                tracing::error!("cannot listen for SIGINT and SIGTERM");
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT received, shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("Ctrl-C received, shutting down");
+        } else {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
 }

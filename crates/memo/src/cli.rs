@@ -253,6 +253,22 @@ pub struct Settings {
     #[arg(long, env = "MEMO_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
 
+    /// Seconds a client has to send a request's headers, from the connection
+    /// or the request's first byte (nginx's `client_header_timeout`).
+    #[arg(long, env = "MEMO_HEADER_READ_TIMEOUT", default_value_t = crate::serve::DEFAULT_HEADER_READ_TIMEOUT_SECONDS as f64, value_parser = positive_seconds, global = true)]
+    pub header_read_timeout: f64,
+
+    /// Seconds an idle keep-alive connection stays open between requests
+    /// (nginx's `keepalive_timeout`).
+    #[arg(long, env = "MEMO_KEEP_ALIVE_TIMEOUT", default_value_t = crate::serve::DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS as f64, value_parser = positive_seconds, global = true)]
+    pub keep_alive_timeout: f64,
+
+    /// Connections open at once; one more is closed right after it is
+    /// accepted. Lowered to the open-file limit (raised to its hard limit at
+    /// start) minus a reserve.
+    #[arg(long, env = "MEMO_MAX_CONNECTIONS", default_value_t = crate::serve::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), global = true)]
+    pub max_connections: usize,
+
     /// Log format: `text` or `json`. The level comes from RUST_LOG (default
     /// `info`).
     #[arg(
@@ -263,6 +279,19 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
+}
+
+/// A number of seconds above zero and at most a day.
+fn positive_seconds(raw: &str) -> Result<f64, String> {
+    let seconds: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    if seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(seconds)
+    } else {
+        Err(format!("{raw:?} must be above 0 and at most 86400 seconds"))
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,8 @@ pub struct Config {
     pub refresh_grace: Duration,
     /// Brute-force limits on login and registration.
     pub rate_limits: crate::limits::RateLimitConfig,
+    /// Connection timeouts and bound.
+    pub connections: crate::serve::ConnectionLimits,
 }
 
 /// A setting that stops start-up.
@@ -215,6 +217,7 @@ impl Config {
             redis_prefix: "memo".into(),
             refresh_grace: Duration::from_secs(10),
             rate_limits: crate::limits::RateLimitConfig::default(),
+            connections: crate::serve::ConnectionLimits::default(),
         }
     }
 
@@ -300,6 +303,11 @@ impl Config {
                 .map_err(ConfigError::BadTrustedProxy)?,
                 redis_prefix: format!("{}:limits", settings.redis_prefix.trim_end_matches(':')),
             },
+            connections: crate::serve::ConnectionLimits {
+                header_read_timeout: Duration::from_secs_f64(settings.header_read_timeout),
+                keep_alive_timeout: Duration::from_secs_f64(settings.keep_alive_timeout),
+                max_connections: settings.max_connections,
+            },
         })
     }
 }
@@ -352,8 +360,9 @@ fn load_or_generate_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
         let path = path.display().to_string();
         move |source| ConfigError::DataDir { what, path, source }
     };
-    std::fs::create_dir_all(data_dir).map_err(io_err("could not create the data dir", data_dir))?;
-    match create_private_file(&path) {
+    crate::files::create_private_dir(data_dir)
+        .map_err(io_err("could not create the data dir", data_dir))?;
+    match crate::files::create_private_file(&path) {
         Ok(mut file) => {
             let mut bytes = [0u8; 64];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
@@ -366,6 +375,7 @@ fn load_or_generate_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
             Ok(Secret::new(secret))
         }
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            crate::files::warn_if_open_to_others(&path);
             let secret = std::fs::read_to_string(&path)
                 .map_err(io_err("could not read the JWT secret from", &path))?;
             let secret = secret.trim();
@@ -381,24 +391,6 @@ fn load_or_generate_secret(data_dir: &Path) -> Result<Secret, ConfigError> {
         }
         Err(err) => Err(io_err("could not create the JWT secret file", &path)(err)),
     }
-}
-
-#[cfg(unix)]
-fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
 }
 
 /// A PEM key given as text or as a path to a file.

@@ -1,21 +1,29 @@
-//! The API's one error type. Every error the API returns is JSON
-//! `{"msg": "..."}` with the contract's status; internal causes are logged
-//! and never shown to the client.
+//! The API's one error type and its one renderer. Every error memo returns
+//! is JSON `{"msg": "..."}` with the contract's status, written by
+//! [`ApiError::into_response`] (jwt-extended's rejections render themselves
+//! the same way); internal causes are logged and never shown to the client.
+
+use std::time::Duration;
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{
-        FromRequest,
-        rejection::{JsonRejection, QueryRejection},
+        FromRequest, Request,
+        rejection::{BytesRejection, JsonRejection, QueryRejection},
     },
-    http::StatusCode,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Serialize, de::DeserializeOwned};
 use utoipa::ToSchema;
 
-/// The limit on request bodies (the contract's 64 KiB).
-pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+/// The limit on request bodies: the largest valid request (a memo of 100,000
+/// four-byte characters and a 200-character title, about 400 KB of UTF-8)
+/// fits, with room for JSON's punctuation (the contract's 512 KiB).
+pub const BODY_LIMIT_BYTES: usize = 512 * 1024;
+
+const MISSING_JSON_CONTENT_TYPE: &str = "Expected a JSON body with Content-Type: application/json";
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,14 +41,23 @@ pub enum ApiError {
     /// 401: wrong user name or password at login.
     #[error("Wrong login id or password.")]
     WrongCredentials,
+    /// 401: a logged-in user's password, asked again, is wrong.
+    #[error("Wrong password")]
+    WrongPassword,
     /// 404: no such resource for this caller.
     #[error("{0}")]
     NotFound(String),
     /// 409: a unique value is taken.
     #[error("{0}")]
     Conflict(String),
+    /// 403: refused before any handler (the origin check).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 405: the path exists, the method does not.
+    #[error("Method not allowed")]
+    MethodNotAllowed,
     /// 413: the body is over [`BODY_LIMIT_BYTES`].
-    #[error("Request body is too large (the limit is 64 KiB)")]
+    #[error("Request body is too large (the limit is 512 KiB)")]
     PayloadTooLarge,
     /// 415: the body is not JSON.
     #[error("{0}")]
@@ -48,9 +65,24 @@ pub enum ApiError {
     /// 422: the JSON is well-formed but its values break a rule.
     #[error("{0}")]
     Unprocessable(String),
+    /// 429: a brute-force limit; `Retry-After` says when to try again.
+    #[error("{msg}")]
+    TooManyRequests {
+        /// What was limited.
+        msg: &'static str,
+        /// Until the limit's window ends.
+        retry_after: Duration,
+    },
+    /// 507: the database's disk is full; reads still work.
+    #[error("The server is out of storage space; try again later")]
+    InsufficientStorage,
     /// 503: a dependency (the database) is down.
     #[error("{0}")]
     Unavailable(String),
+    /// Any other status that axum or tower-http wrote as plain text, with
+    /// its standard reason as the message.
+    #[error("{}", .0.canonical_reason().unwrap_or("Error"))]
+    Status(StatusCode),
     /// An authentication or authorization failure from jwt-extended, with
     /// Flask-JWT-Extended's status and message.
     #[error(transparent)]
@@ -66,13 +98,18 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::WrongCredentials => StatusCode::UNAUTHORIZED,
+            Self::WrongCredentials | Self::WrongPassword => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            Self::Status(status) => *status,
             Self::Jwt(rejection) => rejection.status(),
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,8 +136,34 @@ impl From<jwt_extended::JwtError> for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// An outage is not a bug: a database that cannot be reached (or that
+    /// is shutting down) is a 503, a full disk a 507, so that clients and
+    /// load balancers can tell them apart from a 500 and retry.
     fn from(err: sqlx::Error) -> Self {
-        Self::Internal(format!("database: {err}"))
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => {
+                tracing::warn!(error = %err, "the database is unreachable");
+                Self::Unavailable("Database unavailable".into())
+            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // SQLITE_FULL; PostgreSQL's disk_full.
+                Some("13" | "53100") => {
+                    tracing::error!(error = %err, "the database's disk is full");
+                    Self::InsufficientStorage
+                }
+                // PostgreSQL shutting down, starting, or a lost connection.
+                Some(code) if code.starts_with("57P") || code.starts_with("08") => {
+                    tracing::warn!(error = %err, "the database is unavailable");
+                    Self::Unavailable("Database unavailable".into())
+                }
+                _ => Self::Internal(format!("database: {err}")),
+            },
+            _ => Self::Internal(format!("database: {err}")),
+        }
     }
 }
 
@@ -120,9 +183,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(e) => {
                 Self::BadRequest(format!("Malformed JSON: {}", source_text(&e.body_text())))
             }
-            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
-                "Expected a JSON body with Content-Type: application/json".into(),
-            ),
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::UnsupportedMediaType(MISSING_JSON_CONTENT_TYPE.into())
+            }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             other => Self::BadRequest(format!(
                 "Could not read the request body: {}",
@@ -162,15 +225,89 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        (status, Json(ErrorBody { msg })).into_response()
+        let mut response = (status, Json(ErrorBody { msg })).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_seconds(retry_after));
+        }
+        response
     }
 }
 
-/// `axum::Json`, with its rejections turned into [`ApiError`]s so that a bad
-/// body gets the API's `{"msg"}` shape (and a 413 for an oversized one).
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Retry-After` in whole seconds, rounded up, at least 1.
+fn retry_after_seconds(retry_after: Duration) -> HeaderValue {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
+}
+
+/// `axum::Json` for request bodies that must be a JSON object, with its
+/// rejections turned into [`ApiError`]s so that a bad body gets the API's
+/// `{"msg"}` shape (and a 413 for an oversized one).
+///
+/// serde reads a struct from a JSON array too (`["t","c"]` would be a memo),
+/// so anything but an object is refused before serde sees it.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                MISSING_JSON_CONTENT_TYPE.into(),
+            ));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection: BytesRejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::PayloadTooLarge
+                    } else {
+                        ApiError::BadRequest(format!(
+                            "Could not read the request body: {}",
+                            rejection.body_text()
+                        ))
+                    }
+                })?;
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok()
+        {
+            return Err(ApiError::Unprocessable(
+                "Invalid request body: expected a JSON object".into(),
+            ));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Self(value))
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json` or
+/// `application/*+json`), as axum's `Json` checks.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|subtype| subtype == "json" || subtype.ends_with("+json"))
+}
 
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {

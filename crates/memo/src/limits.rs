@@ -1,6 +1,12 @@
-//! Brute-force limits on `POST /api/auth/login` and `POST /api/auth/register`.
+//! Brute-force limits on logins (`POST /api/auth/login`, and the password
+//! checks of `POST /api/auth/password` and `DELETE /api/auth/account`) and
+//! on registrations. The handlers call [`RateLimiter::login`] and
+//! [`RateLimiter::register`] themselves: they know the user name and whether
+//! the password was right, so nothing is parsed twice or guessed from a
+//! status code.
 //!
-//! - **Login, per user name**: at most `login_failures_per_user` wrong
+//! - **Login, per user name** (by its key: every spelling of a name shares
+//!   one count): at most `login_failures_per_user` wrong
 //!   passwords (default 5) in a 15-minute window; the next attempt, even with
 //!   the right password, is answered `429` with `Retry-After` until the window
 //!   ends. A successful login resets the name's count.
@@ -14,8 +20,8 @@
 //! window's expiry. They are **reserved before** the password is checked
 //! (INCR first, then compare), so a burst of parallel guesses cannot slip
 //! more than the limit through; a reservation is given back when the attempt
-//! was not a wrong password (success, a malformed body, a server error) or
-//! when it was refused with 429 itself.
+//! was not a wrong password (success, a server error) or when it was refused
+//! with 429 itself.
 //!
 //! With `REDIS_URL` the counters live in Redis (a Lua script: INCR, then
 //! EXPIRE on the first hit, then TTL), shared by every instance; when Redis
@@ -35,16 +41,12 @@ use std::{
 };
 
 use axum::{
-    Json,
-    body::{Body, Bytes},
-    extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, request::Parts},
 };
 use tokio::sync::OnceCell;
 
-use crate::error::{ApiError, BODY_LIMIT_BYTES, ErrorBody};
+use crate::{domain::user_name_key, error::ApiError};
 
 /// The login failure window.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -407,130 +409,113 @@ impl RateLimiter {
     }
 }
 
-/// The route a request is for, when it is limited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Limited {
-    Login,
-    Register,
+impl RateLimiter {
+    /// Counts a registration from `ip`: `Err` (429) over the per-IP limit.
+    ///
+    /// # Errors
+    /// [`ApiError::TooManyRequests`] over the limit.
+    pub async fn register(&self, ip: &ClientIp) -> Result<(), ApiError> {
+        if !self.config.enabled {
+            return Ok(());
+        }
+        let key = format!("register:ip:{}", ip.0);
+        let hit = self.counters.incr(&key, REGISTER_WINDOW).await;
+        if hit.count > i64::from(self.config.register_per_ip_per_minute) {
+            self.counters.decr(&key).await;
+            tracing::warn!(client_ip = %ip.0, "registration refused: per-IP limit");
+            return Err(ApiError::TooManyRequests {
+                msg: REGISTER_LIMITED_MSG,
+                retry_after: hit.retry_after,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs one password check for `user_name` from `ip` within the login
+    /// limits. `check` answers `Ok(Some(_))` for the right password,
+    /// `Ok(None)` for a wrong one (it stays counted) or an error (the
+    /// reservation is given back). Over a limit, `check` does not run.
+    ///
+    /// # Errors
+    /// [`ApiError::TooManyRequests`] over a limit; `check`'s own error.
+    pub async fn login<T>(
+        &self,
+        user_name: &str,
+        ip: &ClientIp,
+        check: impl Future<Output = Result<Option<T>, ApiError>>,
+    ) -> Result<Option<T>, ApiError> {
+        if !self.config.enabled {
+            return check.await;
+        }
+        let name: String = user_name_key(user_name)
+            .chars()
+            .take(KEY_NAME_MAX_CHARS)
+            .collect();
+        let user_key = format!("login:user:{name}");
+        let ip_key = format!("login:ip:{}", ip.0);
+        let user_hit = self.counters.incr(&user_key, LOGIN_WINDOW).await;
+        let ip_hit = self.counters.incr(&ip_key, LOGIN_WINDOW).await;
+        let user_over = user_hit.count > i64::from(self.config.login_failures_per_user);
+        let ip_over = ip_hit.count > i64::from(self.config.login_failures_per_ip);
+        if user_over || ip_over {
+            self.counters.decr(&user_key).await;
+            self.counters.decr(&ip_key).await;
+            let retry_after = match (user_over, ip_over) {
+                (true, true) => user_hit.retry_after.max(ip_hit.retry_after),
+                (true, false) => user_hit.retry_after,
+                _ => ip_hit.retry_after,
+            };
+            tracing::warn!(
+                client_ip = %ip.0,
+                per_user = user_over,
+                per_ip = ip_over,
+                "login refused: too many failures"
+            );
+            return Err(ApiError::TooManyRequests {
+                msg: LOGIN_LIMITED_MSG,
+                retry_after,
+            });
+        }
+        let outcome = check.await;
+        match &outcome {
+            // A wrong password: the reservations stay counted.
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                self.counters.reset(&user_key).await;
+                self.counters.decr(&ip_key).await;
+            }
+            Err(_) => {
+                self.counters.decr(&user_key).await;
+                self.counters.decr(&ip_key).await;
+            }
+        }
+        outcome
+    }
 }
 
-fn limited_route(method: &Method, path: &str) -> Option<Limited> {
-    if method != Method::POST {
-        return None;
-    }
-    match path {
-        "/api/auth/login" => Some(Limited::Login),
-        "/api/auth/register" => Some(Limited::Register),
-        _ => None,
-    }
-}
+/// The client's address as the limits see it (see [`client_ip`]):
+/// `unknown` when the server was not served with connect info.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub String);
 
-/// The middleware: counts and refuses logins and registrations.
-pub async fn enforce(State(limiter): State<RateLimiter>, request: Request, next: Next) -> Response {
-    if !limiter.config.enabled {
-        return next.run(request).await;
-    }
-    let Some(route) = limited_route(request.method(), request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let ip = client_ip(peer, request.headers(), &limiter.config.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    match route {
-        Limited::Register => register(&limiter, &ip, request, next).await,
-        Limited::Login => login(&limiter, &ip, request, next).await,
-    }
-}
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
 
-async fn register(limiter: &RateLimiter, ip: &str, request: Request, next: Next) -> Response {
-    let key = format!("register:ip:{ip}");
-    let hit = limiter.counters.incr(&key, REGISTER_WINDOW).await;
-    if hit.count > i64::from(limiter.config.register_per_ip_per_minute) {
-        limiter.counters.decr(&key).await;
-        tracing::warn!(client_ip = ip, "registration refused: per-IP limit");
-        return too_many(REGISTER_LIMITED_MSG, hit.retry_after);
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let trusted = parts
+            .extensions
+            .get::<RateLimiter>()
+            .map(|limiter| limiter.config.trusted_proxies.as_slice())
+            .unwrap_or_default();
+        Ok(Self(
+            client_ip(peer, &parts.headers, trusted)
+                .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+        ))
     }
-    next.run(request).await
-}
-
-async fn login(limiter: &RateLimiter, ip: &str, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
-        return ApiError::PayloadTooLarge.into_response();
-    };
-    let Some(name) = user_name(&bytes) else {
-        // No name: the handler refuses the body (400/422) without checking
-        // any password, so there is nothing to count.
-        return next
-            .run(Request::from_parts(parts, Body::from(bytes)))
-            .await;
-    };
-    let user_key = format!("login:user:{name}");
-    let ip_key = format!("login:ip:{ip}");
-    let user_hit = limiter.counters.incr(&user_key, LOGIN_WINDOW).await;
-    let ip_hit = limiter.counters.incr(&ip_key, LOGIN_WINDOW).await;
-    let user_over = user_hit.count > i64::from(limiter.config.login_failures_per_user);
-    let ip_over = ip_hit.count > i64::from(limiter.config.login_failures_per_ip);
-    if user_over || ip_over {
-        limiter.counters.decr(&user_key).await;
-        limiter.counters.decr(&ip_key).await;
-        let retry_after = match (user_over, ip_over) {
-            (true, true) => user_hit.retry_after.max(ip_hit.retry_after),
-            (true, false) => user_hit.retry_after,
-            _ => ip_hit.retry_after,
-        };
-        tracing::warn!(
-            client_ip = ip,
-            per_user = user_over,
-            per_ip = ip_over,
-            "login refused: too many failures"
-        );
-        return too_many(LOGIN_LIMITED_MSG, retry_after);
-    }
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let status = response.status();
-    if status == StatusCode::UNAUTHORIZED {
-        // A wrong password: the reservations stay counted.
-    } else if status.is_success() {
-        limiter.counters.reset(&user_key).await;
-        limiter.counters.decr(&ip_key).await;
-    } else {
-        limiter.counters.decr(&user_key).await;
-        limiter.counters.decr(&ip_key).await;
-    }
-    response
-}
-
-/// The body's `user_name`, when it is a JSON object with a string there.
-fn user_name(body: &Bytes) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Name {
-        user_name: String,
-    }
-    let Name { user_name } = serde_json::from_slice::<Name>(body).ok()?;
-    Some(user_name.chars().take(KEY_NAME_MAX_CHARS).collect())
-}
-
-/// 429 `{"msg"}` with `Retry-After` in whole seconds (at least 1).
-fn too_many(msg: &str, retry_after: Duration) -> Response {
-    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-    let seconds = seconds.max(1);
-    let mut response = (
-        StatusCode::TOO_MANY_REQUESTS,
-        Json(ErrorBody {
-            msg: msg.to_owned(),
-        }),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
 }
 
 /// Adds the 429 answer (with `Retry-After`) to the limited operations of the
@@ -542,13 +527,16 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
     for (path, msg) in [
         ("/api/auth/login", LOGIN_LIMITED_MSG),
         ("/api/auth/register", REGISTER_LIMITED_MSG),
+        ("/api/auth/password", LOGIN_LIMITED_MSG),
+        ("/api/auth/account", LOGIN_LIMITED_MSG),
     ] {
-        let Some(operation) = openapi
-            .paths
-            .paths
-            .get_mut(path)
-            .and_then(|item| item.post.as_mut())
-        else {
+        let Some(operation) = openapi.paths.paths.get_mut(path).and_then(|item| {
+            if item.post.is_some() {
+                item.post.as_mut()
+            } else {
+                item.delete.as_mut()
+            }
+        }) else {
             continue;
         };
         let response = ResponseBuilder::new()
@@ -588,7 +576,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-forwarded-for",
-            HeaderValue::from_str(value).expect("a header value"),
+            axum::http::HeaderValue::from_str(value).expect("a header value"),
         );
         headers
     }
@@ -653,9 +641,18 @@ mod tests {
 
     #[test]
     fn retry_after_rounds_up() {
-        let response = too_many("x", Duration::from_millis(1500));
-        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
-        let response = too_many("x", Duration::ZERO);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        use axum::response::IntoResponse as _;
+        let response = |retry_after| {
+            ApiError::TooManyRequests {
+                msg: "x",
+                retry_after,
+            }
+            .into_response()
+        };
+        assert_eq!(
+            response(Duration::from_millis(1500)).headers()["retry-after"],
+            "2"
+        );
+        assert_eq!(response(Duration::ZERO).headers()["retry-after"], "1");
     }
 }

@@ -62,22 +62,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let files = memo::serve::raise_file_limit();
+    tracing::info!(open_file_limit = ?files, "open-file limit");
     let config = Config::from_settings(settings)?;
     let app = App::build(config).await?;
+    let stop = memo::app::shutdown_signal();
     // The one line on standard output: scripts and tests read the port here.
     println!("memo listening on http://{}", app.local_addr());
     std::io::stdout()
         .flush()
         .context("writing to standard output")?;
     tracing::info!(address = %app.local_addr(), "listening");
-    app.run_until_stopped().await.context("serving")?;
+    app.run_until(stop).await.context("serving")?;
     Ok(())
 }
 
 async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
-    let db = Db::connect(&config::database_url(settings)?).await?;
-    db.migrate().await?;
-    Ok(db)
+    Ok(memo::app::open_db(&config::database_url(settings)?).await?)
 }
 
 async fn add_user(

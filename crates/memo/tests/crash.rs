@@ -7,15 +7,16 @@
 //!
 //! Runs on SQLite (a temporary data dir; the file is also checked with
 //! `PRAGMA integrity_check`) and on PostgreSQL (a fresh database, dropped
-//! after; `MEMO_TEST_POSTGRES_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/test`; skipped when unreachable,
-//! except with `CI=true`).
+//! after; `MEMO_TEST_POSTGRES_URL`, see `tests/support/mod.rs`; skipped
+//! when unreachable, except with `CI=true`).
+
+#[path = "support/mod.rs"]
+mod support;
 
 use std::{
     collections::HashMap,
-    io::{BufRead as _, BufReader, Write as _},
+    io::Write as _,
     path::Path,
-    process::{Child, Command, Stdio},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -25,6 +26,7 @@ use std::{
 
 use reqwest::{StatusCode, cookie::CookieStore as _};
 use serde_json::{Value, json};
+use support::{postgres::TempDatabase, process::MemoProcess, tally};
 
 const SECRET: &str = "crash-test-secret-crash-test-secret-crash-test-secret";
 const WRITERS: usize = 4;
@@ -33,60 +35,22 @@ const KILL_AFTER_ACKS: usize = 80;
 const USER: &str = "crash-tester";
 const PASSWORD: &str = "crash-tester-password";
 
-/// Kills the server if the test fails before it does.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// Starts `memo` on a free port; returns it and its base URL.
-fn start(data_dir: &Path, database_url: &str, log: &Path) -> (Running, String) {
+fn start(data_dir: &Path, database_url: &str, log: &Path) -> (MemoProcess, String) {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("the log file");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));
-    for name in [
-        "JWT_ALGORITHM",
-        "JWT_PRIVATE_KEY",
-        "JWT_PUBLIC_KEY",
-        "JWT_COOKIE_SECURE",
-        "FRONTEND_ORIGIN",
-        "REDIS_URL",
-        "MEMO_ENV",
-    ] {
-        command.env_remove(name);
-    }
-    let mut child = command
-        .env("MEMO_DATA_DIR", data_dir)
-        .env("MEMO_BIND", "127.0.0.1:0")
-        .env("DATABASE_URL", database_url)
-        .env("JWT_SECRET_KEY", SECRET)
-        .env("MEMO_RATE_LIMITS", "off")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("memo starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("memo prints its address");
-    let address = line
-        .trim()
-        .strip_prefix("memo listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_owned();
-    (running, address)
+    let server = MemoProcess::start(
+        MemoProcess::command(data_dir)
+            .env("DATABASE_URL", database_url)
+            .env("JWT_SECRET_KEY", SECRET)
+            .env("MEMO_RATE_LIMITS", "off")
+            .stderr(log),
+    );
+    let address = server.address.clone();
+    (server, address)
 }
 
 /// FNV-1a, 64 bits: enough to tell a torn or mixed-up content.
@@ -239,8 +203,7 @@ async fn kill_mid_stream_and_check(database_url: &str, sqlite_file: Option<&Path
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // SIGKILL while the writers are still sending: no shutdown code runs.
-    server.0.kill().expect("SIGKILL");
-    let _ = server.0.wait();
+    server.kill();
     stop.store(true, Ordering::Relaxed);
     for writer in writers {
         writer.await.expect("a writer");
@@ -329,6 +292,7 @@ fn title_for_content(title: &str, content: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_every_acknowledged_write_across_a_kill_9() {
+    tally::ran(tally::Backend::Sqlite);
     let dir = tempfile::tempdir().expect("a temporary folder");
     let file = dir.path().join("memo.db");
     kill_mid_stream_and_check(&format!("sqlite://{}", file.display()), Some(&file)).await;
@@ -336,48 +300,9 @@ async fn sqlite_keeps_every_acknowledged_write_across_a_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_keeps_every_acknowledged_write_across_a_kill_9() {
-    use sqlx::Connection as _;
-    let admin_url = std::env::var("MEMO_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let connected = tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect(&admin_url),
-    )
-    .await;
-    let mut admin = match connected {
-        Ok(Ok(admin)) => admin,
-        other => {
-            let why = match other {
-                Ok(Err(err)) => err.to_string(),
-                _ => "timed out".to_owned(),
-            };
-            assert!(
-                !std::env::var("CI").is_ok_and(|v| v == "true"),
-                "PostgreSQL is unreachable at {admin_url} ({why}), and CI=true requires this test"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPING the PostgreSQL crash test: {admin_url} is unreachable ({why})"
-            );
-            return;
-        }
+    let Some(database) = TempDatabase::create().await else {
+        return;
     };
-    let name = format!("memo_crash_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
-        .execute(&mut admin)
-        .await
-        .expect("CREATE DATABASE");
-    let base = admin_url.split('?').next().unwrap_or(&admin_url);
-    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    let url = format!("{base}/{name}");
-    // Run the scenario in its own task so that the database is dropped even
-    // when it fails.
-    let outcome = tokio::spawn(async move { kill_mid_stream_and_check(&url, None).await }).await;
-    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-        .execute(&mut admin)
-        .await
-        .expect("DROP DATABASE");
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
+    tally::ran(tally::Backend::Postgres);
+    kill_mid_stream_and_check(database.url(), None).await;
 }

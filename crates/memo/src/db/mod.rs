@@ -24,7 +24,7 @@ use self::group_commit::MemoWrites;
 pub use self::{
     group_commit::BatchFailed,
     memos::{Memo, MemoChanges},
-    users::{NewUser, User, UserWithHash},
+    users::{NameCollision, NewUser, User, UserWithHash},
 };
 
 /// Runs the same statement-building expression on whichever pool is live; on

@@ -25,8 +25,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     db::{Db, NewUser, User},
-    domain::{Password, UserName},
+    domain::{Password, UserName, refuse_nul},
     error::{ApiError, AppJson, ErrorBody},
+    limits::{ClientIp, RateLimiter},
     password::Passwords,
     state::AppState,
     tokens::user_claims,
@@ -59,7 +60,8 @@ pub struct RefreshGrace(pub Duration);
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
-    /// The login name (1 to 64 characters).
+    /// The login name (1 to 64 characters after trimming; any spelling that
+    /// is the same after NFKC and case folding is the same name).
     #[schema(min_length = 1, max_length = 64)]
     user_name: String,
     /// The password (at least 8 characters to register, at most 1024).
@@ -80,7 +82,7 @@ pub struct Registered {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Message {
     /// What happened.
-    msg: &'static str,
+    pub(super) msg: &'static str,
 }
 
 /// Creates an account. It does not log in.
@@ -92,17 +94,20 @@ pub struct Message {
     responses(
         (status = 201, description = "The account was created", body = Registered),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 409, description = "The name is taken, in this or another spelling (case, width, Unicode normalization)", body = ErrorBody),
+        (status = 413, description = "Body over 512 KiB", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Empty or too long name, password under 8 characters, wrong or unknown fields", body = ErrorBody),
+        (status = 422, description = "Empty or too long name (after trimming), a control, format or bidi character or U+0000 in it, password under 8 characters, wrong or unknown fields, a body that is not an object", body = ErrorBody),
     )
 )]
 async fn register(
     State(db): State<Db>,
     State(passwords): State<Passwords>,
+    Extension(limiter): Extension<RateLimiter>,
+    ip: ClientIp,
     AppJson(body): AppJson<Credentials>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    limiter.register(&ip).await?;
     let name = UserName::parse(body.user_name).map_err(ApiError::Unprocessable)?;
     let password = Password::parse(body.password).map_err(ApiError::Unprocessable)?;
     let hash = passwords.hash(password).await?;
@@ -138,37 +143,51 @@ async fn register(
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "`Wrong login id or password.`", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Missing, wrong or unknown fields", body = ErrorBody),
+        (status = 422, description = "Missing, wrong or unknown fields, U+0000 in the name, a body that is not an object", body = ErrorBody),
     )
 )]
 async fn login(
     State(db): State<Db>,
     State(passwords): State<Passwords>,
     State(jwt): State<JwtManager>,
+    Extension(limiter): Extension<RateLimiter>,
+    ip: ClientIp,
     headers: header::HeaderMap,
     AppJson(body): AppJson<Credentials>,
 ) -> Result<(AuthCookies, Json<User>), ApiError> {
-    let found = db.user_by_name(&body.user_name).await?;
-    let hash = found.as_ref().map(|u| u.password_hash.clone());
-    let verified = passwords.verify(body.password, hash).await?;
-    let user = match found {
-        Some(found) if verified => found.user,
-        _ => return Err(ApiError::WrongCredentials),
-    };
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    refuse_nul("user_name", &body.user_name).map_err(ApiError::Unprocessable)?;
+    let checked = limiter.login(&body.user_name, &ip, async {
+        let found = db.user_by_name(&body.user_name).await?;
+        let hash = found.as_ref().map(|u| u.password_hash.clone());
+        let verified = passwords.verify(body.password, hash).await?;
+        Ok(found.filter(|_| verified).map(|found| found.user))
+    });
+    let user = checked.await?.ok_or(ApiError::WrongCredentials)?;
     let tokens = jwt
-        .login(user.id.to_string(), user_claims(&user), user_agent)
+        .login(
+            user.id.to_string(),
+            user_claims(&user),
+            user_agent(&headers),
+        )
         .await?;
     let cookies = set_cookies(&jwt, &tokens)?;
     tracing::info!(user_id = user.id, session = %tokens.family, "user logged in");
     Ok((cookies, Json(user)))
 }
 
+/// The browser's User-Agent, for the logins list.
+pub(super) fn user_agent(headers: &header::HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The four cookies for a login's or a refresh's tokens.
-fn set_cookies(jwt: &JwtManager, tokens: &IssuedTokens) -> Result<AuthCookies, ApiError> {
+pub(super) fn set_cookies(
+    jwt: &JwtManager,
+    tokens: &IssuedTokens,
+) -> Result<AuthCookies, ApiError> {
     Ok(jwt
         .set_access_cookies(&tokens.access_token)?
         .and(jwt.set_refresh_cookies(&tokens.refresh_token)?))

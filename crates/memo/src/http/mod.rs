@@ -1,6 +1,7 @@
 //! The HTTP layer: the API under `/api`, the SPA at `/`, and the middleware
 //! that every response goes through.
 
+mod account;
 mod admin;
 mod auth;
 mod health;
@@ -11,8 +12,7 @@ mod spa;
 use std::{sync::Arc, time::Duration};
 
 use axum::{
-    Extension, Json, Router,
-    body::Body,
+    Extension, Router,
     extract::{DefaultBodyLimit, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header},
     middleware::{self, Next},
@@ -32,7 +32,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub use self::{admin::IsManager, openapi::ApiDoc, spa::is_built as spa_is_built};
 use crate::{
     config::Config,
-    error::{BODY_LIMIT_BYTES, ErrorBody},
+    error::{ApiError, BODY_LIMIT_BYTES},
     state::AppState,
 };
 
@@ -56,20 +56,19 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
     crate::limits::document(&mut openapi);
     let document = OpenApiJson(Arc::from(openapi.to_json().unwrap_or_default()));
 
+    let limiter =
+        crate::limits::RateLimiter::new(config.rate_limits.clone(), config.redis_url.as_deref());
     let mut app = api
         .layer(Extension(document))
         .layer(Extension(auth::RefreshGrace(config.refresh_grace)))
         .fallback(fallback)
         .with_state(state)
-        .layer(middleware::from_fn_with_state(
-            crate::limits::RateLimiter::new(
-                config.rate_limits.clone(),
-                config.redis_url.as_deref(),
-            ),
-            crate::limits::enforce,
-        ))
+        .layer(Extension(limiter))
+        .layer(Extension(health::RedisHealth::new(
+            config.redis_url.as_deref(),
+        )))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn(json_errors));
+        .layer(middleware::from_fn(api_responses));
     if config.origin_check {
         app = app.layer(origin_check_layer(config));
     }
@@ -115,13 +114,7 @@ fn origin_check_layer(
         }
     }
     layer.with_rejection_response(|_: ProtectionError| {
-        (
-            StatusCode::FORBIDDEN,
-            Json(ErrorBody {
-                msg: "Cross-origin request refused".into(),
-            }),
-        )
-            .into_response()
+        ApiError::Forbidden("Cross-origin request refused".into()).into_response()
     })
 }
 
@@ -167,6 +160,7 @@ fn request_span(request: &Request) -> tracing::Span {
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(account::router())
         .merge(memos::router())
         .merge(admin::router())
         .merge(health::router())
@@ -195,13 +189,7 @@ async fn openapi_json(Extension(document): Extension<OpenApiJson>) -> Response {
 /// Unknown `/api` paths are a JSON 404; everything else is the SPA's.
 async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if is_api_path(uri.path()) {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(ErrorBody {
-                msg: "Not found".into(),
-            }),
-        )
-            .into_response();
+        return ApiError::NotFound("Not found".into()).into_response();
     }
     spa::serve(method, uri, headers).await
 }
@@ -210,34 +198,41 @@ fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-/// Makes every `/api` error JSON `{"msg"}`, including those written by axum
-/// and tower-http themselves (405 with `Allow`, 413, ...), whose bodies are
-/// plain text. Headers such as `Allow` are kept.
-async fn json_errors(request: Request, next: Next) -> Response {
-    let is_api = is_api_path(request.uri().path());
-    let response = next.run(request).await;
+/// What every `/api` response gets:
+/// - `Cache-Control: no-store` (unless the handler chose a policy): API
+///   answers carry a user's data or set cookies, and no cache, shared or the
+///   browser's, may keep them;
+/// - errors as JSON `{"msg"}`, including those written by axum and
+///   tower-http themselves (405 with `Allow`, 413, ...), whose bodies are
+///   plain text; their headers (`Allow`) are kept.
+async fn api_responses(request: Request, next: Next) -> Response {
+    if !is_api_path(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     let status = response.status();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !is_api || is_json || !(status.is_client_error() || status.is_server_error()) {
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let msg = match status {
-        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed".to_owned(),
-        StatusCode::PAYLOAD_TOO_LARGE => crate::error::ApiError::PayloadTooLarge.to_string(),
-        other => other.canonical_reason().unwrap_or("Error").to_owned(),
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        other => ApiError::Status(other),
     };
     let (mut parts, _) = response.into_parts();
+    let (rendered, body) = error.into_response().into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let body = serde_json::to_vec(&ErrorBody { msg }).unwrap_or_default();
-    Response::from_parts(parts, Body::from(body))
+    parts.headers.extend(rendered.headers);
+    Response::from_parts(parts, body)
 }
 
 /// The security headers, decided once at start-up.

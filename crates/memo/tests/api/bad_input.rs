@@ -11,7 +11,9 @@ backend_tests!(
     wrong_field_types_are_422_naming_the_field,
     unknown_fields_are_422_naming_the_field,
     json_that_is_not_an_object_is_422,
-    a_body_over_64_kib_is_413,
+    a_body_over_512_kib_is_413_and_limits_count_characters,
+    a_json_array_is_never_a_memo,
+    nul_in_any_text_field_is_422,
     unknown_api_paths_are_a_json_404,
     unsupported_methods_are_a_json_405,
     a_bad_archived_filter_is_400,
@@ -148,9 +150,12 @@ async fn json_that_is_not_an_object_is_422(app: TestApp) {
     }
 }
 
-async fn a_body_over_64_kib_is_413(app: TestApp) {
-    let msg = "Request body is too large (the limit is 64 KiB)";
-    let big = json!({"user_name": "big", "password": "p".repeat(70 * 1024)});
+/// The limits count characters: the longest memo in Japanese (100,000
+/// characters, 300 KB of UTF-8) is accepted; one more character is a 422
+/// naming the field; only a body over 512 KiB is refused whole (413).
+async fn a_body_over_512_kib_is_413_and_limits_count_characters(app: TestApp) {
+    let msg = "Request body is too large (the limit is 512 KiB)";
+    let big = json!({"user_name": "big", "password": "p".repeat(520 * 1024)});
     let response = app
         .send(
             Method::POST,
@@ -161,21 +166,136 @@ async fn a_body_over_64_kib_is_413(app: TestApp) {
         .await;
     assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, msg).await;
     app.signed_in_user().await;
-    let memo = json!({"title": "t", "content": "c".repeat(65 * 1024)});
+    let japanese = "\u{65e5}\u{672c}\u{8a9e}\u{306e}\u{30e1}\u{30e2}".repeat(100_000 / 6);
+    let japanese = format!(
+        "{japanese}{}",
+        "\u{3042}".repeat(100_000 - japanese.chars().count())
+    );
+    let longest = json!({"title": "\u{65e5}".repeat(200), "content": japanese});
+    let created = app.call(Method::POST, "/api/memos", Some(&longest)).await;
+    assert_eq!(
+        created.status(),
+        StatusCode::CREATED,
+        "100,000 characters, 300 KB"
+    );
+    let stored = crate::helpers::json(created).await;
+    assert_eq!(
+        stored["content"].as_str().map(|c| c.chars().count()),
+        Some(100_000)
+    );
+    let over = json!({"title": "t", "content": format!("{japanese}\u{3042}")});
     assert_error(
-        app.call(Method::POST, "/api/memos", Some(&memo)).await,
+        app.call(Method::POST, "/api/memos", Some(&over)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "content must be at most 100000 characters",
+    )
+    .await;
+    let too_big = json!({"title": "t", "content": "c".repeat(513 * 1024)});
+    assert_error(
+        app.call(Method::POST, "/api/memos", Some(&too_big)).await,
         StatusCode::PAYLOAD_TOO_LARGE,
         msg,
     )
     .await;
-    let under = json!({"title": "t", "content": "c".repeat(60 * 1024)});
-    assert_eq!(
-        app.call(Method::POST, "/api/memos", Some(&under))
-            .await
-            .status(),
-        StatusCode::CREATED,
-        "60 KiB is fine"
-    );
+}
+
+/// serde reads a struct from a JSON array; a memo body must be an object.
+async fn a_json_array_is_never_a_memo(app: TestApp) {
+    app.signed_in_user().await;
+    for body in [r#"["t","c"]"#, r#"["t"]"#, r#""t""#, "1", "null"] {
+        let response = post_raw(&app, "/api/memos", Some("application/json"), body).await;
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid request body: expected a JSON object",
+        )
+        .await;
+    }
+    let response = post_raw(
+        &app,
+        "/api/auth/register",
+        Some("application/json"),
+        r#"["someone","long enough password"]"#,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let memos = crate::helpers::json(app.get("/api/memos").await).await;
+    assert_eq!(memos, json!([]), "nothing was created");
+}
+
+/// PostgreSQL cannot store U+0000 in text; both backends answer 422.
+async fn nul_in_any_text_field_is_422(app: TestApp) {
+    let nul_name = json!({"user_name": "nul\u{0}name", "password": "long enough password"});
+    for path in ["/api/auth/register", "/api/auth/login"] {
+        let response = app
+            .send(
+                Method::POST,
+                path,
+                Some(&nul_name),
+                crate::helpers::Csrf::Off,
+            )
+            .await;
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user_name must not contain U+0000 (NUL)",
+        )
+        .await;
+    }
+    let user = crate::helpers::TestUser::generate();
+    let nul_password = json!({"user_name": user.user_name, "password": "long enough\u{0}"});
+    let response = app
+        .send(
+            Method::POST,
+            "/api/auth/register",
+            Some(&nul_password),
+            crate::helpers::Csrf::Off,
+        )
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "password must not contain U+0000 (NUL)",
+    )
+    .await;
+    app.signed_in_user().await;
+    let memo = app.create_memo("kept", "as it was").await;
+    let id = memo["id"].as_i64().expect("an id");
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            "/api/memos".to_owned(),
+            json!({"title": "a\u{0}b"}),
+            "title",
+        ),
+        (
+            Method::POST,
+            "/api/memos".to_owned(),
+            json!({"title": "t", "content": "\u{0}"}),
+            "content",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/memos/{id}"),
+            json!({"title": "\u{0}"}),
+            "title",
+        ),
+        (
+            Method::PATCH,
+            format!("/api/memos/{id}"),
+            json!({"content": "x\u{0}"}),
+            "content",
+        ),
+    ] {
+        assert_error(
+            app.call(method, &path, Some(&body)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{field} must not contain U+0000 (NUL)"),
+        )
+        .await;
+    }
+    let kept = crate::helpers::json(app.get(&format!("/api/memos/{id}")).await).await;
+    assert_eq!(kept, memo, "the memo is unchanged");
 }
 
 async fn unknown_api_paths_are_a_json_404(app: TestApp) {

@@ -4,78 +4,24 @@
 //! clean exit on SIGTERM.
 
 use std::{
-    io::{BufRead as _, BufReader, Read as _, Write as _},
+    io::{Read as _, Write as _},
     path::Path,
-    process::{Child, ChildStdout, Command, Stdio},
+    process::{Command, Stdio},
 };
 
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::support::process::MemoProcess;
+
 /// `memo` with a clean environment: only what the test passes.
 fn memo(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_memo"));
-    for name in [
-        "DATABASE_URL",
-        "JWT_SECRET_KEY",
-        "JWT_ALGORITHM",
-        "JWT_PRIVATE_KEY",
-        "JWT_PUBLIC_KEY",
-        "JWT_COOKIE_SECURE",
-        "FRONTEND_ORIGIN",
-        "REDIS_URL",
-        "MEMO_ENV",
-        "MEMO_BIND",
-    ] {
-        command.env_remove(name);
-    }
-    command
-        .env("MEMO_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn");
-    command
+    MemoProcess::command(data_dir)
 }
 
-/// Kills the server if the test fails before stopping it, so no `memo`
-/// outlives its test.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Starts `memo serve` on a free port; returns the server, the rest of its
-/// standard output, and the address from its `memo listening on` line.
-fn serve(command: &mut Command) -> (Running, BufReader<ChildStdout>, String) {
-    let mut server = Running(
-        command
-            .args(["--bind", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("memo serve"),
-    );
-    let mut stdout = BufReader::new(server.0.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("the first line");
-    let address = line
-        .trim()
-        .strip_prefix("memo listening on ")
-        .expect("the listening line")
-        .to_owned();
-    (server, stdout, address)
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(status.success());
+/// Starts `memo serve` on a free port.
+fn serve(command: &mut Command) -> MemoProcess {
+    MemoProcess::start(command)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +49,8 @@ async fn memo_serves_on_the_port_it_prints_and_stops_cleanly_on_sigterm() {
     assert!(added.status.success());
     assert!(String::from_utf8_lossy(&added.stdout).contains("created user \"boss\""));
 
-    let (mut server, mut stdout, address) = serve(memo(dir.path()).stderr(Stdio::null()));
+    let mut server = serve(memo(dir.path()).stderr(Stdio::null()));
+    let address = server.address.clone();
     assert!(
         address.starts_with("http://127.0.0.1:") && !address.ends_with(":0"),
         "{address}"
@@ -137,11 +84,12 @@ async fn memo_serves_on_the_port_it_prints_and_stops_cleanly_on_sigterm() {
         "the user added from the command line is a manager"
     );
 
-    terminate(&server.0);
-    let status = server.0.wait().expect("memo exits");
+    server.terminate();
+    let status = server.wait();
     assert!(status.success(), "a clean exit on SIGTERM: {status}");
     let mut rest = String::new();
-    stdout
+    server
+        .stdout
         .read_to_string(&mut rest)
         .expect("the rest of stdout");
     assert_eq!(rest, "", "exactly one line on stdout");
@@ -204,13 +152,14 @@ async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
     let log_path = dir.path().join("memo.log");
     let log = std::fs::File::create(&log_path).expect("the log file");
     let secret = "log-test-secret-0123456789abcdefghijklmnopqrstuv";
-    let (mut server, _stdout, address) = serve(
+    let mut server = serve(
         memo(dir.path())
             .env("JWT_SECRET_KEY", secret)
             .env("RUST_LOG", "debug")
             .env("MEMO_RATE_LIMITS", "off")
             .stderr(log),
     );
+    let address = server.address.clone();
     let url = |path: &str| format!("{address}{path}");
 
     let client = reqwest::Client::new();
@@ -313,8 +262,8 @@ async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
         .expect("answer");
     assert_eq!(logout.status(), StatusCode::OK);
 
-    terminate(&server.0);
-    assert!(server.0.wait().expect("memo exits").success());
+    server.terminate();
+    assert!(server.wait().success());
     let text = std::fs::read_to_string(&log_path).expect("the log");
     assert!(
         text.contains("/api/auth/refresh"),
@@ -331,4 +280,122 @@ async fn the_log_of_a_whole_session_holds_no_secret_password_or_token() {
     for secret in secrets {
         assert!(!text.contains(&secret), "the log holds {secret:?}:\n{text}");
     }
+}
+
+/// The mode bits of `path`.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Another local user must not read the accounts or memos: the data dir
+/// memo creates is 0700, and the database (with its `-wal` and `-shm`) and
+/// the secret are 0600, even under `umask 000`.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everything_memo_creates_in_its_data_dir_is_private_whatever_the_umask() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = dir.path().join("data");
+    let server = MemoProcess::start(
+        MemoProcess::command_after_sh(&data, "umask 000")
+            .env("MEMO_RATE_LIMITS", "off")
+            .stderr(Stdio::null()),
+    );
+    let registered = reqwest::Client::new()
+        .post(server.url("/api/auth/register"))
+        .json(&json!({"user_name": "private", "password": "private password"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    assert_eq!(mode(&data), 0o700, "the data dir");
+    for file in [
+        "memo.db",
+        "memo.db-wal",
+        "memo.db-shm",
+        memo::config::SECRET_FILE_NAME,
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+}
+
+/// A data dir or database that others can read (made before this version,
+/// or by hand) is left as it is, with a warning at start.
+#[cfg(unix)]
+#[test]
+fn a_data_dir_readable_by_others_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("the data dir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(data.join("memo.db"), b"").expect("an empty database");
+    std::fs::set_permissions(data.join("memo.db"), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    let log = dir.path().join("memo.log");
+    let mut server =
+        MemoProcess::start(memo(&data).stderr(std::fs::File::create(&log).expect("the log file")));
+    server.terminate();
+    assert!(server.wait().success());
+    let text = std::fs::read_to_string(&log).expect("the log");
+    for path in [data.clone(), data.join("memo.db")] {
+        let line = text.lines().find(|line| {
+            line.contains("other users can read") && line.contains(&*path.to_string_lossy())
+        });
+        assert!(
+            line.is_some(),
+            "no warning about {}:\n{text}",
+            path.display()
+        );
+    }
+    assert_eq!(mode(&data), 0o755, "left as it was");
+}
+
+/// `web/dist` is watched by the build even before the SPA is built, so a
+/// `cargo build` made first reruns after `npm run build` (cargo reads these
+/// lines from the build script's output).
+#[test]
+fn the_build_watches_web_dist_even_before_the_spa_is_built() {
+    let output = Path::new(env!("OUT_DIR"))
+        .parent()
+        .expect("the build script's folder")
+        .join("output");
+    let text = std::fs::read_to_string(&output).expect("the build script's output");
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("the workspace")
+        .join("web/dist");
+    let dist = dist.to_string_lossy();
+    assert!(
+        text.lines()
+            .any(|l| l == format!("cargo::rerun-if-changed={dist}")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l == format!("cargo::rustc-env=MEMO_WEB_DIST={dist}")),
+        "{text}"
+    );
+}
+
+/// A binary without the SPA says so when it starts, instead of quietly
+/// serving "the web app is not built".
+#[test]
+fn serve_warns_at_start_when_no_spa_is_embedded() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let log = dir.path().join("memo.log");
+    let mut server = MemoProcess::start(
+        memo(dir.path()).stderr(std::fs::File::create(&log).expect("the log file")),
+    );
+    server.terminate();
+    assert!(server.wait().success());
+    let text = std::fs::read_to_string(&log).expect("the log");
+    let warned = text.contains("WARN") && text.contains("web/dist is not built");
+    assert_eq!(warned, !memo::http::spa_is_built(), "{text}");
 }

@@ -322,3 +322,117 @@ async fn the_origin_check_refuses_cross_origin_writes_before_the_double_submit_c
         assert_eq!(read.status(), StatusCode::OK);
     }
 }
+
+/// No cache, the browser's or a shared one, may keep an answer that carries
+/// a user's data or sets a cookie: every `/api` answer says `no-store`,
+/// errors included; the SPA's files keep their own caching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_answers_with_user_data_or_cookies_are_never_stored() {
+    use reqwest::Method;
+    let app = spawn_app_with(Backend::Sqlite, |_| {})
+        .await
+        .expect("sqlite");
+    let user = TestUser::generate();
+    let no_store = |response: &reqwest::Response, what: &str| {
+        assert_eq!(
+            response
+                .headers()
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{what}"
+        );
+    };
+    no_store(&app.register(&user).await, "register");
+    let login = app.login(&user).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    no_store(&login, "login");
+    let memo = app.create_memo("private", "text").await;
+    let id = memo["id"].as_i64().expect("an id");
+    for path in [
+        "/api/memos".to_owned(),
+        format!("/api/memos/{id}"),
+        "/api/auth/me".to_owned(),
+        "/api/auth/sessions".to_owned(),
+        "/api/memos/999999".to_owned(),
+    ] {
+        no_store(&app.get(&path).await, &path);
+    }
+    let refreshed = app
+        .send(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            crate::helpers::Csrf::Refresh,
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    no_store(&refreshed, "refresh");
+    let out = app.call(Method::POST, "/api/auth/logout", None).await;
+    no_store(&out, "logout");
+    let spa = app.get("/").await;
+    assert_eq!(
+        spa.headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+        Some("no-cache"),
+        "the SPA revalidates but may be cached"
+    );
+}
+
+/// The refresh cookie alone, without `X-CSRF-TOKEN`, must not end a login:
+/// a cross-site form post would carry the cookie (with SameSite=Lax or
+/// None) and log the user out. Logout checks the CSRF value of each token it
+/// revokes; that check is jwt-extended's one-call logout (issue 11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs jwt-extended one-call logout (issue 11)"]
+async fn logout_with_the_refresh_cookie_alone_needs_its_csrf_header() {
+    use reqwest::Method;
+    let app = spawn_app_with(Backend::Sqlite, |_| {})
+        .await
+        .expect("sqlite");
+    app.signed_in_user().await;
+    let refresh = app
+        .cookie_for("/api/auth/refresh", "refresh_token_cookie")
+        .expect("a refresh cookie");
+    let refresh_csrf = app.cookie_for("/", "csrf_refresh_token").expect("its CSRF");
+    let forged = app
+        .bare_client()
+        .post(app.url("/api/auth/logout"))
+        .header("Cookie", format!("refresh_token_cookie={refresh}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_error(forged, StatusCode::UNAUTHORIZED, "Missing CSRF token").await;
+    let refreshed = app
+        .send(
+            Method::POST,
+            "/api/auth/refresh",
+            None,
+            crate::helpers::Csrf::Value(refresh_csrf.clone()),
+        )
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK, "the login still lives");
+    let wrong = app
+        .bare_client()
+        .post(app.url("/api/auth/logout"))
+        .header(
+            "Cookie",
+            format!(
+                "refresh_token_cookie={}",
+                app.cookie_for("/api/auth/refresh", "refresh_token_cookie")
+                    .expect("the new refresh cookie")
+            ),
+        )
+        .header("X-CSRF-TOKEN", "not-the-value")
+        .send()
+        .await
+        .expect("answer");
+    assert_error(
+        wrong,
+        StatusCode::UNAUTHORIZED,
+        "CSRF double submit tokens do not match",
+    )
+    .await;
+    assert_eq!(app.get("/api/auth/status").await.status(), StatusCode::OK);
+}

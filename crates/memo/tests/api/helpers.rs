@@ -3,11 +3,7 @@
 //! and dropped after it), and a `reqwest` client with a cookie store, like a
 //! browser.
 
-use std::{
-    io::Write as _,
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use memo::{
     App, Config,
@@ -24,9 +20,13 @@ use reqwest::{
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-/// Where the rig's PostgreSQL databases are created; override with
-/// `MEMO_TEST_POSTGRES_URL`.
-const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+// Kept for tests that build PostgreSQL URLs by hand.
+#[allow(unused_imports)]
+pub use crate::support::postgres::with_database;
+use crate::support::{
+    postgres::TempDatabase,
+    tally::{self, Backend as Counted},
+};
 
 /// The backend a test runs on.
 #[derive(Clone, Copy, Debug)]
@@ -66,49 +66,16 @@ pub(crate) use backend_tests;
 /// The test's database; dropping it removes it.
 enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Self::Postgres { admin_url, name } = self else {
-            return;
-        };
-        let (admin_url, database) = (admin_url.clone(), name.clone());
-        // Drop runs inside the test's runtime, which cannot be blocked on, so
-        // the DROP runs on a thread with its own runtime; WITH (FORCE) ends
-        // the server's pooled connections.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                use sqlx::Connection as _;
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                sqlx::query(&format!(
-                    r#"DROP DATABASE IF EXISTS "{database}" WITH (FORCE)"#
-                ))
-                .execute(&mut admin)
-                .await
-                .ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "warning: could not drop the test database {name}"
-            );
-        }
-    }
+    Postgres(#[allow(dead_code)] TempDatabase),
 }
 
 /// The server's lifetime: dropping the last handle stops the server, then
-/// removes its database.
+/// removes its database (a second instance keeps the first one's database
+/// alive through `_first`).
 struct ServerGuard {
     shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
-    _db: TestDb,
+    _db: Option<TestDb>,
+    _first: Option<Arc<ServerGuard>>,
 }
 
 impl Drop for ServerGuard {
@@ -176,29 +143,61 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("a temporary folder");
             let url = format!("sqlite://{}", dir.path().join("memo.db").display());
+            tally::ran(Counted::Sqlite);
             (url, TestDb::Sqlite(dir))
         }
         Backend::Postgres => {
-            let (admin_url, name) = create_postgres_database().await?;
-            let url = with_database(&admin_url, &name);
-            (url, TestDb::Postgres { admin_url, name })
+            let database = TempDatabase::create().await?;
+            tally::ran(Counted::Postgres);
+            (database.url().to_owned(), TestDb::Postgres(database))
         }
     };
     let secret: Vec<u8> = (0..48).map(|_| rand::random::<u8>()).collect();
     let mut config = Config::new(database_url.clone(), Secret::new(secret.clone()));
-    // The production limits, set explicitly; the Redis keys get a prefix of
-    // their own so that tests (and earlier runs) never share counters.
-    config.rate_limits = memo::limits::RateLimitConfig {
+    config.rate_limits = test_rate_limits();
+    tweak(&mut config);
+    Some(start(config, Some(db), None).await)
+}
+
+/// The production limits, set explicitly; the Redis keys get a prefix of
+/// their own so that tests (and earlier runs) never share counters.
+fn test_rate_limits() -> memo::limits::RateLimitConfig {
+    memo::limits::RateLimitConfig {
         redis_prefix: format!("memo-test-{}:limits", uuid::Uuid::new_v4().simple()),
         ..memo::limits::RateLimitConfig::default()
+    }
+}
+
+async fn start(config: Config, db: Option<TestDb>, first: Option<Arc<ServerGuard>>) -> TestApp {
+    let database_url = config.database_url.clone();
+    let secret = match &config.jwt.key {
+        memo::config::SigningKey::Secret(secret) => secret.expose().to_vec(),
+        memo::config::SigningKey::KeyPair { .. } => Vec::new(),
     };
-    tweak(&mut config);
     let app = App::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (shutdown, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
+    let (client, jar) = browser();
+    let server = Arc::new(ServerGuard {
+        shutdown: std::sync::Mutex::new(Some(shutdown)),
+        _db: db,
+        _first: first,
+    });
+    TestApp {
+        address,
+        client,
+        jar,
+        database_url,
+        secret,
+        _server: server,
+    }
+}
+
+/// A client with a cookie store of its own, like a browser.
+fn browser() -> (reqwest::Client, Arc<Jar>) {
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -206,18 +205,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         .timeout(Duration::from_secs(30))
         .build()
         .expect("a client");
-    let server = Arc::new(ServerGuard {
-        shutdown: std::sync::Mutex::new(Some(shutdown)),
-        _db: db,
-    });
-    Some(TestApp {
-        address,
-        client,
-        jar,
-        database_url,
-        secret,
-        _server: server,
-    })
+    (client, jar)
 }
 
 fn init_logs() {
@@ -227,59 +215,14 @@ fn init_logs() {
     }
 }
 
-/// Creates `memo_test_<uuid>` on the PostgreSQL server. When the server is
-/// unreachable the test is skipped (and says so once), except under
-/// `CI=true`, where a missing server must fail the run.
+/// Creates `memo_test_<uuid>` on the PostgreSQL server and returns the admin
+/// URL and the name; the caller drops it. Prefer
+/// [`TempDatabase`](crate::support::postgres::TempDatabase), which drops
+/// itself. `None` (skipped) when the server is unreachable, except under
+/// `CI=true`.
+#[allow(dead_code)]
 pub async fn create_postgres_database() -> Option<(String, String)> {
-    use sqlx::Connection as _;
-    let admin_url = std::env::var("MEMO_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.to_owned());
-    let connected = tokio::time::timeout(
-        Duration::from_secs(5),
-        sqlx::PgConnection::connect(&admin_url),
-    )
-    .await;
-    let mut admin = match connected {
-        Ok(Ok(admin)) => admin,
-        Ok(Err(err)) => return skip_postgres(&admin_url, &err.to_string()),
-        Err(_) => return skip_postgres(&admin_url, "timed out"),
-    };
-    let name = format!("memo_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
-        .execute(&mut admin)
-        .await
-        .expect("CREATE DATABASE");
-    let _ = admin.close().await;
-    Some((admin_url, name))
-}
-
-fn skip_postgres(url: &str, why: &str) -> Option<(String, String)> {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "PostgreSQL is unreachable at {url} ({why}), and CI=true requires the PostgreSQL tests to run"
-        );
-    }
-    static SAID: OnceLock<()> = OnceLock::new();
-    SAID.get_or_init(|| {
-        // Straight to stderr: the test harness captures `eprintln!`.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPING the PostgreSQL tests: PostgreSQL is unreachable at {url} ({why}); set CI=true to make this an error"
-        );
-    });
-    None
-}
-
-/// The admin URL with its database name replaced.
-pub fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, query) = admin_url
-        .split_once('?')
-        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    match query {
-        Some(query) => format!("{base}/{name}?{query}"),
-        None => format!("{base}/{name}"),
-    }
+    Some(TempDatabase::create().await?.into_parts())
 }
 
 impl TestApp {
@@ -408,15 +351,19 @@ impl TestApp {
             .expect("a client")
     }
 
+    /// A second server on the same database with the same key (another
+    /// instance behind the load balancer), after `tweak`; with a browser of
+    /// its own.
+    pub async fn second_instance(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config::new(self.database_url.clone(), Secret::new(self.secret.clone()));
+        config.rate_limits = test_rate_limits();
+        tweak(&mut config);
+        start(config, None, Some(self._server.clone())).await
+    }
+
     /// Another browser-like client (its own cookie store) on this server.
     pub fn other_browser(&self) -> TestApp {
-        let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("a client");
+        let (client, jar) = browser();
         TestApp {
             address: self.address.clone(),
             client,

@@ -2,8 +2,6 @@
 //! registrations per client IP, the client IP behind a trusted proxy, and
 //! counters shared through Redis. Each test fails when the limit is removed.
 
-use std::{io::Write as _, time::Duration};
-
 use memo::{
     Config,
     limits::{LOGIN_LIMITED_MSG, REGISTER_LIMITED_MSG, RateLimitConfig},
@@ -257,37 +255,11 @@ async fn the_openapi_document_lists_the_429s() {
     }
 }
 
-/// The Redis URL, or `None` (after saying so) when nothing listens there.
-async fn redis_url() -> Option<String> {
-    let url = std::env::var("MEMO_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let parsed = reqwest::Url::parse(&url).expect("a valid MEMO_TEST_REDIS_URL");
-    let address = (
-        parsed.host_str().unwrap_or("127.0.0.1").to_owned(),
-        parsed.port().unwrap_or(6379),
-    );
-    let reachable = tokio::time::timeout(
-        Duration::from_secs(3),
-        tokio::net::TcpStream::connect(address),
-    )
-    .await;
-    if matches!(reachable, Ok(Ok(_))) {
-        return Some(url);
-    }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true"),
-        "Redis is unreachable at {url}, and CI=true requires the Redis tests to run"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPING the Redis limit test: Redis is unreachable at {url}"
-    );
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_on_one_instance_count_on_another_through_redis() {
-    let Some(url) = redis_url().await else { return };
+    let Some(url) = crate::support::redis::redis_url().await else {
+        return;
+    };
     let prefix = format!("memo-test-{}:limits", uuid::Uuid::new_v4().simple());
     let instance = || {
         let (url, prefix) = (url.clone(), prefix.clone());

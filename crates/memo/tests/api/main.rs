@@ -3,16 +3,21 @@
 //! `reqwest` client with a cookie store). Every scenario runs twice, on
 //! SQLite (`sqlite::*`) and on PostgreSQL (`postgres::*`).
 //!
-//! PostgreSQL: `MEMO_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`) must allow CREATE DATABASE.
-//! When it is unreachable the PostgreSQL tests say so and skip, except with
-//! `CI=true`, where they fail. Logs: `TEST_LOG=1`.
+//! PostgreSQL and Redis come from `MEMO_TEST_POSTGRES_URL` and
+//! `MEMO_TEST_REDIS_URL` (see `tests/support/mod.rs`). When one is
+//! unreachable its tests say so and skip, except with `CI=true`, where they
+//! fail; the last line of the run counts the tests of each backend. Logs:
+//! `TEST_LOG=1`.
 
 mod helpers;
+#[path = "../support/mod.rs"]
+mod support;
 
+mod account;
 mod auth;
 mod bad_input;
 mod binary;
+mod connections;
 mod hardening;
 mod limits;
 mod memos;
@@ -21,3 +26,4 @@ mod platform;
 mod redis;
 mod scale_out;
 mod sessions;
+mod user_names;

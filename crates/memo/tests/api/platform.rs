@@ -21,7 +21,34 @@ async fn health_checks_the_database(app: TestApp) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         json(response).await,
-        json!({"status": "ok", "database": "ok"})
+        json!({"status": "ok", "database": "ok", "redis": "not configured"})
+    );
+}
+
+/// With REDIS_URL, Redis is required (authenticated requests need it): the
+/// health check reports it and answers 503 while it is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_each_service_and_is_503_while_redis_is_down() {
+    let Some(mut redis) = crate::support::redis::PrivateRedis::start().await else {
+        return;
+    };
+    let url = redis.url.clone();
+    let app = spawn_app_with(Backend::Sqlite, |config| config.redis_url = Some(url))
+        .await
+        .expect("a server");
+    let up = app.get("/api/health").await;
+    assert_eq!(up.status(), StatusCode::OK);
+    assert_eq!(
+        json(up).await,
+        json!({"status": "ok", "database": "ok", "redis": "ok"})
+    );
+
+    redis.stop();
+    let down = app.get("/api/health").await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        json(down).await,
+        json!({"status": "unavailable", "database": "ok", "redis": "down", "msg": "Unavailable: Redis"})
     );
 }
 
@@ -254,7 +281,7 @@ async fn non_get_requests_outside_the_api_are_405() {
 }
 
 /// Every route of the API, as the contract (and the issue) lists them.
-const ROUTES: [(&str, &str); 17] = [
+const ROUTES: [(&str, &str); 19] = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("get", "/api/auth/status"),
@@ -264,6 +291,8 @@ const ROUTES: [(&str, &str); 17] = [
     ("get", "/api/auth/sessions"),
     ("delete", "/api/auth/sessions/{id}"),
     ("post", "/api/auth/logout-all"),
+    ("post", "/api/auth/password"),
+    ("delete", "/api/auth/account"),
     ("get", "/api/.well-known/jwks.json"),
     ("get", "/api/memos"),
     ("post", "/api/memos"),

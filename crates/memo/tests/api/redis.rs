@@ -3,39 +3,14 @@
 //! Redis: `MEMO_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). When it
 //! is unreachable the test says so and skips, except with `CI=true`.
 
-use std::{io::Write as _, time::Duration};
-
 use memo::config::{Secret, SigningKey};
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{Backend, TestApp, assert_error, spawn_app_with};
 
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
-
 /// The Redis URL, or `None` (after saying so) when nothing listens there.
 pub async fn redis_url() -> Option<String> {
-    let url = std::env::var("MEMO_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.to_owned());
-    let parsed = reqwest::Url::parse(&url).expect("a valid MEMO_TEST_REDIS_URL");
-    let address = (
-        parsed.host_str().unwrap_or("127.0.0.1").to_owned(),
-        parsed.port().unwrap_or(6379),
-    );
-    let reachable = tokio::time::timeout(
-        Duration::from_secs(3),
-        tokio::net::TcpStream::connect(address),
-    )
-    .await;
-    if matches!(reachable, Ok(Ok(_))) {
-        return Some(url);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("Redis is unreachable at {url}, and CI=true requires the Redis test to run");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPING the Redis test: Redis is unreachable at {url}"
-    );
-    None
+    crate::support::redis::redis_url().await
 }
 
 async fn with_redis(url: &str, secret: Option<&[u8]>) -> TestApp {

@@ -4,56 +4,39 @@
 //!
 //! Skipped without PostgreSQL or Redis, except with `CI=true`.
 
-use std::{
-    io::{BufRead as _, BufReader},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, create_postgres_database, payload, with_database};
+use crate::{
+    helpers::{assert_error, payload},
+    support::{postgres::TempDatabase, process::MemoProcess},
+};
 
-/// Kills the server when the test ends, however it ends.
+/// One instance: `memo serve` on the shared database and Redis.
 struct Server {
-    child: Child,
+    process: MemoProcess,
     address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _data_dir: tempfile::TempDir,
 }
 
 fn serve(database_url: &str, redis_url: &str, prefix: &str, secret: &str) -> Server {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_memo"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("MEMO_DATA_DIR", dir.path())
-        .env("MEMO_BIND", "127.0.0.1:0")
-        .env("DATABASE_URL", database_url)
-        .env("REDIS_URL", redis_url)
-        .env("MEMO_REDIS_PREFIX", prefix)
-        .env("JWT_SECRET_KEY", secret)
-        .env("MEMO_RATE_LIMITS", "off")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("memo serve");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("the first line");
-    let address = line
-        .trim()
-        .strip_prefix("memo listening on ")
-        .unwrap_or_else(|| panic!("the listening line, not {line:?}"))
-        .to_owned();
-    Server { child, address }
+    let process = MemoProcess::start(
+        MemoProcess::command(dir.path())
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis_url)
+            .env("MEMO_REDIS_PREFIX", prefix)
+            .env("JWT_SECRET_KEY", secret)
+            .env("MEMO_RATE_LIMITS", "off")
+            .stderr(std::process::Stdio::null()),
+    );
+    Server {
+        address: process.address.clone(),
+        process,
+        _data_dir: dir,
+    }
 }
 
 /// The value of `name` in a response's `Set-Cookie` lines.
@@ -100,10 +83,10 @@ async fn two_instances_on_one_database_and_redis_behave_as_one() {
     let Some(redis_url) = crate::redis::redis_url().await else {
         return;
     };
-    let Some((admin_url, name)) = create_postgres_database().await else {
+    let Some(database) = TempDatabase::create().await else {
         return;
     };
-    let database_url = with_database(&admin_url, &name);
+    let database_url = database.url().to_owned();
     let prefix = format!("memo-test-{}", uuid::Uuid::new_v4().simple());
     let secret = uuid::Uuid::new_v4().simple().to_string().repeat(2);
 
@@ -212,15 +195,5 @@ async fn two_instances_on_one_database_and_redis_behave_as_one() {
     )
     .await;
 
-    drop((a, b));
-    drop_database(&admin_url, &name).await;
-}
-
-async fn drop_database(admin_url: &str, name: &str) {
-    use sqlx::Connection as _;
-    if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
-        let _ = sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-            .execute(&mut admin)
-            .await;
-    }
+    drop((a.process, b.process));
 }

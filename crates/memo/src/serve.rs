@@ -1,0 +1,455 @@
+//! Serving connections with the limits of a server that faces the internet,
+//! which `axum::serve` does not have (a half-sent header block or an idle
+//! keep-alive connection used to stay open for good, until the file limit
+//! stopped `accept`):
+//!
+//! - **header read timeout** (default 60 s, nginx's `client_header_timeout`):
+//!   from a new connection, or a request's first byte, to its last header;
+//! - **keep-alive timeout** (default 75 s, nginx's `keepalive_timeout`): how
+//!   long a connection may sit idle between requests;
+//! - **at most `max_connections` open connections**: one more is closed at
+//!   once after `accept` (cheap, and it keeps the backlog moving) and logged;
+//! - a **64 KiB cap on the read buffer**, so a header block cannot hold more
+//!   (hyper's default is 400 KB per connection); larger headers get 431.
+//!
+//! A timed-out connection is simply closed: no request was in flight.
+//! [`raise_file_limit`] lifts the soft `RLIMIT_NOFILE` to the hard limit at
+//! start, so the connection bound, not the file limit, is what refuses.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{Arc, Mutex, PoisonError},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{Router, body::Body, extract::ConnectInfo};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{Notify, Semaphore, watch},
+    time::Instant,
+};
+use tower::ServiceExt as _;
+
+/// Default of `MEMO_HEADER_READ_TIMEOUT`, in seconds (nginx's).
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 60;
+/// Default of `MEMO_KEEP_ALIVE_TIMEOUT`, in seconds (nginx's).
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS: u64 = 75;
+/// Default of `MEMO_MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// File descriptors kept for everything but client connections (database
+/// pools, Redis, log, the SPA files in debug builds).
+pub const RESERVED_FILES: u64 = 128;
+/// The largest read buffer of a connection, so the largest header block.
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
+/// The connection limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// From a connection or a request's first byte to its last header.
+    pub header_read_timeout: Duration,
+    /// How long a connection may be idle between requests.
+    pub keep_alive_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECONDS),
+            keep_alive_timeout: Duration::from_secs(DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// These limits with `max_connections` lowered to what the open-file
+    /// limit allows (it minus [`RESERVED_FILES`]), with a warning when it had
+    /// to be lowered.
+    #[must_use]
+    pub fn within_file_limit(mut self) -> Self {
+        let Some(files) = file_limit() else {
+            return self;
+        };
+        let room = usize::try_from(files.saturating_sub(RESERVED_FILES)).unwrap_or(usize::MAX);
+        if self.max_connections > room {
+            tracing::warn!(
+                max_connections = self.max_connections,
+                file_limit = files,
+                "the open-file limit allows only {room} connections; raise the hard limit (ulimit -Hn) to serve more"
+            );
+            self.max_connections = room.max(1);
+        }
+        self
+    }
+}
+
+/// Raises the soft open-file limit to the hard one (a service often starts
+/// with 1,024, fewer than the connections it is meant to hold). Returns the
+/// soft limit now in force.
+pub fn raise_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(err) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(error = %err, "could not raise the open-file limit to the hard limit");
+        }
+    }
+    file_limit()
+}
+
+/// The soft open-file limit, `None` when unlimited.
+fn file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// Serves `router` on `listener` until `signal` completes, then stops
+/// accepting, lets the requests in flight finish and closes the idle
+/// connections.
+///
+/// # Errors
+/// None so far: accept errors (e.g. out of file descriptors) are logged and
+/// retried; kept as `io::Result` for the callers.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let janitor = tokio::spawn(release_memory_after_bursts(
+        permits.clone(),
+        limits.max_connections,
+    ));
+    let (stop, stopping) = watch::channel(false);
+    let mut last_refusal_logged: Option<Instant> = None;
+    tokio::pin!(signal);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(&err).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            drop(stream);
+            if last_refusal_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                last_refusal_logged = Some(Instant::now());
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    "connection refused: too many open connections (MEMO_MAX_CONNECTIONS)"
+                );
+            }
+            continue;
+        };
+        let (router, stopping) = (router.clone(), stopping.clone());
+        tokio::spawn(async move {
+            connection(stream, peer, router, limits, stopping).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    janitor.abort();
+    drop(stopping);
+    stop.send_replace(true);
+    // Every connection holds a receiver: this returns once all have ended.
+    stop.closed().await;
+    Ok(())
+}
+
+/// Connections closed since the last look beyond which freed memory is
+/// handed back to the system.
+const RELEASE_AFTER_CLOSED: usize = 256;
+
+/// After a burst of connections has closed (a flood of slow clients timed
+/// out, say), hands the memory their buffers held back to the system:
+/// glibc keeps freed blocks in its per-thread arenas for reuse, so without
+/// this the process would stay at its peak size for good.
+async fn release_memory_after_bursts(permits: Arc<Semaphore>, max: usize) {
+    let mut every = tokio::time::interval(Duration::from_secs(2));
+    let mut peak = 0;
+    loop {
+        every.tick().await;
+        let open = max.saturating_sub(permits.available_permits());
+        peak = peak.max(open);
+        if peak - open >= RELEASE_AFTER_CLOSED {
+            release_freed_memory();
+            peak = open;
+        }
+    }
+}
+
+/// `malloc_trim(0)`: returns the free pages of every glibc arena.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only walks glibc's own arenas under their locks
+    // and madvises pages that hold no allocation; any thread may call it.
+    let _ = unsafe { libc::malloc_trim(0) };
+}
+
+/// Other allocators give memory back by themselves.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
+
+/// Out of file descriptors (or another accept error): the pending
+/// connection stays in the backlog, so wait a little instead of spinning.
+async fn accept_failed(err: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!(error = %err, "accept failed");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// One connection: HTTP/1.1 through hyper, closed when a timeout of
+/// [`Activity`] passes or, at shutdown, once its request is answered.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: ConnectionLimits,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Watched {
+        stream,
+        activity: activity.clone(),
+    });
+    let service = hyper::service::service_fn({
+        let activity = activity.clone();
+        move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let in_flight = InFlight::begin(&activity);
+            let response = router.clone().oneshot(request.map(Body::new));
+            async move {
+                let response = response.await?;
+                Ok::<_, Infallible>(response.map(|body| {
+                    Body::new(Answered {
+                        body,
+                        _in_flight: in_flight,
+                    })
+                }))
+            }
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.max_buf_size(MAX_READ_BUFFER);
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let mut shutting_down = false;
+    loop {
+        let deadline = activity.deadline(&limits);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+                return;
+            }
+            () = sleep_until(deadline) => {
+                if activity.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
+                    tracing::debug!(%peer, "connection timed out");
+                    return;
+                }
+            }
+            () = activity.changed.notified() => {}
+            _ = stopping.changed(), if !shutting_down => {
+                shutting_down = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Where a connection is in its life, for its timeouts.
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for a request's headers since `since`: a fresh connection or
+    /// a request's first bytes (`idle == false`), or an idle keep-alive
+    /// connection (`idle == true`).
+    Waiting { since: Instant, idle: bool },
+    /// This many requests are being answered (no timeout applies).
+    Busy(usize),
+}
+
+#[derive(Debug)]
+struct Activity {
+    phase: Mutex<Phase>,
+    changed: Notify,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            phase: Mutex::new(Phase::Waiting {
+                since: Instant::now(),
+                idle: false,
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Phase) -> bool) {
+        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
+        if change(&mut phase) {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Bytes arrived: an idle connection starts a request's headers.
+    fn read(&self) {
+        self.update(|phase| match phase {
+            Phase::Waiting { idle: true, .. } => {
+                *phase = Phase::Waiting {
+                    since: Instant::now(),
+                    idle: false,
+                };
+                true
+            }
+            _ => false,
+        });
+    }
+
+    fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
+        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
+            Phase::Waiting { since, idle: true } => Some(since + limits.keep_alive_timeout),
+            Phase::Waiting { since, idle: false } => Some(since + limits.header_read_timeout),
+            Phase::Busy(_) => None,
+        }
+    }
+}
+
+/// A request being answered; dropped with the response's body, once it is
+/// written (or the connection is gone).
+#[derive(Debug)]
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn begin(activity: &Arc<Activity>) -> Self {
+        activity.update(|phase| {
+            *phase = match *phase {
+                Phase::Busy(n) => Phase::Busy(n + 1),
+                Phase::Waiting { .. } => Phase::Busy(1),
+            };
+            true
+        });
+        Self(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.update(|phase| {
+            *phase = match *phase {
+                Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
+                _ => Phase::Waiting {
+                    since: Instant::now(),
+                    idle: true,
+                },
+            };
+            true
+        });
+    }
+}
+
+/// A response body that ends its request's [`InFlight`] when dropped.
+struct Answered {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Answered {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The socket, telling its [`Activity`] when bytes arrive.
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}

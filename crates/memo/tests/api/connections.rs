@@ -1,0 +1,162 @@
+//! Connections that never finish their headers, or sit idle after an
+//! answer, are closed by the header read and keep-alive timeouts; while
+//! 1,100 of them are held by a memo started with a soft file limit of 1,024,
+//! a normal request still gets its answer in under a second, and the memory
+//! they held is given back.
+
+use std::time::{Duration, Instant};
+
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+};
+
+use crate::support::process::MemoProcess;
+
+const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(4);
+const SLOW: usize = 550;
+const IDLE: usize = 550;
+/// Each slow connection sends this much of a header block and stops.
+const PARTIAL_HEADER_BYTES: usize = 32 * 1024;
+
+/// This test process holds 1,100 sockets itself.
+fn raise_own_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    limit.current = limit.maximum;
+    let _ = setrlimit(Resource::Nofile, limit);
+    let now = getrlimit(Resource::Nofile).current;
+    assert!(
+        now.is_none_or(|n| n > 2_500),
+        "this test needs a hard open-file limit above 2,500 (have {now:?})"
+    );
+}
+
+async fn slow(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    let head = format!(
+        "GET /api/health HTTP/1.1\r\nHost: memo\r\nX-Padding: {}",
+        "p".repeat(PARTIAL_HEADER_BYTES)
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+async fn idle(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: memo\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = [0u8; 4096];
+    let read = stream.read(&mut answer).await.expect("an answer");
+    assert!(
+        answer[..read].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..read])
+    );
+    stream
+}
+
+/// Waits until the server closes `stream` (EOF or reset); how long it took.
+async fn closed_after(mut stream: TcpStream, limit: Duration) -> Duration {
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return start.elapsed(),
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("still open after {limit:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_timed_out_and_cannot_starve_a_normal_request() {
+    raise_own_file_limit();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let server = MemoProcess::start(
+        MemoProcess::command_with_file_limit(dir.path(), 1024)
+            .env("JWT_SECRET_KEY", "connections-test-secret-0123456789abcdef")
+            .env(
+                "MEMO_HEADER_READ_TIMEOUT",
+                HEADER_TIMEOUT.as_secs().to_string(),
+            )
+            .env(
+                "MEMO_KEEP_ALIVE_TIMEOUT",
+                KEEP_ALIVE_TIMEOUT.as_secs().to_string(),
+            )
+            .env("RUST_LOG", "error")
+            .stderr(std::process::Stdio::null()),
+    );
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
+    for _ in 0..20 {
+        let warm = client
+            .get(server.url("/api/health"))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(warm.status(), reqwest::StatusCode::OK);
+    }
+    let baseline = server.rss_kib();
+
+    let started = Instant::now();
+    let mut held = Vec::with_capacity(SLOW + IDLE);
+    for _ in 0..SLOW {
+        held.push(slow(&address).await);
+    }
+    for _ in 0..IDLE {
+        held.push(idle(&address).await);
+    }
+    let holding = server.rss_kib();
+
+    let asked = Instant::now();
+    let normal = client
+        .get(server.url("/api/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("a normal request is answered while 1,100 connections are held");
+    let waited = asked.elapsed();
+    assert_eq!(normal.status(), reqwest::StatusCode::OK);
+    assert!(waited < Duration::from_secs(1), "answered in {waited:?}");
+    assert!(
+        started.elapsed() < HEADER_TIMEOUT,
+        "the connections were still all held when the request was made"
+    );
+
+    let limit = KEEP_ALIVE_TIMEOUT + Duration::from_secs(10);
+    let waits =
+        futures_util::future::join_all(held.into_iter().map(|s| closed_after(s, limit))).await;
+    let (slow_waits, idle_waits) = waits.split_at(SLOW);
+    let shortest = |waits: &[Duration]| waits.iter().min().copied().unwrap_or_default();
+    // Closed by the timeouts, not before: the slow ones about HEADER_TIMEOUT
+    // after they connected, the idle ones KEEP_ALIVE_TIMEOUT after their answer.
+    let opened = asked.duration_since(started);
+    assert!(shortest(slow_waits) + opened >= HEADER_TIMEOUT - Duration::from_millis(500));
+    assert!(shortest(idle_waits) + opened >= KEEP_ALIVE_TIMEOUT - Duration::from_secs(3));
+
+    // The memory the partial headers held (~17 MiB) is given back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after = server.rss_kib();
+    while after > baseline + 6 * 1024 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = server.rss_kib();
+    }
+    eprintln!("RSS: baseline {baseline} KiB, holding {holding} KiB, after {after} KiB");
+    assert!(
+        after <= baseline + 6 * 1024,
+        "RSS {after} KiB after the connections closed; baseline {baseline} KiB (holding {holding} KiB)"
+    );
+    let again = client
+        .get(server.url("/api/health"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(again.status(), reqwest::StatusCode::OK);
+}

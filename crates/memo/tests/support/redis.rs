@@ -1,0 +1,110 @@
+//! The test Redis at `MEMO_TEST_REDIS_URL`. Tests give their keys a prefix
+//! of their own and never flush.
+
+use std::{sync::OnceLock, time::Duration};
+
+use super::{ci, say, tally};
+
+/// Where Redis is unless `MEMO_TEST_REDIS_URL` says.
+pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
+/// The Redis URL, or `None` (after saying so once) when nothing listens
+/// there; under `CI=true` that panics instead.
+pub async fn redis_url() -> Option<String> {
+    let url = std::env::var("MEMO_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+    let parsed = reqwest::Url::parse(&url).expect("a valid MEMO_TEST_REDIS_URL");
+    let address = (
+        parsed.host_str().unwrap_or("127.0.0.1").to_owned(),
+        parsed.port().unwrap_or(6379),
+    );
+    let reachable = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await;
+    if matches!(reachable, Ok(Ok(_))) {
+        tally::ran(tally::Backend::Redis);
+        return Some(url);
+    }
+    assert!(
+        !ci(),
+        "Redis is unreachable at {url}, and CI=true requires the Redis tests to run"
+    );
+    tally::skipped(tally::Backend::Redis);
+    static SAID: OnceLock<()> = OnceLock::new();
+    SAID.get_or_init(|| {
+        say(&format!(
+            "SKIPPING the Redis tests: Redis is unreachable at {url}"
+        ))
+    });
+    None
+}
+
+/// A key prefix no other test or run shares.
+#[must_use]
+pub fn unique_prefix() -> String {
+    format!("memo-test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A Redis server of the test's own (`redis-server` on a free port, no
+/// persistence), for tests that stop it. Dropping it kills it.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    child: std::process::Child,
+    /// `redis://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl PrivateRedis {
+    /// Starts one; `None` (skipped, said once) without `redis-server`,
+    /// except under `CI=true`.
+    pub async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(err) => {
+                assert!(
+                    !ci(),
+                    "redis-server cannot be started ({err}), and CI=true requires it"
+                );
+                say(&format!("SKIPPING a test that needs redis-server: {err}"));
+                return None;
+            }
+        };
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(redis);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start listening on {port}");
+    }
+
+    /// Stops it (SIGKILL), as an outage would.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
