@@ -17,6 +17,7 @@ mod hardening;
 mod limits;
 mod memos;
 mod original_client;
+mod paging;
 mod platform;
 mod redis;
 mod scale_out;
