@@ -12,6 +12,8 @@
 mod page;
 mod postgres;
 pub(super) mod sqlite;
+#[cfg(test)]
+mod sqlite_plans;
 
 use serde::Serialize;
 use sqlx::FromRow;

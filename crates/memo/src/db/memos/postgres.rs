@@ -1,5 +1,9 @@
 //! The memo statements on PostgreSQL (sqlx): one statement per call, each
-//! prepared once per connection by sqlx's statement cache.
+//! prepared once per connection by sqlx's statement cache, except the
+//! searches: they are planned on every call with the search text's value
+//! (`persistent(false)`), because a generic plan cannot know whether the
+//! text is rare (read the trigram index) or common (read the list until the
+//! page is full), and at 100,000 memos the wrong one read the whole table.
 //!
 //! The search index is `memos_search`, a GIN index over `user_id`, `archived`
 //! (btree_gin) and the trigrams of `title` and `content` (pg_trgm, migration
@@ -225,6 +229,7 @@ async fn indexed_search(
     let (id, updated_at) = position_binds(request);
     let limit = request.limit();
     let rows = sqlx::query(sql)
+        .persistent(false)
         .bind(request.user_id)
         .bind(request.archived)
         .bind(id)
@@ -263,6 +268,7 @@ async fn scan(pool: &PgPool, request: &PageRequest<'_>, pattern: &str) -> Result
     let (id, updated_at) = position_binds(request);
     let limit = request.limit();
     let memos = sqlx::query_as::<_, Memo>(sql)
+        .persistent(false)
         .bind(request.user_id)
         .bind(request.archived)
         .bind(id)
@@ -333,9 +339,35 @@ pub(super) async fn delete(pool: &PgPool, id: i64, user_id: i64) -> Result<bool,
     Ok(done.rows_affected() > 0)
 }
 
+/// Every read statement, named, for the plan checks.
+#[cfg(test)]
+pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("list by id", list_sql!(Id)),
+        ("list by -updated_at", list_sql!(UpdatedDesc)),
+        (
+            "search by -updated_at",
+            indexed_search_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+        ),
+        (
+            "scan by -updated_at",
+            scan_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+        ),
+        ("scan end by -updated_at", scan_end_sql!(UpdatedDesc)),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[ignore = "prints the statements, for EXPLAIN by hand"]
+    fn print_statements() {
+        for (name, sql) in reads() {
+            println!("-- {name}\n{sql};");
+        }
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

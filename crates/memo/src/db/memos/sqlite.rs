@@ -180,13 +180,12 @@ fn list(conn: &Connection, request: &PageRequest<'_>, rows: i64) -> rusqlite::Re
     };
     let (id, updated_at) = position_binds(request);
     let mut statement = conn.prepare_cached(sql)?;
-    let memos = statement
+    statement
         .query_map(
             params![request.user_id, request.archived, id, updated_at, rows],
             memo_from_row,
         )?
-        .collect();
-    memos
+        .collect()
 }
 
 fn indexed_search(
@@ -310,6 +309,21 @@ pub(crate) fn delete(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Resu
         .prepare_cached(DELETE_MEMO)?
         .execute(params![id, user_id])?
         > 0)
+}
+
+/// Every read statement, named, for the plan checks (`sqlite_plans.rs`).
+#[cfg(test)]
+pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("list by id", list_sql!(Id)),
+        ("list by -id", list_sql!(IdDesc)),
+        ("list by -updated_at", list_sql!(UpdatedDesc)),
+        ("search by id", indexed_search_sql!(Id)),
+        ("search by -id", indexed_search_sql!(IdDesc)),
+        ("search by -updated_at", indexed_search_sql!(UpdatedDesc)),
+        ("count matches", COUNT_MATCHES),
+        ("one memo", SELECT_MEMO),
+    ]
 }
 
 #[cfg(test)]
