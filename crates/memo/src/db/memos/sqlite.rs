@@ -240,8 +240,8 @@ fn scan(conn: &Connection, request: &PageRequest<'_>, search: &str) -> rusqlite:
         updated_at,
         SEARCH_SCAN
     ])?;
-    let (mut memos, mut read, mut last) = (Vec::new(), 0, None);
-    let mut buffer = String::new();
+    let (mut memos, mut read, mut last_id) = (Vec::new(), 0, None);
+    let (mut buffer, mut last_updated_at) = (String::new(), String::new());
     while let Some(row) = rows.next()? {
         read += 1;
         let hit = contains_ignoring_case(row.get_ref(1)?.as_str()?, &needle, &mut buffer)
@@ -254,14 +254,16 @@ fn scan(conn: &Connection, request: &PageRequest<'_>, search: &str) -> rusqlite:
             }
             memos.push(memo_from_row(row)?);
         }
-        last = Some((row.get::<_, i64>(0)?, row.get_ref(5)?.as_str()?.to_owned()));
+        last_id = Some(row.get::<_, i64>(0)?);
+        last_updated_at.clear();
+        last_updated_at.push_str(row.get_ref(5)?.as_str()?);
     }
     // The scan's bound cut the page short: the next one starts after the
     // last memo read, matched or not.
-    let next = match last {
-        Some((id, updated_at)) if read == SEARCH_SCAN => Some(Position {
+    let next = match last_id {
+        Some(id) if read == SEARCH_SCAN => Some(Position {
             id,
-            updated_at: parse_timestamp(&updated_at)?,
+            updated_at: parse_timestamp(&last_updated_at)?,
         }),
         _ => None,
     };
