@@ -218,7 +218,12 @@ fn app() -> &'static App {
                 .unwrap_or_default();
             // One memo to patch.
             db.insert_memo(user.id, "first", "").await.expect("a memo");
-            let state = AppState { db, jwt, passwords };
+            let state = AppState {
+                db,
+                jwt,
+                passwords,
+                cursors: memo::http::CursorKey::derive(&config.jwt.key),
+            };
             let (router, _) = memo::http::router(state, &config);
             App {
                 router,

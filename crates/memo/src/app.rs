@@ -76,6 +76,11 @@ impl App {
     /// [`StartupError`] for anything that stops start-up.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let db = open_db(&config.database_url).await?;
+        if let Some(url) = &config.redis_url {
+            db.share_user_changes(url, &config.redis_prefix)
+                .await
+                .map_err(StartupError::Redis)?;
+        }
         tracing::info!(backend = db.backend(), "database ready");
         let passwords = Passwords::new().await?;
         let jwt = match &config.redis_url {
@@ -96,6 +101,7 @@ impl App {
             db: db.clone(),
             jwt,
             passwords,
+            cursors: http::CursorKey::derive(&config.jwt.key),
         };
         let (router, _) = http::router(state, &config);
         let listener =
@@ -204,9 +210,9 @@ pub async fn open_db(url: &str) -> Result<Db, StartupError> {
 /// connection of its own and answers revocation checks from memory.
 async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, StartupError> {
     let sessions = |e: jwt_extended::StoreError| StartupError::Sessions(e.to_string());
-    let store = match db {
-        Db::Postgres(pool) => SqlStore::postgres(pool.clone()),
-        Db::Sqlite(_) => {
+    let store = match db.postgres_pool() {
+        Some(pool) => SqlStore::postgres(pool.clone()),
+        None => {
             let options: SqliteConnectOptions = config.database_url.parse()?;
             let options = options
                 .journal_mode(SqliteJournalMode::Wal)
@@ -222,7 +228,7 @@ async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, Startup
     store.migrate().await.map_err(sessions)?;
     let purged = store.purge_expired().await.map_err(sessions)?;
     tracing::info!(purged, "session store ready");
-    if matches!(db, Db::Sqlite(_)) {
+    if db.postgres_pool().is_none() {
         return store.with_local_cache().await.map_err(sessions);
     }
     Ok(store)

@@ -167,6 +167,12 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<crate::db::DbError> for ApiError {
+    fn from(err: crate::db::DbError) -> Self {
+        Self::Internal(format!("database: {err}"))
+    }
+}
+
 impl From<crate::password::HashError> for ApiError {
     fn from(err: crate::password::HashError) -> Self {
         Self::internal(err)

@@ -5,7 +5,7 @@
 use axum::extract::FromRef;
 use jwt_extended::JwtManager;
 
-use crate::{db::Db, password::Passwords};
+use crate::{db::Db, http::CursorKey, password::Passwords};
 
 /// The app's state.
 #[derive(Clone, Debug, FromRef)]
@@ -16,4 +16,6 @@ pub struct AppState {
     pub jwt: JwtManager,
     /// Hashes and verifies passwords.
     pub passwords: Passwords,
+    /// Signs and checks the memo list's cursors.
+    pub cursors: CursorKey,
 }

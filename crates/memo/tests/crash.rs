@@ -212,14 +212,25 @@ async fn kill_mid_stream_and_check(database_url: &str, sqlite_file: Option<&Path
 
     let (_server, address) = start(dir.path(), database_url, &log);
     let (client, _) = logged_in(&address, false).await;
-    let rows: Vec<Value> = client
-        .get(format!("{address}/api/memos"))
-        .send()
-        .await
-        .expect("the list")
-        .json()
-        .await
-        .expect("JSON");
+    // Every page of the list, by its `next` links.
+    let mut rows: Vec<Value> = Vec::new();
+    let mut next = Some("/api/memos?limit=200".to_owned());
+    while let Some(path) = next {
+        let response = client
+            .get(format!("{address}{path}"))
+            .send()
+            .await
+            .expect("the list");
+        next = response
+            .headers()
+            .get("link")
+            .and_then(|link| link.to_str().ok())
+            .and_then(|link| link.split_once('>'))
+            .and_then(|(url, _)| url.strip_prefix('<'))
+            .map(str::to_owned);
+        let page: Vec<Value> = response.json().await.expect("JSON");
+        rows.extend(page);
+    }
 
     let acknowledged = ledger.acknowledged.lock().expect("the ledger").clone();
     let attempted = ledger.attempted.lock().expect("the ledger").clone();

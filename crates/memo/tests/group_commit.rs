@@ -1,10 +1,12 @@
-//! SQLite's group commit for memo writes (`db::group_commit`): many
+//! SQLite's group commit for memo writes (`db/sqlite/group_commit.rs`): many
 //! concurrent writes share transactions, every acknowledged write is on disk
 //! with its content, a write that fails inside a batch is undone alone, and
 //! closing the database answers every queued write without hanging.
 //!
 //! Each test holds SQLite's write lock from a connection of its own where it
 //! needs writes to pile up in the queue, so that they meet in one batch.
+//! The writer thread logs to the subscriber current where the database was
+//! opened, so the batch sizes are seen by the test's subscriber.
 
 use std::{
     collections::HashMap,
@@ -12,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use memo::db::{Db, Memo, MemoChanges, NewUser};
+use memo::db::{Db, DbError, MAX_PAGE, Memo, MemoChanges, NewUser, Order, PageRequest};
 use sqlx::{Connection as _, SqliteConnection};
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -50,8 +52,26 @@ async fn add_user(db: &Db, name: &str) -> i64 {
 /// connection pool (so from the file, not from the writer's connection).
 async fn memos_on_disk(url: &str, user_id: i64) -> HashMap<i64, Memo> {
     let db = Db::connect(url).await.expect("the database, reopened");
-    let mut memos = db.list_memos(user_id, false).await.expect("list");
-    memos.extend(db.list_memos(user_id, true).await.expect("list"));
+    let mut memos = Vec::new();
+    for archived in [false, true] {
+        let mut after = None;
+        loop {
+            let request = PageRequest {
+                user_id,
+                archived,
+                order: Order::Id,
+                after,
+                limit: MAX_PAGE,
+                search: None,
+            };
+            let page = db.memo_page(&request).await.expect("a page");
+            memos.extend(page.memos);
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+    }
     db.close().await;
     memos.into_iter().map(|m| (m.id, m)).collect()
 }
@@ -76,8 +96,8 @@ async fn unlock_writes(mut conn: SqliteConnection) {
     conn.close().await.expect("close");
 }
 
-fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+fn is_foreign_key_violation(err: &DbError) -> bool {
+    err.is_foreign_key_violation()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +148,7 @@ async fn concurrent_writes_are_all_durable_with_their_content() {
         Deleted(bool),
         Intruded(Option<Memo>),
         IntrudedDelete(bool),
-        Orphan(Result<Memo, sqlx::Error>),
+        Orphan(Result<Memo, DbError>),
     }
     let mut tasks = Vec::new();
     for (n, &(owner, id)) in expected.keys().enumerate() {
@@ -217,7 +237,7 @@ async fn concurrent_writes_are_all_durable_with_their_content() {
     assert!(memos_on_disk(&url, i64::MAX).await.is_empty());
 }
 
-/// Records the size of every committed batch (the writer task's trace event).
+/// Records the size of every committed batch (the writer thread's trace event).
 #[derive(Clone, Default)]
 struct Batches(Arc<Mutex<Vec<u64>>>);
 
@@ -243,7 +263,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Batches {
     }
 }
 
-// One thread, so that the writer task runs where the test's subscriber is.
+// The test's subscriber is set before the database (and its writer thread) starts.
 #[tokio::test(flavor = "current_thread")]
 async fn a_failing_write_is_undone_alone_and_the_rest_of_its_batch_commits() {
     let batches = Batches::default();
@@ -266,7 +286,7 @@ async fn a_failing_write_is_undone_alone_and_the_rest_of_its_batch_commits() {
         .expect("insert");
 
     let lock = lock_writes(&url).await;
-    // The first write takes the writer task into its batch, which waits for
+    // The first write takes the writer thread into its batch, which waits for
     // the lock; the writes after it queue up and make the next batch.
     let first = tokio::spawn({
         let db = db.clone();
@@ -397,7 +417,7 @@ async fn close_answers_every_queued_write_and_refuses_later_ones() {
     }
     let later = db.insert_memo(alice, "too late", "").await;
     assert!(
-        matches!(later, Err(sqlx::Error::PoolClosed)),
+        matches!(later, Err(DbError::Closed)),
         "a write after close: {later:?}"
     );
 
@@ -436,12 +456,7 @@ async fn a_failed_batch_fails_all_its_writes_and_the_next_one_commits() {
         .expect("in time")
         .expect("the task")
         .expect_err("the lock was never had");
-    let batch_failed = match &err {
-        sqlx::Error::Io(io) => io
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<memo::db::BatchFailed>()),
-        _ => None,
-    };
+    let batch_failed = matches!(&err, DbError::BatchFailed(_)).then_some(());
     assert!(batch_failed.is_some(), "the batch's error: {err:?}");
     let mut made = Vec::new();
     for write in next {

@@ -1,62 +1,84 @@
 //! All of the app's SQL, for both backends.
 //!
-//! The backend is chosen at run time from the database URL, so the pool is an
-//! enum rather than a type parameter: the handlers stay non-generic and the
-//! binary serves either backend. SQLite and PostgreSQL share the `$N`
-//! placeholder syntax, so every statement is written once and run on whichever
-//! pool is live through [`on_pool!`]; only the migrations differ per backend.
+//! The backend is chosen at run time from the database URL, so [`Db`] holds
+//! an enum rather than taking a type parameter: the handlers stay non-generic
+//! and the binary serves either backend.
+//!
+//! - Memos (`memos/`): SQLite through rusqlite (reads on the caller's thread,
+//!   writes group-committed by one writer thread; see `sqlite/`), PostgreSQL
+//!   through sqlx. Each backend has its own statements, for its own search
+//!   index.
+//! - Users (`users.rs`): through sqlx on both backends; SQLite and PostgreSQL
+//!   share the `$N` placeholder syntax, so each statement is written once and
+//!   run on whichever pool is live through [`on_pool!`] / [`on_writer!`].
+//!   `user_by_id` is served from a cache (`user_cache.rs`).
 
-mod group_commit;
+mod error;
 mod memos;
+mod sqlite;
+mod user_cache;
+mod user_changes;
 mod users;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use sqlx::{
-    PgPool, SqlitePool,
+    PgPool,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use time::OffsetDateTime;
 
-use self::group_commit::MemoWrites;
-
 pub use self::{
-    group_commit::BatchFailed,
-    memos::{Memo, MemoChanges},
+    error::DbError,
+    memos::{
+        MAX_PAGE, MAX_SEARCH_CHARS, Memo, MemoChanges, Order, Page, PageRequest, Position,
+        SEARCH_CANDIDATES, SEARCH_SCAN,
+    },
     users::{NameCollision, NewUser, User, UserWithHash},
 };
+use self::{
+    sqlite::{MemoWrites, Readers, SqliteDb},
+    user_cache::UserCache,
+    user_changes::UserChanges,
+};
 
-/// Runs the same statement-building expression on whichever pool is live; on
-/// SQLite, the readers' pool. Statements that write use [`on_writer!`].
+/// Runs the same sqlx statement-building expression on whichever pool is
+/// live; on SQLite, the sqlx readers' pool. Statements that write use
+/// [`on_writer!`].
 ///
 /// The expression is compiled once per backend, so it must only use APIs that
-/// both `Sqlite` and `Postgres` support (all the app's SQL does).
+/// both `Sqlite` and `Postgres` support (all the users' SQL does).
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite(sqlite) => {
-                let $pool = &sqlite.readers;
+        match &$db.inner.backend {
+            $crate::db::Backend::Sqlite(sqlite) => {
+                let $pool = &sqlite.sqlx_readers;
                 $body
             }
-            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Backend::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
 
-/// Like [`on_pool!`] for a statement that writes: on SQLite it runs on the one
-/// writer connection, so writers queue in the pool (first come, first served)
-/// instead of meeting `SQLITE_BUSY` and sleeping in SQLite's busy handler.
-/// Memo writes on SQLite go through [`group_commit`] instead.
+/// Like [`on_pool!`] for a statement that writes: on SQLite it runs on sqlx's
+/// one writer connection, so writers queue in the pool (first come, first
+/// served) instead of meeting `SQLITE_BUSY` and sleeping in SQLite's busy
+/// handler. Memo writes on SQLite go through the group commit instead.
 macro_rules! on_writer {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite(sqlite) => {
-                let $pool = &sqlite.writer;
+        match &$db.inner.backend {
+            $crate::db::Backend::Sqlite(sqlite) => {
+                let $pool = &sqlite.sqlx_writer;
                 $body
             }
-            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Backend::Postgres($pool) => $body,
         }
     };
 }
@@ -66,30 +88,35 @@ pub(crate) use on_writer;
 /// fails, so that an overloaded database gives errors instead of a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connections that read a SQLite file. Each sqlx SQLite connection is a
-/// thread, and reads in WAL mode run side by side, so a few serve two cores.
-const SQLITE_READERS: u32 = 8;
+/// sqlx connections that read a SQLite file's users (on a cache miss or a
+/// login); memo reads have their own (`sqlite/readers.rs`).
+const SQLITE_SQLX_READERS: u32 = 2;
 
-/// The app's database: a SQLite file or a PostgreSQL server.
+/// PostgreSQL connections.
+const POSTGRES_CONNECTIONS: u32 = 10;
+
+/// The app's database: a SQLite file or a PostgreSQL database. Cheap to
+/// clone (one `Arc`).
 #[derive(Clone, Debug)]
-pub enum Db {
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+#[derive(Debug)]
+struct DbInner {
+    backend: Backend,
+    /// `user_by_id`'s cache.
+    users: UserCache,
+    /// With `REDIS_URL`: where users' changes are published and heard.
+    user_changes: OnceLock<UserChanges>,
+}
+
+#[derive(Debug)]
+enum Backend {
     /// A SQLite database file (the default, in the data dir).
     Sqlite(SqliteDb),
     /// A PostgreSQL database (`DATABASE_URL=postgres://...`).
     Postgres(PgPool),
-}
-
-/// A SQLite file: a pool of readers and one writer.
-#[derive(Clone, Debug)]
-pub struct SqliteDb {
-    readers: SqlitePool,
-    /// SQLite has one writer at a time anyway: with a single connection,
-    /// writers wait their turn in the pool's queue rather than in SQLite's
-    /// busy handler, which sleeps in steps of up to 100 ms.
-    writer: SqlitePool,
-    /// The memo writes' queue to the group-commit task, which runs them in
-    /// batches on `writer`: one fsync per batch instead of per write.
-    memo_writes: MemoWrites,
 }
 
 /// Why the database could not be opened or migrated.
@@ -109,6 +136,12 @@ pub enum DbSetupError {
     /// Connecting failed.
     #[error("could not connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
+    /// Opening the SQLite file for the memo reads or writes failed.
+    #[error("could not open the SQLite file: {0}")]
+    Open(#[source] DbError),
+    /// The SQLite writer thread could not be started.
+    #[error("could not start the SQLite writer thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// A migration failed.
     #[error("could not migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -121,65 +154,43 @@ impl Db {
     /// - `journal_mode=WAL`, so readers never block the writer;
     /// - `foreign_keys=ON`, since SQLite leaves them off by default and a memo
     ///   must never outlive its user;
-    /// - `busy_timeout`, so a writer from another process waits for the lock
-    ///   instead of failing at once with `SQLITE_BUSY` (this process's writes
-    ///   go through its one writer connection and never contend);
+    /// - `busy_timeout`, so a writer waits for another connection's lock
+    ///   instead of failing at once with `SQLITE_BUSY`;
     /// - `synchronous=FULL`: in WAL mode `NORMAL` may lose the last commits on
     ///   a power cut or OS crash, and a write the API acknowledged with a 2xx
     ///   must survive one. The cost is one fsync per commit, so memo writes
-    ///   are group-committed (`db/group_commit.rs`): the writes waiting at a time
-    ///   share one transaction and one fsync, and each is answered only after
-    ///   that commit.
+    ///   are group-committed (`db/sqlite/group_commit.rs`): the writes waiting
+    ///   at a time share one transaction and one fsync, and each is answered
+    ///   only after that commit.
     ///
-    /// On SQLite this starts the group-commit task, so it must be called
-    /// within the Tokio runtime that will serve the writes; [`Db::close`]
-    /// stops the task.
+    /// On SQLite this starts the group commit's writer thread; [`Db::close`]
+    /// stops it.
     ///
     /// # Errors
     /// [`DbSetupError`] when the URL is not supported or the connection fails.
     pub async fn connect(url: &str) -> Result<Self, DbSetupError> {
         let scheme = url.split(':').next().unwrap_or_default();
-        match scheme {
-            "sqlite" => {
-                let options = SqliteConnectOptions::from_str(url)
-                    .map_err(DbSetupError::Connect)?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .foreign_keys(true)
-                    .busy_timeout(ACQUIRE_TIMEOUT)
-                    .synchronous(SqliteSynchronous::Full);
-                create_parent_dir(options.get_filename())?;
-                // The writer first: it creates the file and switches it to WAL.
-                let writer = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options.clone())
-                    .await
-                    .map_err(DbSetupError::Connect)?;
-                let readers = SqlitePoolOptions::new()
-                    .max_connections(SQLITE_READERS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(DbSetupError::Connect)?;
-                let memo_writes = MemoWrites::spawn(writer.clone());
-                Ok(Self::Sqlite(SqliteDb {
-                    readers,
-                    writer,
-                    memo_writes,
-                }))
-            }
-            "postgres" | "postgresql" => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(10)
+        let backend = match scheme {
+            "sqlite" => Backend::Sqlite(open_sqlite(url).await?),
+            "postgres" | "postgresql" => Backend::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await
-                    .map_err(DbSetupError::Connect)?;
-                Ok(Self::Postgres(pool))
-            }
-            other => Err(DbSetupError::UnsupportedScheme(other.to_owned())),
-        }
+                    .map_err(DbSetupError::Connect)?,
+            ),
+            other => return Err(DbSetupError::UnsupportedScheme(other.to_owned())),
+        };
+        // One process serves a SQLite file; see `user_cache.rs` for PostgreSQL.
+        let cache_is_live = matches!(backend, Backend::Sqlite(_));
+        Ok(Self {
+            inner: Arc::new(DbInner {
+                backend,
+                users: UserCache::new(cache_is_live),
+                user_changes: OnceLock::new(),
+            }),
+        })
     }
 
     /// Applies the embedded migrations of this backend that have not run yet.
@@ -188,13 +199,15 @@ impl Db {
     /// [`DbSetupError::Migrate`] when a migration fails or the recorded
     /// history does not match the embedded one.
     pub async fn migrate(&self) -> Result<(), DbSetupError> {
-        match self {
-            Self::Sqlite(sqlite) => {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => {
                 sqlx::migrate!("./migrations/sqlite")
-                    .run(&sqlite.writer)
+                    .run(&sqlite.sqlx_writer)
                     .await?;
             }
-            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Backend::Postgres(pool) => {
+                sqlx::migrate!("./migrations/postgres").run(pool).await?;
+            }
         }
         Ok(())
     }
@@ -209,26 +222,72 @@ impl Db {
 
     /// Closes every connection, waiting for those in use to be returned. On
     /// SQLite, the memo writes already queued are run and answered first;
-    /// later ones fail with [`sqlx::Error::PoolClosed`].
+    /// later ones fail with [`DbError::Closed`].
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite(sqlite) => {
-                sqlite.memo_writes.close().await;
-                sqlite.readers.close().await;
-                sqlite.writer.close().await;
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => {
+                sqlite.writes.close().await;
+                sqlite.readers.close();
+                sqlite.sqlx_readers.close().await;
+                sqlite.sqlx_writer.close().await;
             }
-            Self::Postgres(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
         }
     }
 
     /// The backend's name, for logs.
     #[must_use]
     pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Sqlite(_) => "sqlite",
-            Self::Postgres(_) => "postgres",
+        match self.inner.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
         }
     }
+
+    /// The PostgreSQL pool, to share with jwt-extended's session store;
+    /// `None` on SQLite.
+    #[must_use]
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.inner.backend {
+            Backend::Postgres(pool) => Some(pool),
+            Backend::Sqlite(_) => None,
+        }
+    }
+}
+
+/// Opens a SQLite file: sqlx's writer first (it creates the file and
+/// switches it to WAL), then sqlx's readers, the memo readers and the memo
+/// writer thread.
+async fn open_sqlite(url: &str) -> Result<SqliteDb, DbSetupError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(DbSetupError::Connect)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(ACQUIRE_TIMEOUT)
+        .synchronous(SqliteSynchronous::Full);
+    create_parent_dir(options.get_filename())?;
+    let path = options.get_filename().to_owned();
+    let sqlx_writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options.clone())
+        .await
+        .map_err(DbSetupError::Connect)?;
+    let sqlx_readers = SqlitePoolOptions::new()
+        .max_connections(SQLITE_SQLX_READERS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(DbSetupError::Connect)?;
+    let readers = Readers::open(&path).map_err(DbSetupError::Open)?;
+    let writes = MemoWrites::spawn(path)?;
+    Ok(SqliteDb {
+        readers,
+        writes,
+        sqlx_readers,
+        sqlx_writer,
+    })
 }
 
 /// The current time, cut to whole microseconds: PostgreSQL keeps no more, so

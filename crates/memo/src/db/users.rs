@@ -170,6 +170,7 @@ impl Db {
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))?;
+        self.user_changed(id).await;
         Ok(done > 0)
     }
 
@@ -190,6 +191,7 @@ impl Db {
         .execute(pool)
         .await
         .map(|done| done.rows_affected()))?;
+        self.user_changed(id).await;
         Ok(done > 0)
     }
 
@@ -204,16 +206,26 @@ impl Db {
             .await)
     }
 
-    /// Finds a user by id.
+    /// Finds a user by id: jwt-extended's user loader runs this on every
+    /// guarded request, so it is answered from a cache when it can be
+    /// (`user_cache.rs`; every user write calls [`Db::user_changed`]).
     ///
     /// # Errors
     /// A database error.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
+        if let Some(user) = self.inner.users.get(id) {
+            return Ok(Some(user));
+        }
+        let generation = self.inner.users.generation();
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
+        let user = on_pool!(self, pool => sqlx::query_as::<_, User>(&sql)
             .bind(id)
             .fetch_optional(pool)
-            .await)
+            .await)?;
+        if let Some(user) = &user {
+            self.inner.users.insert(generation, user);
+        }
+        Ok(user)
     }
 
     /// Every user, by id (for the manager-only listing).

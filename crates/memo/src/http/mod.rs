@@ -29,7 +29,9 @@ use tracing::Level;
 use utoipa::OpenApi as _;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use self::{admin::IsManager, openapi::ApiDoc, spa::is_built as spa_is_built};
+pub use self::{
+    admin::IsManager, memos::CursorKey, openapi::ApiDoc, spa::is_built as spa_is_built,
+};
 use crate::{
     config::Config,
     error::{ApiError, BODY_LIMIT_BYTES},

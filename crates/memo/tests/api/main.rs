@@ -22,6 +22,7 @@ mod hardening;
 mod limits;
 mod memos;
 mod original_client;
+mod paging;
 mod platform;
 mod redis;
 mod scale_out;

@@ -2,16 +2,22 @@
 //! `id` or `user_id` in a body is ignored, and another user's memo answers
 //! exactly like a missing one (404).
 
+mod cursor;
+mod list_query;
+
 use axum::{
     Json,
-    extract::{FromRequestParts, Path, Query, State, rejection::QueryRejection},
-    http::{StatusCode, request::Parts},
+    extract::{FromRequestParts, Path, RawQuery, State},
+    http::{HeaderValue, StatusCode, Uri, header, request::Parts},
+    response::{IntoResponse, Response},
 };
 use jwt_extended::CurrentUser as Current;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+pub use self::cursor::CursorKey;
+use self::list_query::{ListParams, ListQuery};
 use super::auth::CurrentUser;
 use crate::{
     db::{Db, Memo, MemoChanges},
@@ -25,14 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_memos, create_memo))
         .routes(routes!(get_memo, update_memo, delete_memo))
-}
-
-/// `?archived=true` lists the archived memos instead.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListQuery {
-    /// `true` for the archived memos; `false` (the default) for the others.
-    #[serde(default)]
-    archived: bool,
 }
 
 /// A new memo.
@@ -103,26 +101,44 @@ impl<S: Send + Sync> FromRequestParts<S> for MemoId {
     }
 }
 
-/// The caller's memos, by id ascending.
+/// One page of the caller's memos; `Link: <...>; rel="next"` leads to the
+/// next one.
 #[utoipa::path(
     get,
     path = "/api/memos",
     tag = "memos",
-    params(ListQuery),
+    params(ListParams),
     security(("access_cookie" = [])),
     responses(
-        (status = 200, description = "The caller's unarchived (or, with ?archived=true, archived) memos", body = Vec<Memo>),
-        (status = 400, description = "A bad `archived` value", body = ErrorBody),
+        (status = 200, description = "A page of the caller's unarchived (or, with archived=true, archived) memos, \
+at most `limit`, in `order`, matching `q` if given. When more may follow, the `Link` header holds the next page's URL \
+(RFC 8288; the `cursor` in it is opaque). A search page may hold fewer memos than `limit`, even none, and still \
+have a next page: each call reads a bounded number of memos (see docs/performance.md).",
+            body = Vec<Memo>,
+            headers(("Link" = String, description = "`<URL>; rel=\"next\"` when more may follow"))),
+        (status = 400, description = "A bad `limit`, `order`, `archived`, `q` or `cursor` (the message names it)", body = ErrorBody),
         (status = 401, description = "No, expired or revoked token", body = ErrorBody),
     )
 )]
 async fn list_memos(
     Current(user): CurrentUser,
     State(db): State<Db>,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<Memo>>, ApiError> {
-    let Query(query) = query?;
-    Ok(Json(db.list_memos(user.id, query.archived).await?))
+    State(cursors): State<CursorKey>,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = ListQuery::parse(raw.as_deref())?;
+    let request = query.page_request(user.id, &cursors)?;
+    let page = db.memo_page(&request).await?;
+    let mut response = Json(page.memos).into_response();
+    if let Some(next) = page.next {
+        let link = query.next_link(uri.path(), user.id, &cursors, next);
+        // Percent-encoded, so always a valid header value.
+        if let Ok(link) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(response)
 }
 
 /// Creates a memo (unarchived).

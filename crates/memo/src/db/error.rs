@@ -1,0 +1,44 @@
+//! The data layer's error: PostgreSQL and the users' statements go through
+//! sqlx, SQLite's memo statements through rusqlite.
+
+use std::sync::Arc;
+
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A statement run through sqlx failed.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// A statement run through rusqlite (SQLite's memo statements) failed.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was closed ([`Db::close`](super::Db::close)).
+    #[error("the database is closed")]
+    Closed,
+    /// The writer's queue stayed full for the whole wait: the database is
+    /// overloaded (a caller gets an error rather than a hang).
+    #[error("timed out waiting for the database")]
+    TimedOut,
+    /// The SQLite writer thread ended without answering (it panicked).
+    #[error("the SQLite writer thread is gone")]
+    WriterGone,
+    /// The write was in a group commit whose transaction as a whole failed
+    /// (`BEGIN`, a savepoint or `COMMIT`): it was not made.
+    #[error("the group commit's transaction failed, so the write was not made: {0}")]
+    BatchFailed(#[source] Arc<rusqlite::Error>),
+}
+
+impl DbError {
+    /// Whether a foreign key refused the statement (e.g. a memo for a user
+    /// that does not exist), on either backend.
+    #[must_use]
+    pub fn is_foreign_key_violation(&self) -> bool {
+        match self {
+            Self::Sqlx(sqlx::Error::Database(db)) => db.is_foreign_key_violation(),
+            Self::Sqlite(rusqlite::Error::SqliteFailure(err, _)) => {
+                err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Memos. Every statement that touches one memo names its owner too
+//! (`WHERE id = $1 AND user_id = $2`), so ownership is enforced by the SQL
+//! itself and another user's memo is indistinguishable from a missing one.
+//!
+//! SQLite runs these statements through rusqlite (`sqlite.rs`): reads on the
+//! calling thread from a small pool of connections with cached prepared
+//! statements, writes through the group commit's writer thread. PostgreSQL
+//! runs them through sqlx (`postgres.rs`). Both keep the search index in step
+//! inside the write's own transaction: SQLite's FTS5 table through triggers,
+//! PostgreSQL's GIN index as any index.
+
+mod page;
+mod postgres;
+pub(super) mod sqlite;
+#[cfg(test)]
+mod sqlite_plans;
+
+use serde::Serialize;
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+pub use self::page::{
+    MAX_PAGE, MAX_SEARCH_CHARS, Order, Page, PageRequest, Position, SEARCH_CANDIDATES, SEARCH_SCAN,
+};
+use super::{Backend, Db, DbError};
+
+/// A memo as stored and as the API returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, FromRow, ToSchema)]
+pub struct Memo {
+    /// The memo's id, ascending in creation order.
+    pub id: i64,
+    /// The title (1 to 200 characters).
+    pub title: String,
+    /// The body text (up to 100 000 characters).
+    pub content: String,
+    /// Whether the memo is archived (hidden from the default list).
+    pub archived: bool,
+    /// When the memo was created (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// When the memo last changed (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Memo {
+    /// Where this memo stands in a page's order.
+    #[must_use]
+    pub fn position(&self) -> Position {
+        Position {
+            id: self.id,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// The fields a PATCH may change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct MemoChanges<'a> {
+    /// A new, already validated title.
+    pub title: Option<&'a str>,
+    /// A new, already validated content.
+    pub content: Option<&'a str>,
+    /// Archive (`true`) or unarchive (`false`).
+    pub archived: Option<bool>,
+}
+
+impl Db {
+    /// One page of the owner's memos (see [`PageRequest`]).
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn memo_page(&self, request: &PageRequest<'_>) -> Result<Page, DbError> {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => sqlite.read(|conn| sqlite::page(conn, request)),
+            Backend::Postgres(pool) => postgres::page(pool, request).await,
+        }
+    }
+
+    /// One of the owner's memos.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn memo(&self, id: i64, user_id: i64) -> Result<Option<Memo>, DbError> {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => sqlite.read(|conn| sqlite::memo(conn, id, user_id)),
+            Backend::Postgres(pool) => postgres::memo(pool, id, user_id).await,
+        }
+    }
+
+    /// Creates an unarchived memo for the owner.
+    ///
+    /// On SQLite the write goes through the group commit
+    /// (`db/sqlite/group_commit.rs`); as on PostgreSQL, this returns once the
+    /// write is durable.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn insert_memo(
+        &self,
+        user_id: i64,
+        title: &str,
+        content: &str,
+    ) -> Result<Memo, DbError> {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => sqlite.writes.insert(user_id, title, content).await,
+            Backend::Postgres(pool) => postgres::insert(pool, user_id, title, content).await,
+        }
+    }
+
+    /// Applies `changes` to one of the owner's memos and bumps `updated_at`.
+    /// `Ok(None)` when the owner has no such memo.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn update_memo(
+        &self,
+        id: i64,
+        user_id: i64,
+        changes: &MemoChanges<'_>,
+    ) -> Result<Option<Memo>, DbError> {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => sqlite.writes.update(id, user_id, changes).await,
+            Backend::Postgres(pool) => postgres::update(pool, id, user_id, changes).await,
+        }
+    }
+
+    /// Deletes one of the owner's memos; `false` when there was none.
+    ///
+    /// # Errors
+    /// A database error.
+    pub async fn delete_memo(&self, id: i64, user_id: i64) -> Result<bool, DbError> {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => sqlite.writes.delete(id, user_id).await,
+            Backend::Postgres(pool) => postgres::delete(pool, id, user_id).await,
+        }
+    }
+}

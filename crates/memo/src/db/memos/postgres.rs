@@ -1,0 +1,377 @@
+//! The memo statements on PostgreSQL (sqlx): one statement per call, each
+//! prepared once per connection by sqlx's statement cache, except the
+//! searches: they are planned on every call with the search text's value
+//! (`persistent(false)`), because a generic plan cannot know whether the
+//! text is rare (read the trigram index) or common (read the list until the
+//! page is full), and at 100,000 memos the wrong one read the whole table.
+//!
+//! The search index is `memos_search`, a GIN index over `user_id`, `archived`
+//! (btree_gin) and the trigrams of `title` and `content` (pg_trgm, migration
+//! 0003), so an `ILIKE '%text%'` within one owner's memos reads that owner's
+//! matching entries only. PostgreSQL keeps it in step with every write in the
+//! write's own transaction, as any index.
+
+use sqlx::{PgPool, Row as _, postgres::PgRow};
+use time::{OffsetDateTime, macros::datetime};
+
+use super::page::{
+    Order, Page, PageRequest, Position, SEARCH_CANDIDATES, SEARCH_SCAN, TRIGRAM_CHARS,
+};
+use crate::db::{DbError, Memo, MemoChanges};
+
+macro_rules! columns {
+    () => {
+        "id, title, content, archived, created_at, updated_at"
+    };
+}
+
+/// The keyset condition and order per [`Order`], after the position `$3`
+/// (id), `$4` (`updated_at`). The first page binds a position before every
+/// memo (see [`position_binds`]).
+macro_rules! ordered {
+    ($head:expr, $tail:expr, Id) => {
+        concat!($head, " AND id > $3 ORDER BY id", $tail)
+    };
+    ($head:expr, $tail:expr, IdDesc) => {
+        concat!($head, " AND id < $3 ORDER BY id DESC", $tail)
+    };
+    ($head:expr, $tail:expr, UpdatedDesc) => {
+        concat!(
+            $head,
+            " AND (updated_at, id) < ($4, $3) ORDER BY updated_at DESC, id DESC",
+            $tail
+        )
+    };
+}
+
+/// The list from the position on: `$1` owner, `$2` archived, `$5` limit.
+macro_rules! list_sql {
+    ($order:ident) => {
+        ordered!(
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM memos WHERE user_id = $1 AND archived = $2"
+            ),
+            " LIMIT $5",
+            $order
+        )
+    };
+}
+
+/// A search by the index: `hits` is every match of the owner (counting no
+/// further than `$7`; the `ILIKE` pattern is `$6`); the page is taken from
+/// them. One row comes back even for an empty page, to carry the count.
+macro_rules! indexed_search_sql {
+    ($order:ident, $outer_order:expr) => {
+        concat!(
+            "WITH hits AS MATERIALIZED (SELECT id FROM memos WHERE user_id = $1 AND archived = $2 \
+             AND (title ILIKE $6 OR content ILIKE $6) LIMIT $7) \
+             SELECT (SELECT count(*) FROM hits) AS hits, m.* FROM (SELECT 1) AS one LEFT JOIN (",
+            ordered!(
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM memos WHERE id IN (SELECT id FROM hits) AND user_id = $1 AND archived = $2"
+                ),
+                " LIMIT $5",
+                $order
+            ),
+            ") AS m ON TRUE ORDER BY ",
+            $outer_order
+        )
+    };
+}
+
+/// A bounded scan: the next `$7` memos of the list, of which the matches of
+/// `$6`, `$5` at most.
+macro_rules! scan_sql {
+    ($order:ident, $outer_order:expr) => {
+        concat!(
+            "SELECT m.* FROM (",
+            ordered!(
+                concat!(
+                    "SELECT ",
+                    columns!(),
+                    " FROM memos WHERE user_id = $1 AND archived = $2"
+                ),
+                " LIMIT $7",
+                $order
+            ),
+            ") AS m WHERE m.title ILIKE $6 OR m.content ILIKE $6 ORDER BY ",
+            $outer_order,
+            " LIMIT $5"
+        )
+    };
+}
+
+/// The position of the scan's last memo (`$5`: the scan's length).
+macro_rules! scan_end_sql {
+    ($order:ident) => {
+        ordered!(
+            "SELECT id, updated_at FROM memos WHERE user_id = $1 AND archived = $2",
+            " OFFSET $5 - 1 LIMIT 1",
+            $order
+        )
+    };
+}
+
+const SELECT_MEMO: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM memos WHERE id = $1 AND user_id = $2"
+);
+
+const INSERT_MEMO: &str = concat!(
+    "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
+     VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING ",
+    columns!()
+);
+
+const UPDATE_MEMO: &str = concat!(
+    "UPDATE memos SET title = COALESCE($3, title), content = COALESCE($4, content), \
+     archived = COALESCE($5, archived), updated_at = $6 \
+     WHERE id = $1 AND user_id = $2 RETURNING ",
+    columns!()
+);
+
+const DELETE_MEMO: &str = "DELETE FROM memos WHERE id = $1 AND user_id = $2";
+
+/// After every `updated_at` PostgreSQL and `time` can both hold.
+const LAST_TIME: OffsetDateTime = datetime!(9999-12-31 23:59:59.999999 UTC);
+
+/// The binds of a page's position: before every memo for the first page.
+fn position_binds(request: &PageRequest<'_>) -> (i64, OffsetDateTime) {
+    match request.after {
+        Some(Position { id, updated_at }) => (id, updated_at),
+        None if request.order == Order::Id => (0, LAST_TIME),
+        None => (i64::MAX, LAST_TIME),
+    }
+}
+
+/// `%text%` for `ILIKE`, with the pattern's own characters escaped.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn memo_from_row(row: &PgRow) -> Result<Memo, sqlx::Error> {
+    Ok(Memo {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        content: row.try_get("content")?,
+        archived: row.try_get("archived")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub(super) async fn memo(pool: &PgPool, id: i64, user_id: i64) -> Result<Option<Memo>, DbError> {
+    Ok(sqlx::query_as::<_, Memo>(SELECT_MEMO)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub(super) async fn page(pool: &PgPool, request: &PageRequest<'_>) -> Result<Page, DbError> {
+    let Some(search) = request.search else {
+        return list(pool, request).await;
+    };
+    let pattern = like_pattern(search);
+    if search.chars().count() >= TRIGRAM_CHARS
+        && let Some(page) = indexed_search(pool, request, &pattern).await?
+    {
+        return Ok(page);
+    }
+    scan(pool, request, &pattern).await
+}
+
+async fn list(pool: &PgPool, request: &PageRequest<'_>) -> Result<Page, DbError> {
+    let sql = match request.order {
+        Order::Id => list_sql!(Id),
+        Order::IdDesc => list_sql!(IdDesc),
+        Order::UpdatedDesc => list_sql!(UpdatedDesc),
+    };
+    let (id, updated_at) = position_binds(request);
+    let limit = request.limit();
+    let memos = sqlx::query_as::<_, Memo>(sql)
+        .bind(request.user_id)
+        .bind(request.archived)
+        .bind(id)
+        .bind(updated_at)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(Page::from_rows(memos, limit))
+}
+
+/// The page from the index, or `None` when the owner has more than
+/// [`SEARCH_CANDIDATES`] matches.
+async fn indexed_search(
+    pool: &PgPool,
+    request: &PageRequest<'_>,
+    pattern: &str,
+) -> Result<Option<Page>, DbError> {
+    let sql = match request.order {
+        Order::Id => indexed_search_sql!(Id, "m.id"),
+        Order::IdDesc => indexed_search_sql!(IdDesc, "m.id DESC"),
+        Order::UpdatedDesc => indexed_search_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+    };
+    let (id, updated_at) = position_binds(request);
+    let limit = request.limit();
+    let rows = sqlx::query(sql)
+        .persistent(false)
+        .bind(request.user_id)
+        .bind(request.archived)
+        .bind(id)
+        .bind(updated_at)
+        .bind(limit + 1)
+        .bind(pattern)
+        .bind(SEARCH_CANDIDATES + 1)
+        .fetch_all(pool)
+        .await?;
+    let hits: i64 = match rows.first() {
+        Some(row) => row.try_get("hits")?,
+        None => 0,
+    };
+    if hits > SEARCH_CANDIDATES {
+        return Ok(None);
+    }
+    let mut memos = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<i64>, _>("id")?.is_some() {
+            memos.push(memo_from_row(row)?);
+        }
+    }
+    Ok(Some(Page::from_rows(memos, limit)))
+}
+
+/// The next [`SEARCH_SCAN`] memos of the list, of which the matches.
+async fn scan(pool: &PgPool, request: &PageRequest<'_>, pattern: &str) -> Result<Page, DbError> {
+    let (sql, end_sql) = match request.order {
+        Order::Id => (scan_sql!(Id, "m.id"), scan_end_sql!(Id)),
+        Order::IdDesc => (scan_sql!(IdDesc, "m.id DESC"), scan_end_sql!(IdDesc)),
+        Order::UpdatedDesc => (
+            scan_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+            scan_end_sql!(UpdatedDesc),
+        ),
+    };
+    let (id, updated_at) = position_binds(request);
+    let limit = request.limit();
+    let memos = sqlx::query_as::<_, Memo>(sql)
+        .persistent(false)
+        .bind(request.user_id)
+        .bind(request.archived)
+        .bind(id)
+        .bind(updated_at)
+        .bind(limit + 1)
+        .bind(pattern)
+        .bind(SEARCH_SCAN)
+        .fetch_all(pool)
+        .await?;
+    let page = Page::from_rows(memos, limit);
+    if page.next.is_some() {
+        return Ok(page);
+    }
+    // A short page: the next one starts after the scan's last memo, if the
+    // scan's bound (not the list's end) stopped it.
+    let end = sqlx::query_as::<_, (i64, OffsetDateTime)>(end_sql)
+        .bind(request.user_id)
+        .bind(request.archived)
+        .bind(id)
+        .bind(updated_at)
+        .bind(SEARCH_SCAN)
+        .fetch_optional(pool)
+        .await?;
+    Ok(Page {
+        next: end.map(|(id, updated_at)| Position { id, updated_at }),
+        ..page
+    })
+}
+
+pub(super) async fn insert(
+    pool: &PgPool,
+    user_id: i64,
+    title: &str,
+    content: &str,
+) -> Result<Memo, DbError> {
+    Ok(sqlx::query_as::<_, Memo>(INSERT_MEMO)
+        .bind(user_id)
+        .bind(title)
+        .bind(content)
+        .bind(crate::db::now())
+        .fetch_one(pool)
+        .await?)
+}
+
+pub(super) async fn update(
+    pool: &PgPool,
+    id: i64,
+    user_id: i64,
+    changes: &MemoChanges<'_>,
+) -> Result<Option<Memo>, DbError> {
+    Ok(sqlx::query_as::<_, Memo>(UPDATE_MEMO)
+        .bind(id)
+        .bind(user_id)
+        .bind(changes.title)
+        .bind(changes.content)
+        .bind(changes.archived)
+        .bind(crate::db::now())
+        .fetch_optional(pool)
+        .await?)
+}
+
+pub(super) async fn delete(pool: &PgPool, id: i64, user_id: i64) -> Result<bool, DbError> {
+    let done = sqlx::query(DELETE_MEMO)
+        .bind(id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Every read statement, named, for the plan checks.
+#[cfg(test)]
+pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("list by id", list_sql!(Id)),
+        ("list by -updated_at", list_sql!(UpdatedDesc)),
+        (
+            "search by -updated_at",
+            indexed_search_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+        ),
+        (
+            "scan by -updated_at",
+            scan_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+        ),
+        ("scan end by -updated_at", scan_end_sql!(UpdatedDesc)),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[ignore = "prints the statements, for EXPLAIN by hand"]
+    fn print_statements() {
+        for (name, sql) in reads() {
+            println!("-- {name}\n{sql};");
+        }
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_off\\"), r"%50\%\_off\\%");
+        assert_eq!(like_pattern("会議"), "%会議%");
+    }
+}

@@ -1,0 +1,114 @@
+//! A SQLite file: memo reads on the caller's thread from a small pool of
+//! rusqlite connections, memo writes through one writer thread's group
+//! commit, and sqlx pools for the users' statements and the migrations.
+//!
+//! Why memo reads run on the calling (runtime) thread: a profile of
+//! `GET /api/memos` on sqlx (whose SQLite connections each live on a thread
+//! of their own) spent over half of its CPU in the kernel's task switches,
+//! handing each statement and each row to and from that thread, and under
+//! 1% in SQLite itself. A read of a page costs about what serializing that
+//! page to JSON costs (both are proportional to the page, at most
+//! [`MAX_PAGE`](crate::db::MAX_PAGE) memos), so it runs where the
+//! serializing does. Searches that must read more rows than a page are
+//! bounded by [`SEARCH_SCAN`](crate::db::SEARCH_SCAN).
+
+pub(super) mod group_commit;
+mod readers;
+
+use std::{path::Path, time::Duration};
+
+use rusqlite::{Connection, OpenFlags};
+use sqlx::SqlitePool;
+use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
+
+pub(super) use self::{group_commit::MemoWrites, readers::Readers};
+use super::DbError;
+
+/// How long a connection waits for another process's lock (SQLite's
+/// `busy_timeout`) before it fails with `SQLITE_BUSY`.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A SQLite file.
+#[derive(Debug)]
+pub(crate) struct SqliteDb {
+    /// Memo reads.
+    pub(super) readers: Readers,
+    /// Memo writes: the queue to the group commit's writer thread.
+    pub(super) writes: MemoWrites,
+    /// sqlx connections that read users (the users' statements are shared
+    /// with PostgreSQL through sqlx).
+    pub(super) sqlx_readers: SqlitePool,
+    /// sqlx's one writing connection: users, migrations. Writers wait their
+    /// turn in its pool rather than in SQLite's busy handler, which sleeps in
+    /// steps of up to 100 ms.
+    pub(super) sqlx_writer: SqlitePool,
+}
+
+impl SqliteDb {
+    /// Runs a memo read on a pooled connection.
+    pub(super) fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, DbError> {
+        self.readers.read(read)
+    }
+}
+
+/// Opens a rusqlite connection to `path` with the settings every connection
+/// of the app uses (see [`Db::connect`](super::Db::connect)).
+pub(super) fn open(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+/// A timestamp as SQLite stores it: RFC 3339 in UTC with exactly six
+/// fractional digits, so that the text sorts as the time does (the
+/// `-updated_at` order and its index compare the text). Migration 0003 wrote
+/// the rows of earlier versions (trimmed fractions) this way.
+pub(crate) fn timestamp_text(at: OffsetDateTime) -> String {
+    let at = at.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.microsecond()
+    )
+}
+
+/// Reads a stored timestamp.
+pub(crate) fn parse_timestamp(text: &str) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_so_their_text_sorts_like_time() {
+        let base = time::macros::datetime!(2026-11-26 08:37:01 UTC);
+        let times = [
+            base,
+            base + time::Duration::microseconds(1),
+            base + time::Duration::milliseconds(450),
+            base + time::Duration::milliseconds(500),
+            base + time::Duration::milliseconds(550),
+            base + time::Duration::seconds(1),
+        ];
+        let texts: Vec<String> = times.iter().map(|t| timestamp_text(*t)).collect();
+        assert_eq!(texts[0], "2026-11-26T08:37:01.000000Z");
+        assert!(texts.windows(2).all(|w| w[0] < w[1]), "{texts:?}");
+        for (time, text) in times.iter().zip(&texts) {
+            assert_eq!(parse_timestamp(text).ok(), Some(*time));
+        }
+    }
+}
