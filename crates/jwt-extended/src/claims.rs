@@ -9,6 +9,33 @@ use crate::config::TokenLocation;
 /// A JSON object: the payload or header of a token.
 pub type JsonObject = Map<String, Value>;
 
+/// The claim holding a token's login family id (see [`JwtManager::login`](crate::JwtManager::login)).
+pub const FAMILY_CLAIM: &str = "fam";
+
+/// The claims every new token gets anew. A refreshed token (rotation, implicit refresh) never
+/// copies them from its predecessor; every other claim is the app's and is carried over.
+const PER_TOKEN_CLAIMS: [&str; 10] = [
+    "fresh",
+    "iat",
+    "jti",
+    "type",
+    "nbf",
+    "csrf",
+    "exp",
+    "aud",
+    "iss",
+    FAMILY_CLAIM,
+];
+
+/// The app's claims of a payload: all but [`PER_TOKEN_CLAIMS`] and the identity claim.
+pub(crate) fn carried_claims(payload: &JsonObject, identity_claim: &str) -> JsonObject {
+    payload
+        .iter()
+        .filter(|(k, _)| k.as_str() != identity_claim && !PER_TOKEN_CLAIMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// The `fresh` claim: a bool, or a timestamp (seconds) until which the token counts as fresh.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Fresh {

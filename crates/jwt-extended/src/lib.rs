@@ -125,22 +125,24 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+// Modules from the bottom up: each imports only those above it in this list.
+mod base64url;
 mod body;
+mod builder;
 mod claims;
+mod clock;
 mod config;
 mod cookies;
 mod csrf;
 mod decode;
 mod env;
 mod extract;
-mod jwks;
 mod keys;
 mod locations;
 mod logout;
 mod manager;
 mod refresh_layer;
 mod rejection;
-mod revocation;
 mod rotation;
 mod stores;
 pub mod testing;
@@ -148,28 +150,28 @@ mod tokens;
 mod verify;
 
 pub use body::read_token_body;
-pub use claims::{Claims, DecodedToken, Fresh, JsonObject};
+pub use builder::JwtManagerBuilder;
+pub use claims::{Claims, DecodedToken, FAMILY_CLAIM, Fresh, JsonObject};
 pub use config::{Algorithm, ConfigError, JwtConfig, SameSite, TokenLocation};
 pub use cookies::{AuthCookies, CookieOptions};
 pub use extract::{
     ClaimGuard, CurrentUser, FreshJwt, Guarded, InCookies, InHeaders, InJson, InQueryString, Jwt,
     JwtFrom, Locations, RefreshJwt, UserLoader,
 };
-pub use jsonwebtoken::{DecodingKey, EncodingKey};
-pub use jwks::JwkSet;
+pub use jsonwebtoken::{DecodingKey, EncodingKey, jwk::JwkSet};
 #[cfg(feature = "remote-jwks")]
-pub use jwks::{JwksError, RemoteJwks};
-pub use manager::{JwtManager, JwtManagerBuilder};
+pub use keys::{JwksError, RemoteJwks};
+pub use manager::JwtManager;
 pub use refresh_layer::{ImplicitRefresh, ImplicitRefreshLayer};
 pub use rejection::{ErrorHandler, JwtError, JwtRejection};
-pub use revocation::{MemoryRevocationStore, RevocationStore, StoreError};
-pub use rotation::{
-    FAMILY_CLAIM, IssuedTokens, MemorySessionStore, RefreshId, RotateOutcome, SessionInfo,
-    SessionStore,
-};
+pub use rotation::IssuedTokens;
 #[cfg(feature = "redis")]
 pub use stores::RedisStore;
-#[cfg(feature = "sqlx")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use stores::SqlStore;
+pub use stores::{
+    MemoryRevocationStore, MemorySessionStore, RefreshId, RevocationStore, RotateOutcome,
+    SessionInfo, SessionStore, StoreError,
+};
 pub use tokens::{TokenBuilder, TokenError};
 pub use verify::{Verified, VerifyOptions};

@@ -6,8 +6,8 @@ use http::request::Parts;
 use serde_json::Value;
 
 use crate::{
-    cookies::AuthCookies, locations::cookie, manager::JwtManager, rejection::JwtError,
-    rotation::FAMILY_CLAIM,
+    claims::FAMILY_CLAIM, cookies::AuthCookies, locations::cookie, manager::JwtManager,
+    rejection::JwtError,
 };
 
 impl JwtManager {
@@ -40,17 +40,14 @@ impl JwtManager {
             let Ok(token) = self.decode_token(&raw, None, false) else {
                 continue;
             };
-            if self.revocation_store().is_some() && token.jti().is_some() {
+            if self.inner.revocation.is_some() && token.jti().is_some() {
                 self.revoke(&token).await?;
             }
             if let (Some(store), Some(family)) = (
                 self.inner.sessions.as_ref(),
                 token.claim(FAMILY_CLAIM).and_then(Value::as_str),
             ) {
-                store.revoke_family(family).await.map_err(|e| {
-                    tracing::warn!(error = %e, "session store failed to end a session");
-                    JwtError::StoreUnavailable
-                })?;
+                store.revoke_family(family).await?;
             }
         }
         Ok(self.unset_jwt_cookies())
@@ -62,7 +59,7 @@ mod tests {
     use http::Request;
 
     use super::*;
-    use crate::{JsonObject, JwtConfig, MemorySessionStore, RevocationStore};
+    use crate::{JsonObject, JwtConfig, MemorySessionStore, RevocationStore as _};
 
     #[tokio::test]
     async fn logout_revokes_both_cookies_and_ends_the_family() {

@@ -11,95 +11,18 @@
 //! families (in memory, SQL or Redis) and [`JwtManager::login`] / [`JwtManager::rotate`] do the
 //! rest.
 
-use std::{
-    collections::HashMap,
-    fmt,
-    sync::{Arc, RwLock},
-    time::Duration,
-};
+use std::{fmt, sync::Arc, time::Duration};
 
-use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    claims::{DecodedToken, JsonObject},
-    decode::now,
+    claims::{DecodedToken, FAMILY_CLAIM, JsonObject, carried_claims},
+    clock::now_secs,
     manager::JwtManager,
     rejection::JwtError,
-    revocation::{RevocationStore, StoreError},
+    stores::{RefreshId, RotateOutcome, SessionInfo, erased::DynSessionStore},
 };
-
-/// The claim holding a token's family id.
-pub const FAMILY_CLAIM: &str = "fam";
-
-/// One login, as listed to its user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionInfo {
-    /// The family id (the `fam` claim).
-    pub id: String,
-    /// Whose login it is: the identity claim as a string.
-    pub user: String,
-    /// When the login happened (seconds).
-    pub created_at: i64,
-    /// When a token of it was last refreshed (seconds).
-    pub last_used_at: i64,
-    /// The browser's `User-Agent` at login.
-    pub user_agent: Option<String>,
-    /// When the newest refresh token expires (seconds); `None`: never.
-    pub expires_at: Option<i64>,
-}
-
-/// A refresh token's id and expiry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshId {
-    /// Its `jti`.
-    pub jti: String,
-    /// Its `exp` (seconds).
-    pub exp: Option<i64>,
-}
-
-/// What a store says of a presented refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotateOutcome {
-    /// It was the family's current token: the successor given is now current.
-    Rotated,
-    /// It was retired within the grace window: issue this same successor again.
-    Grace(RefreshId),
-    /// It was retired earlier: reuse. The store has revoked the family.
-    Reused,
-    /// The family is unknown, expired or revoked.
-    Revoked,
-}
-
-/// Keeps login families. Also a [`RevocationStore`]: a token whose family is revoked is revoked.
-///
-/// Implementations make [`rotate`](Self::rotate) atomic, so two instances refreshing the same
-/// token at once cannot both win.
-pub trait SessionStore: RevocationStore {
-    /// Records a new login whose first refresh token is `refresh`.
-    fn create<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        refresh: &'a RefreshId,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// Retires `presented` in favour of `successor` if it is the family's current token
-    /// (see [`RotateOutcome`]). `grace` is how long a retired token still gets its successor.
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        successor: &'a RefreshId,
-        grace: Duration,
-    ) -> BoxFuture<'a, Result<RotateOutcome, StoreError>>;
-
-    /// Revokes one family (a logout, or `DELETE /sessions/{id}`).
-    fn revoke_family<'a>(&'a self, family: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// The user's live (unrevoked, unexpired) families.
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>>;
-}
 
 /// The tokens of a login or of a refresh.
 #[derive(Clone)]
@@ -127,7 +50,7 @@ fn identity_string(identity: &Value) -> String {
 }
 
 impl JwtManager {
-    fn session_store(&self) -> Result<&Arc<dyn SessionStore>, JwtError> {
+    fn session_store(&self) -> Result<&Arc<dyn DynSessionStore>, JwtError> {
         self.inner
             .sessions
             .as_ref()
@@ -154,7 +77,7 @@ impl JwtManager {
         let family = uuid::Uuid::new_v4().to_string();
         let (access_token, refresh_token, refresh) =
             self.family_tokens(&identity, &family, &claims, true, None)?;
-        let now = now() as i64;
+        let now = now_secs();
         let session = SessionInfo {
             id: family.clone(),
             user: identity_string(&identity),
@@ -163,10 +86,7 @@ impl JwtManager {
             user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
             expires_at: refresh.exp,
         };
-        store
-            .create(&session, &refresh)
-            .await
-            .map_err(unavailable)?;
+        store.create(&session, &refresh).await?;
         Ok(IssuedTokens {
             access_token,
             refresh_token,
@@ -194,7 +114,7 @@ impl JwtManager {
             .claim(&self.config().identity_claim)
             .cloned()
             .unwrap_or_default();
-        let claims = carried_claims(refresh);
+        let claims = carried_claims(&refresh.payload, &self.config().identity_claim);
         let Some(family) = refresh
             .claim(FAMILY_CLAIM)
             .and_then(Value::as_str)
@@ -219,11 +139,7 @@ impl JwtManager {
             jti: uuid::Uuid::new_v4().to_string(),
             exp: self.refresh_exp(),
         };
-        let successor = match store
-            .rotate(&family, presented, &successor, grace)
-            .await
-            .map_err(unavailable)?
-        {
+        let successor = match store.rotate(&family, presented, &successor, grace).await? {
             RotateOutcome::Rotated => successor,
             RotateOutcome::Grace(same) => same,
             RotateOutcome::Reused => {
@@ -252,14 +168,9 @@ impl JwtManager {
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn end_session(&self, user: &str, family: &str) -> Result<bool, JwtError> {
         let store = self.session_store()?;
-        let owned = store
-            .list(user)
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .any(|s| s.id == family);
+        let owned = store.list(user).await?.iter().any(|s| s.id == family);
         if owned {
-            store.revoke_family(family).await.map_err(unavailable)?;
+            store.revoke_family(family).await?;
         }
         Ok(owned)
     }
@@ -270,12 +181,9 @@ impl JwtManager {
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn end_all_sessions(&self, user: &str) -> Result<usize, JwtError> {
         let store = self.session_store()?;
-        let sessions = store.list(user).await.map_err(unavailable)?;
+        let sessions = store.list(user).await?;
         for session in &sessions {
-            store
-                .revoke_family(&session.id)
-                .await
-                .map_err(unavailable)?;
+            store.revoke_family(&session.id).await?;
         }
         Ok(sessions.len())
     }
@@ -285,13 +193,13 @@ impl JwtManager {
     /// # Errors
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn sessions(&self, user: &str) -> Result<Vec<SessionInfo>, JwtError> {
-        self.session_store()?.list(user).await.map_err(unavailable)
+        Ok(self.session_store()?.list(user).await?)
     }
 
     fn refresh_exp(&self) -> Option<i64> {
         self.config()
             .refresh_token_expires()
-            .map(|d| now() as i64 + d.as_secs() as i64)
+            .map(|d| now_secs() + d.as_secs() as i64)
     }
 
     /// An access and a refresh token of `family`; the refresh token takes `successor`'s id and
@@ -328,205 +236,14 @@ impl JwtManager {
     }
 }
 
-/// The claims a refreshed token keeps: the app's own, not the per-token ones.
-fn carried_claims(token: &DecodedToken) -> JsonObject {
-    const PER_TOKEN: [&str; 11] = [
-        "fresh",
-        "iat",
-        "jti",
-        "type",
-        "nbf",
-        "csrf",
-        "exp",
-        "aud",
-        "iss",
-        "sub",
-        FAMILY_CLAIM,
-    ];
-    token
-        .payload
-        .iter()
-        .filter(|(k, _)| !PER_TOKEN.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-#[allow(clippy::needless_pass_by_value)] // a `map_err` callback
-fn unavailable(e: StoreError) -> JwtError {
-    tracing::warn!(error = %e, "session store failed");
-    JwtError::StoreUnavailable
-}
-
 fn internal(e: impl fmt::Display) -> JwtError {
     JwtError::Internal(e.to_string())
-}
-
-/// A family's state, as the in-memory store keeps it.
-#[derive(Debug, Clone)]
-struct Family {
-    info: SessionInfo,
-    current: RefreshId,
-    retired: Option<(String, i64)>,
-    revoked: bool,
-}
-
-/// Sessions and revocations in this process's memory: one instance, or tests.
-#[derive(Clone, Default)]
-pub struct MemorySessionStore {
-    families: Arc<RwLock<HashMap<String, Family>>>,
-    revoked_jtis: crate::revocation::MemoryRevocationStore,
-}
-
-impl fmt::Debug for MemorySessionStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let len = self.families.read().map(|m| m.len()).unwrap_or_default();
-        f.debug_struct("MemorySessionStore")
-            .field("families", &len)
-            .finish()
-    }
-}
-
-impl MemorySessionStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn with_families<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<String, Family>) -> T,
-    ) -> Result<T, StoreError> {
-        let mut map = self
-            .families
-            .write()
-            .map_err(|_| StoreError::new("session store lock poisoned"))?;
-        Ok(f(&mut map))
-    }
-}
-
-/// Whether a token retired at `retired_at` (seconds) is still within `grace` at `now`. A zero
-/// window admits nothing.
-pub(crate) fn in_grace(now: i64, retired_at: i64, grace: Duration) -> bool {
-    !grace.is_zero() && now - retired_at <= grace.as_secs() as i64
-}
-
-/// The rotation rule shared by the stores that hold families in a map.
-fn rotate_family(
-    family: Option<&mut Family>,
-    presented: &str,
-    successor: &RefreshId,
-    grace: Duration,
-) -> RotateOutcome {
-    let now = now() as i64;
-    let Some(family) = family.filter(|f| !f.revoked && f.current.exp.is_none_or(|e| e > now))
-    else {
-        return RotateOutcome::Revoked;
-    };
-    if family.current.jti == presented {
-        family.retired = Some((presented.to_owned(), now));
-        family.current = successor.clone();
-        family.info.last_used_at = now;
-        family.info.expires_at = successor.exp;
-        return RotateOutcome::Rotated;
-    }
-    match &family.retired {
-        Some((jti, at)) if jti == presented && in_grace(now, *at, grace) => {
-            RotateOutcome::Grace(family.current.clone())
-        }
-        _ => {
-            family.revoked = true;
-            RotateOutcome::Reused
-        }
-    }
-}
-
-impl RevocationStore for MemorySessionStore {
-    fn is_revoked<'a>(
-        &'a self,
-        token: &'a DecodedToken,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            if let Some(fam) = token.claim(FAMILY_CLAIM).and_then(Value::as_str) {
-                let revoked = self.with_families(|m| m.get(fam).is_none_or(|f| f.revoked))?;
-                if revoked {
-                    return Ok(true);
-                }
-            }
-            self.revoked_jtis.is_revoked(token).await
-        })
-    }
-
-    fn revoke<'a>(
-        &'a self,
-        jti: &'a str,
-        expires_at: Option<i64>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.revoked_jtis.revoke(jti, expires_at)
-    }
-}
-
-impl SessionStore for MemorySessionStore {
-    fn create<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        refresh: &'a RefreshId,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let family = Family {
-            info: session.clone(),
-            current: refresh.clone(),
-            retired: None,
-            revoked: false,
-        };
-        let result = self.with_families(|m| {
-            let now = now() as i64;
-            m.retain(|_, f| f.current.exp.is_none_or(|e| e > now));
-            m.insert(session.id.clone(), family);
-        });
-        Box::pin(async move { result })
-    }
-
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        successor: &'a RefreshId,
-        grace: Duration,
-    ) -> BoxFuture<'a, Result<RotateOutcome, StoreError>> {
-        let result =
-            self.with_families(|m| rotate_family(m.get_mut(family), presented, successor, grace));
-        Box::pin(async move { result })
-    }
-
-    fn revoke_family<'a>(&'a self, family: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        let result = self.with_families(|m| {
-            if let Some(f) = m.get_mut(family) {
-                f.revoked = true;
-            }
-        });
-        Box::pin(async move { result })
-    }
-
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let now = now() as i64;
-        let result = self.with_families(|m| {
-            let mut live: Vec<SessionInfo> = m
-                .values()
-                .filter(|f| {
-                    f.info.user == user && !f.revoked && f.current.exp.is_none_or(|e| e > now)
-                })
-                .map(|f| f.info.clone())
-                .collect();
-            live.sort_by_key(|s| s.created_at);
-            live
-        });
-        Box::pin(async move { result })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{JwtConfig, JwtManager};
+    use crate::{JwtConfig, JwtManager, MemorySessionStore};
 
     fn manager() -> JwtManager {
         JwtManager::builder(JwtConfig::default().with_secret_key("k"))
@@ -537,8 +254,7 @@ mod tests {
 
     async fn verify(jwt: &JwtManager, token: &str) -> Result<(), JwtError> {
         let decoded = jwt.decode_token(token, None, false)?;
-        let store = jwt.revocation_store().expect("configured");
-        match store.is_revoked(&decoded).await {
+        match jwt.is_revoked(&decoded).await {
             Ok(false) => Ok(()),
             _ => Err(JwtError::Revoked(Box::new(decoded))),
         }

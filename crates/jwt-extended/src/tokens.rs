@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
+    base64url::B64,
     claims::{Fresh, JsonObject},
+    clock::now,
     csrf,
-    decode::{B64, now},
     manager::JwtManager,
 };
 

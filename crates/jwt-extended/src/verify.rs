@@ -6,12 +6,8 @@
 use http::{Method, request::Parts};
 
 use crate::{
-    claims::DecodedToken,
-    config::TokenLocation,
-    decode::{DecodeRequest, now},
-    locations::find_token,
-    manager::JwtManager,
-    rejection::JwtError,
+    claims::DecodedToken, clock::now, config::TokenLocation, decode::DecodeRequest,
+    locations::find_token, manager::JwtManager, rejection::JwtError,
 };
 
 /// The parameters of Flask's `verify_jwt_in_request` / `@jwt_required(...)`.
@@ -73,7 +69,10 @@ impl JwtManager {
             allow_expired: false,
         };
         // A remote JWKS (feature `remote-jwks`) learns an unknown `kid` here, throttled.
-        self.refresh_remote_keys(&found.token).await;
+        #[cfg(feature = "remote-jwks")]
+        if self.inner.hooks.decode_key.is_none() {
+            self.inner.keys.ensure_remote_key(&found.token).await;
+        }
         let token = self.decode(&found.token, request)?;
         self.check_token(token, options).await.map(|token| {
             Some(Verified {
@@ -123,21 +122,17 @@ impl JwtManager {
         token: &DecodedToken,
         is_refresh: bool,
     ) -> Result<(), JwtError> {
-        let hooks = &self.inner.hooks;
-        let Some(store) = &hooks.revocation else {
+        let Some(store) = &self.inner.revocation else {
             return Ok(());
         };
         match store.is_revoked(token).await {
             Ok(false) => Ok(()),
             Ok(true) => Err(JwtError::Revoked(Box::new(token.clone()))),
-            Err(e) if hooks.access_fails_open && !is_refresh => {
+            Err(e) if self.inner.access_fails_open && !is_refresh => {
                 tracing::warn!(error = %e, "revocation store unavailable; access token let through (fail open)");
                 Ok(())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "revocation store unavailable; token refused (fail closed)");
-                Err(JwtError::StoreUnavailable)
-            }
+            Err(e) => Err(e.into()),
         }
     }
 }
