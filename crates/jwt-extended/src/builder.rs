@@ -1,7 +1,7 @@
 //! [`JwtManagerBuilder`]: the app's hooks, stores and extra keys (Flask's `@jwt.*_loader`
 //! decorators), checked once when the [`JwtManager`] is built.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use axum::response::Response;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
@@ -20,7 +20,11 @@ use crate::{
         RevocationStore, SessionStore,
         erased::{DynRevocationStore, DynSessionStore},
     },
+    user::{DynUserLoader, UserLoader},
 };
+
+/// The default grace window of a rotated refresh token.
+const DEFAULT_REFRESH_GRACE: Duration = Duration::from_secs(10);
 
 impl JwtManager {
     /// A manager with no hooks.
@@ -42,6 +46,8 @@ impl JwtManager {
             revocation: None,
             access_fails_open: false,
             sessions: None,
+            users: None,
+            refresh_grace: DEFAULT_REFRESH_GRACE,
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct JwtManagerBuilder {
     revocation: Option<Arc<dyn DynRevocationStore>>,
     access_fails_open: bool,
     sessions: Option<Arc<dyn DynSessionStore>>,
+    users: Option<Arc<dyn DynUserLoader>>,
+    refresh_grace: Duration,
 }
 
 impl fmt::Debug for JwtManagerBuilder {
@@ -164,6 +172,28 @@ impl JwtManagerBuilder {
     /// access and refresh tokens.
     pub fn revocation_store(mut self, store: impl RevocationStore) -> Self {
         self.revocation = Some(Arc::new(store));
+        self
+    }
+
+    /// `@jwt.user_lookup_loader`: the app's user for each verified token, loaded by every
+    /// guarded extractor ([`Jwt`](crate::Jwt), [`FreshJwt`](crate::FreshJwt),
+    /// [`RefreshJwt`](crate::RefreshJwt), [`JwtFrom`](crate::JwtFrom), `Option<Jwt>`,
+    /// [`Guarded`](crate::Guarded), [`RefreshToken`](crate::RefreshToken)) and by
+    /// [`JwtManager::verify_request`], after every other check. A token whose user is gone gets
+    /// 401 `Error loading the user <identity>`. Handlers read the user with
+    /// [`CurrentUser`](crate::CurrentUser) or [`Claims::user`](crate::Claims::user), without a
+    /// second lookup; a route that must not look users up says so with
+    /// [`VerifyOptions::skip_user_lookup`](crate::VerifyOptions::skip_user_lookup).
+    pub fn user_loader(mut self, loader: impl UserLoader) -> Self {
+        self.users = Some(Arc::new(loader));
+        self
+    }
+
+    /// How long a just-rotated refresh token still gets the same successor from
+    /// [`JwtManager::rotate`] (two tabs refreshing at once, a retried request), instead of
+    /// counting as reuse. Defaults to 10 seconds; zero admits no repeat.
+    pub fn refresh_grace(mut self, grace: Duration) -> Self {
+        self.refresh_grace = grace;
         self
     }
 
@@ -345,6 +375,8 @@ impl JwtManagerBuilder {
                 revocation: self.revocation,
                 access_fails_open: self.access_fails_open,
                 sessions: self.sessions,
+                users: self.users,
+                refresh_grace: self.refresh_grace,
             }),
         })
     }

@@ -58,6 +58,58 @@ impl FromStr for TokenLocation {
     }
 }
 
+/// `aud` for new tokens (`JWT_ENCODE_AUDIENCE`): one string, or a list, kept a list even with
+/// one element (PyJWT writes what it is given).
+///
+/// ```
+/// use jwt_extended::Audience;
+/// assert_eq!(Audience::from("api"), Audience::One("api".into()));
+/// assert_eq!(Audience::from(["api"]), Audience::Many(vec!["api".into()]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// `"aud": "api"`.
+    One(String),
+    /// `"aud": ["api", ...]`.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The claim's value; `None` when empty (Flask writes `aud` only when it is truthy).
+    pub(crate) fn to_claim(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::One(one) if one.is_empty() => None,
+            Self::Many(many) if many.is_empty() => None,
+            Self::One(one) => Some(one.as_str().into()),
+            Self::Many(many) => Some(many.clone().into()),
+        }
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(aud: &str) -> Self {
+        Self::One(aud.to_owned())
+    }
+}
+
+impl From<String> for Audience {
+    fn from(aud: String) -> Self {
+        Self::One(aud)
+    }
+}
+
+impl<S: Into<String>> From<Vec<S>> for Audience {
+    fn from(aud: Vec<S>) -> Self {
+        Self::Many(aud.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<S: Into<String>, const N: usize> From<[S; N]> for Audience {
+    fn from(aud: [S; N]) -> Self {
+        Self::Many(aud.into_iter().map(Into::into).collect())
+    }
+}
+
 /// The `SameSite` cookie attribute. `None` in the config (the default) writes no attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SameSite {
@@ -189,10 +241,10 @@ pub struct JwtConfig {
     pub(crate) access_expires: Option<Duration>,
     pub(crate) refresh_expires: Option<Duration>,
     pub(crate) decode_audience: Option<Vec<String>>,
-    pub(crate) encode_audience: Option<Vec<String>>,
+    pub(crate) encode_audience: Option<Audience>,
     pub(crate) decode_issuer: Option<Vec<String>>,
     pub(crate) encode_issuer: Option<String>,
-    pub(crate) leeway: u64,
+    pub(crate) leeway: i64,
     pub(crate) encode_nbf: bool,
     pub(crate) verify_sub: bool,
     pub(crate) identity_claim: String,
@@ -393,14 +445,11 @@ impl JwtConfig {
         self
     }
 
-    /// `JWT_ENCODE_AUDIENCE`: `aud` written into new tokens (a string for one value, a list for
-    /// several). Defaults to unset.
+    /// `JWT_ENCODE_AUDIENCE`: `aud` written into new tokens: a string (`"api"`) or a list
+    /// (`["api"]`, a list even with one element). Defaults to unset.
     #[must_use]
-    pub fn with_encode_audience<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        aud: I,
-    ) -> Self {
-        self.encode_audience = Some(aud.into_iter().map(Into::into).collect());
+    pub fn with_encode_audience(mut self, aud: impl Into<Audience>) -> Self {
+        self.encode_audience = Some(aud.into());
         self
     }
 
@@ -421,9 +470,11 @@ impl JwtConfig {
         self
     }
 
-    /// `JWT_DECODE_LEEWAY`: seconds of clock skew allowed on `exp`, `nbf` and `iat`. Defaults to 0.
+    /// `JWT_DECODE_LEEWAY`: seconds of clock skew allowed on `exp`, `nbf` and `iat`. Defaults to
+    /// 0. Negative, as PyJWT allows, it makes tokens expire early and refuses those issued less
+    /// than that long ago (`The token is not yet valid (iat)`).
     #[must_use]
-    pub fn with_leeway(mut self, seconds: u64) -> Self {
+    pub fn with_leeway(mut self, seconds: i64) -> Self {
         self.leeway = seconds;
         self
     }
@@ -619,7 +670,49 @@ impl JwtConfig {
                 return Err(ConfigError::InvalidHeaderName(name));
             }
         }
+        self.validate_cookie_attributes()?;
         self.validate_cookie_prefixes()
+    }
+
+    /// Cookie names must be RFC 6265 tokens and paths and the domain plain text, so that every
+    /// `Set-Cookie` line this config writes is a valid header (setting cookies then cannot fail).
+    fn validate_cookie_attributes(&self) -> Result<(), ConfigError> {
+        let names = [
+            ("JWT_ACCESS_COOKIE_NAME", &self.access_cookie_name),
+            ("JWT_REFRESH_COOKIE_NAME", &self.refresh_cookie_name),
+            ("JWT_ACCESS_CSRF_COOKIE_NAME", &self.access_csrf_cookie_name),
+            (
+                "JWT_REFRESH_CSRF_COOKIE_NAME",
+                &self.refresh_csrf_cookie_name,
+            ),
+        ];
+        for (name, value) in names {
+            let token = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+            if value.is_empty() || !value.chars().all(token) {
+                let reason = "must be a cookie name: visible ASCII without separators".into();
+                return Err(ConfigError::InvalidValue { name, reason });
+            }
+        }
+        let texts = [
+            ("JWT_ACCESS_COOKIE_PATH", Some(&self.access_cookie_path)),
+            ("JWT_REFRESH_COOKIE_PATH", Some(&self.refresh_cookie_path)),
+            (
+                "JWT_ACCESS_CSRF_COOKIE_PATH",
+                Some(&self.access_csrf_cookie_path),
+            ),
+            (
+                "JWT_REFRESH_CSRF_COOKIE_PATH",
+                Some(&self.refresh_csrf_cookie_path),
+            ),
+            ("JWT_COOKIE_DOMAIN", self.cookie_domain.as_ref()),
+        ];
+        for (name, value) in texts {
+            if value.is_some_and(|v| !v.chars().all(|c| c.is_ascii_graphic() && c != ';')) {
+                let reason = "must be visible ASCII without ';'".into();
+                return Err(ConfigError::InvalidValue { name, reason });
+            }
+        }
+        Ok(())
     }
 
     /// Browsers drop a `__Host-`/`__Secure-` cookie that breaks its prefix's rules without a

@@ -136,8 +136,10 @@ mod cookies;
 mod csrf;
 mod decode;
 mod env;
+mod error_layer;
 mod extract;
 mod keys;
+mod loaded_user;
 mod locations;
 mod logout;
 mod manager;
@@ -147,16 +149,18 @@ mod rotation;
 mod stores;
 pub mod testing;
 mod tokens;
+mod user;
 mod verify;
 
 pub use body::read_token_body;
 pub use builder::JwtManagerBuilder;
 pub use claims::{Claims, DecodedToken, FAMILY_CLAIM, Fresh, JsonObject};
-pub use config::{Algorithm, ConfigError, JwtConfig, SameSite, TokenLocation};
+pub use config::{Algorithm, Audience, ConfigError, JwtConfig, SameSite, TokenLocation};
 pub use cookies::{AuthCookies, CookieOptions};
+pub use error_layer::{JwtErrorLayer, JwtErrorService};
 pub use extract::{
     ClaimGuard, CurrentUser, FreshJwt, Guarded, InCookies, InHeaders, InJson, InQueryString, Jwt,
-    JwtFrom, Locations, RefreshJwt, UserLoader,
+    JwtFrom, JwtWith, Locations, RefreshJwt, RefreshToken, Requirement, require,
 };
 pub use jsonwebtoken::{DecodingKey, EncodingKey, jwk::JwkSet};
 #[cfg(feature = "remote-jwks")]
@@ -173,5 +177,6 @@ pub use stores::{
     MemoryRevocationStore, MemorySessionStore, RefreshId, RevocationStore, RotateOutcome,
     SessionInfo, SessionStore, StoreError,
 };
-pub use tokens::{TokenBuilder, TokenError};
+pub use tokens::{MintedToken, TokenBuilder, TokenError};
+pub use user::UserLoader;
 pub use verify::{Verified, VerifyOptions};

@@ -1,7 +1,7 @@
 //! [`JwtManager`]: the config, the keys and the app's hooks, shared by every extractor through
 //! axum state (`FromRef`), like Flask's `JWTManager` in `app.extensions`.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::Value;
@@ -13,8 +13,9 @@ use crate::{
     config::JwtConfig,
     decode::{self, ClaimRules, DecodeRequest},
     keys::Keys,
-    rejection::{JwtError, Renderer},
+    rejection::{JwtError, JwtRejection, Renderer},
     stores::erased::{DynRevocationStore, DynSessionStore},
+    user::DynUserLoader,
 };
 
 pub(crate) type IdentityLoader = dyn Fn(&Value) -> Value + Send + Sync;
@@ -46,6 +47,10 @@ pub(crate) struct Inner {
     pub(crate) access_fails_open: bool,
     /// Login families, when the store keeps them.
     pub(crate) sessions: Option<Arc<dyn DynSessionStore>>,
+    /// `user_lookup_loader`, run by every guarded extractor.
+    pub(crate) users: Option<Arc<dyn DynUserLoader>>,
+    /// How long a just-rotated refresh token still gets the same successor.
+    pub(crate) refresh_grace: Duration,
 }
 
 /// Issues, reads and checks tokens for an axum app: the Rust counterpart of Flask's
@@ -94,6 +99,13 @@ impl JwtManager {
 
     pub(crate) fn renderer(&self) -> Renderer {
         self.inner.renderer.clone()
+    }
+
+    /// `error` as a rejection rendered this manager's way (the error hook,
+    /// `JWT_ERROR_MESSAGE_KEY`), for a handler that returns one without the
+    /// [`error_layer`](Self::error_layer).
+    pub fn reject(&self, error: JwtError) -> JwtRejection {
+        JwtRejection::new(error, self.renderer())
     }
 
     /// Flask's `decode_token(token, csrf_value=None, allow_expired=False)`: checks the signature,

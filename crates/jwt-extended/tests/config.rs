@@ -131,7 +131,7 @@ fn the_environment_uses_the_jwt_names_in_order_and_seconds_or_false_for_lifetime
         ("JWT_ALGORITHM", "HS1024"),
         ("JWT_COOKIE_SAMESITE", "sometimes"),
         ("JWT_COOKIE_SECURE", "maybe"),
-        ("JWT_DECODE_LEEWAY", "-1"),
+        ("JWT_DECODE_LEEWAY", "1.5s"),
     ] {
         let err = from(&[(name, value)]).expect_err("invalid");
         assert!(err.to_string().starts_with(name), "{name}={value}: {err}");

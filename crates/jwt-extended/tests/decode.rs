@@ -90,7 +90,7 @@ fn refresh_tokens_differ_only_in_type_and_a_thirty_day_exp() {
 fn audience_and_issuer_are_written_between_csrf_and_exp() {
     let jwt = manager(
         config()
-            .with_encode_audience(["aud1"])
+            .with_encode_audience("aud1")
             .with_encode_issuer("me"),
     );
     let payload = payload_of(&jwt.create_access_token("a").expect("token"));
@@ -107,6 +107,12 @@ fn audience_and_issuer_are_written_between_csrf_and_exp() {
     assert_eq!(
         payload_of(&several.create_access_token("a").expect("token"))["aud"],
         json!(["a", "b"])
+    );
+    // JWT_ENCODE_AUDIENCE = ["a"]: PyJWT writes the list it is given.
+    let one_element = manager(config().with_encode_audience(["a"]));
+    assert_eq!(
+        payload_of(&one_element.create_access_token("a").expect("token"))["aud"],
+        json!(["a"])
     );
 }
 

@@ -9,14 +9,14 @@ use std::sync::{Arc, Mutex};
 
 use axum::{
     Json, Router,
-    extract::{FromRef, Request, State},
+    extract::{Request, State},
     response::IntoResponse,
     routing::any,
 };
 use common::*;
 use http::StatusCode;
 use jwt_extended::{
-    Claims, CurrentUser, DecodedToken, DecodingKey, EncodingKey, JsonObject, JwtError, JwtManager,
+    CurrentUser, DecodedToken, DecodingKey, EncodingKey, JsonObject, JwtError, JwtManager,
     MemoryRevocationStore, RevocationStore, StoreError, TokenLocation, UserLoader, VerifyOptions,
 };
 use serde_json::{Value, json};
@@ -360,27 +360,13 @@ impl UserLoader for NoUsers {
     type User = String;
     type Error = String;
 
-    async fn load_user(&self, _claims: &Claims) -> Result<Option<String>, String> {
+    async fn load_user(
+        &self,
+        _identity: &Value,
+        _token: &DecodedToken,
+    ) -> Result<Option<String>, String> {
         *self.calls.lock().expect("lock") += 1;
         Ok(None)
-    }
-}
-
-#[derive(Clone)]
-struct OrderState {
-    jwt: JwtManager,
-    users: NoUsers,
-}
-
-impl FromRef<OrderState> for JwtManager {
-    fn from_ref(state: &OrderState) -> Self {
-        state.jwt.clone()
-    }
-}
-
-impl FromRef<OrderState> for NoUsers {
-    fn from_ref(state: &OrderState) -> Self {
-        state.users.clone()
     }
 }
 
@@ -390,30 +376,19 @@ async fn checks_run_in_flasks_order_type_fresh_blocklist_verification_user() {
         revoked_subs: vec!["revoked"],
         ..Recording::default()
     };
+    let users = NoUsers::default();
     let jwt = JwtManager::builder(config())
         .revocation_store(store.clone())
         .token_verification_loader(|token| token.payload.get("ok") == Some(&json!(true)))
+        .user_loader(users.clone())
         .build()
         .expect("valid");
-    let users = NoUsers::default();
-    let app: Router =
-        Router::new()
-            .route(
-                "/fresh",
-                any(
-                    |jwt_extended::FreshJwt(c): jwt_extended::FreshJwt| async move {
-                        Json(describe(&c))
-                    },
-                ),
-            )
-            .route(
-                "/user",
-                any(|CurrentUser(u): CurrentUser<NoUsers>| async move { u }),
-            )
-            .with_state(OrderState {
-                jwt: jwt.clone(),
-                users: users.clone(),
-            });
+    let app = routes()
+        .route(
+            "/user",
+            any(|CurrentUser(u): CurrentUser<String>| async move { u }),
+        )
+        .with_state(AppState { jwt: jwt.clone() });
     let refresh_revoked = jwt.refresh_token("revoked").encode().expect("token");
     let stale_revoked = jwt.access_token("revoked").encode().expect("token");
     let fresh_revoked = jwt
@@ -456,10 +431,16 @@ async fn checks_run_in_flasks_order_type_fresh_blocklist_verification_user() {
         0,
         "no lookup before verification"
     );
-    get_with_bearer(&app, "/user", &no_user)
-        .await
-        .assert_error(401, "Error loading the user alice");
-    assert_eq!(*users.calls.lock().expect("lock"), 1);
+    for route in ["/fresh", "/user", "/protected"] {
+        get_with_bearer(&app, route, &no_user)
+            .await
+            .assert_error(401, "Error loading the user alice");
+    }
+    assert_eq!(
+        *users.calls.lock().expect("lock"),
+        3,
+        "every guarded route looks the user up"
+    );
 }
 
 // --- error handler and message key -----------------------------------------------------------
@@ -505,19 +486,20 @@ async fn the_error_handler_answers_in_place_of_each_of_flasks_loaders() {
         .error_handler(custom_responses)
         .build()
         .expect("valid");
-    let users = NoUsers::default();
+    let with_users = JwtManager::builder(config())
+        .error_handler(custom_responses)
+        .user_loader(NoUsers::default())
+        .build()
+        .expect("valid");
     let app: Router = common::routes()
         .with_state(AppState { jwt: jwt.clone() })
         .merge(
             Router::new()
                 .route(
                     "/user",
-                    any(|CurrentUser(u): CurrentUser<NoUsers>| async move { u }),
+                    any(|CurrentUser(u): CurrentUser<String>| async move { u }),
                 )
-                .with_state(OrderState {
-                    jwt: jwt.clone(),
-                    users,
-                }),
+                .with_state(AppState { jwt: with_users }),
         );
     let reply = call(&app, "GET", "/protected", &[]).await;
     reply.assert_body(
@@ -586,7 +568,7 @@ async fn the_error_message_key_renames_msg_in_every_default_body() {
 }
 
 #[tokio::test]
-async fn a_hook_can_reject_from_a_handler_with_the_managers_rendering() {
+async fn a_handler_can_reject_with_the_managers_rendering() {
     async fn handler(State(jwt): State<JwtManager>, request: Request) -> axum::response::Response {
         let (parts, _) = request.into_parts();
         let only_cookies = [TokenLocation::Cookies];
@@ -596,15 +578,60 @@ async fn a_hook_can_reject_from_a_handler_with_the_managers_rendering() {
         };
         match jwt.verify_request(&parts, options).await {
             Ok(_) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => jwt_extended::JwtRejection::from(e).into_response(),
+            Err(e) => jwt.reject(e).into_response(),
         }
     }
+    let jwt = manager(config().with_error_message_key("message"));
     let app: Router = Router::new()
         .route("/h", any(handler))
-        .with_state(AppState {
-            jwt: default_manager(),
-        });
-    call(&app, "GET", "/h", &[])
+        .with_state(AppState { jwt });
+    call(&app, "GET", "/h", &[]).await.assert_body(
+        401,
+        &json!({"message": "Missing cookie \"access_token_cookie\""}),
+    );
+}
+
+/// A handler that returns `JwtError`s with `?`, as apps write them.
+async fn returns_errors(
+    State(jwt): State<JwtManager>,
+    request: Request,
+) -> Result<(http::HeaderMap, &'static str), JwtError> {
+    let (parts, _) = request.into_parts();
+    jwt.verify_request(&parts, VerifyOptions::default()).await?;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-kept", http::HeaderValue::from_static("yes"));
+    Ok((headers, "ok"))
+}
+
+#[tokio::test]
+async fn a_jwt_error_returned_by_a_handler_renders_through_the_hook_and_message_key() {
+    let jwt = JwtManager::builder(config().with_error_message_key("message"))
+        .error_handler(custom_responses)
+        .build()
+        .expect("valid");
+    let token = jwt.create_access_token("alice").expect("token");
+    let refresh = jwt.create_refresh_token("alice").expect("token");
+    let app: Router = Router::new()
+        .route("/h", any(returns_errors))
+        .layer(jwt.error_layer())
+        .with_state(AppState { jwt: jwt.clone() });
+    // The hook answers NoAuthorization itself, as it does for an extractor's rejection.
+    call(&app, "GET", "/h", &[]).await.assert_body(
+        201,
+        &json!({"unauthorized": "Missing Authorization Header"}),
+    );
+    // What the hook leaves to the default gets JWT_ERROR_MESSAGE_KEY.
+    get_with_bearer(&app, "/h", &refresh).await.assert_body(
+        422,
+        &json!({"message": "Only non-refresh tokens are allowed"}),
+    );
+    let reply = get_with_bearer(&app, "/h", &token).await;
+    assert_eq!((reply.status.as_u16(), &reply.bytes[..]), (200, &b"ok"[..]));
+    // Without the layer, the same error is Flask's default body.
+    let bare: Router = Router::new()
+        .route("/h", any(returns_errors))
+        .with_state(AppState { jwt });
+    get_with_bearer(&bare, "/h", &refresh)
         .await
-        .assert_error(401, "Missing cookie \"access_token_cookie\"");
+        .assert_error(422, "Only non-refresh tokens are allowed");
 }

@@ -811,7 +811,7 @@ async fn the_same_requests_get_the_same_answers_from_flask_and_from_us_with_cust
             .with_csrf_methods([http::Method::GET])
             .with_error_message_key("message")
             .with_decode_audience(["aud"])
-            .with_encode_audience(["aud"])
+            .with_encode_audience("aud")
             .with_decode_issuer(["iss"])
             .with_encode_issuer("iss")
             .with_identity_claim("identity"),
