@@ -40,9 +40,10 @@ impl MemoryRevocationStore {
     }
 
     fn contains(&self, jti: &str) -> Result<bool, StoreError> {
+        let now = now_secs();
         self.revoked
             .read()
-            .map(|m| m.contains_key(jti))
+            .map(|m| m.get(jti).is_some_and(|exp| exp.is_none_or(|e| e > now)))
             .map_err(|_| StoreError::new("revocation store lock poisoned"))
     }
 
