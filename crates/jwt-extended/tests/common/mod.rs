@@ -117,12 +117,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn login(
     axum::extract::State(jwt): axum::extract::State<JwtManager>,
-) -> Result<jwt_extended::AuthCookies, jwt_extended::JwtRejection> {
-    let access = jwt.create_access_token("alice").expect("access token");
-    let refresh = jwt.create_refresh_token("alice").expect("refresh token");
-    Ok(jwt
-        .set_access_cookies(&access)?
-        .and(jwt.set_refresh_cookies(&refresh)?))
+) -> jwt_extended::AuthCookies {
+    let access = jwt.access_token("alice").mint().expect("access token");
+    let refresh = jwt.refresh_token("alice").mint().expect("refresh token");
+    jwt.cookies_for(&access).and(jwt.cookies_for(&refresh))
 }
 
 async fn logout(
@@ -162,6 +160,17 @@ impl Reply {
     #[track_caller]
     pub fn assert_error(&self, status: u16, message: &str) {
         self.assert_body(status, &json!({ "msg": message }));
+    }
+
+    /// Asserts the status alone.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected reply: {:?}",
+            String::from_utf8_lossy(&self.bytes)
+        );
     }
 
     /// Asserts the status and the exact JSON body.
