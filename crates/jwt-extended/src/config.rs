@@ -22,7 +22,7 @@ pub enum TokenLocation {
     Cookies,
     /// A query-string parameter (`?jwt=...`).
     QueryString,
-    /// A key of a JSON request body; needs the [`JsonTokenLayer`](crate::JsonTokenLayer).
+    /// A key of a JSON request body; needs the [`read_token_body`](crate::read_token_body) middleware.
     Json,
 }
 

@@ -213,7 +213,7 @@ impl JwtManager {
     /// The public keys this manager verifies with, as a JWKS (RFC 7517) to serve at
     /// `/.well-known/jwks.json`: the signing key first, then the other keys by `kid`, each with
     /// `kid`, `alg` and `use: "sig"`. HS* secrets are never included, nor the keys of a
-    /// `RemoteJwks`. The config key without a [`signing_kid`](JwtManagerBuilder::signing_kid)
+    /// `RemoteJwks`. The config key without a [`signing_kid`](crate::JwtManagerBuilder::signing_kid)
     /// is published without a `kid`.
     ///
     /// ```

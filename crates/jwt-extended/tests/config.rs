@@ -147,3 +147,13 @@ fn secret_key_falls_back_to_flasks_secret_key() {
         .expect("token");
     assert!(default_manager().decode_token(&token, None, false).is_ok());
 }
+
+#[test]
+fn the_readme_and_the_crate_docs_show_the_same_table_of_differences() {
+    let table = include_str!("../doc/differences.md");
+    let readme = include_str!("../README.md");
+    assert!(
+        readme.contains(table),
+        "README.md must hold doc/differences.md verbatim"
+    );
+}

@@ -114,15 +114,6 @@ fn with_flask(mut config: Value, extra: &Value) -> String {
     config.to_string()
 }
 
-fn keys(value: &Value) -> Vec<String> {
-    value
-        .as_object()
-        .expect("an object")
-        .keys()
-        .cloned()
-        .collect()
-}
-
 async fn flask_tokens_are_accepted_here(python: &Path, setup: Setup) {
     let name = setup.name;
     let minted = flask(
@@ -157,19 +148,15 @@ async fn flask_tokens_are_accepted_here(python: &Path, setup: Setup) {
     );
     // Same layout as ours, key for key.
     let ours = jwt.create_access_token("alice").expect("token");
-    assert_eq!(
-        keys(&payload_of(access)),
-        keys(&payload_of(&ours)),
-        "{name}"
-    );
+    assert_eq!(payload_keys(access), payload_keys(&ours), "{name}");
     assert_eq!(header_of(access), header_of(&ours), "{name}");
     let decoded = jwt
         .decode_token(refresh, None, false)
         .expect("refresh token");
     assert_eq!(decoded.token_type(), "refresh", "{name}");
     assert_eq!(
-        keys(&payload_of(refresh)),
-        keys(&payload_of(&jwt.create_refresh_token("a").expect("token")))
+        payload_keys(refresh),
+        payload_keys(&jwt.create_refresh_token("a").expect("token"))
     );
 
     let app = app(jwt);
@@ -259,7 +246,7 @@ fn our_tokens_pass_flask(python: &Path, setup: Setup) {
             "{name}: Flask refused our token: {reply}"
         );
         assert_eq!(reply["claims"], payload_of(token), "{name}");
-        assert_eq!(reply["keys"], json!(keys(&payload_of(token))), "{name}");
+        assert_eq!(reply["keys"], json!(payload_keys(token)), "{name}");
         assert_eq!(reply["header"], header_of(token), "{name}");
         let wrong = flask(
             python,

@@ -6,8 +6,6 @@
 //! each test makes its own database or key prefix and removes it. Without the services the
 //! tests say so and pass, except under `CI=true`, where they fail.
 
-#![allow(unreachable_pub)]
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jwt_extended::{
@@ -61,8 +59,8 @@ fn required(service: &str, error: &dyn std::fmt::Display) -> bool {
 }
 
 /// A store and what removes its data afterwards.
-pub struct Fixture<S> {
-    pub store: S,
+struct Fixture<S> {
+    store: S,
     cleanup: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 }
 

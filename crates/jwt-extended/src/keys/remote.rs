@@ -24,6 +24,7 @@ use crate::base64url::B64;
 const MAX_BODY: usize = 1024 * 1024;
 
 /// Why a JWKS could not be fetched.
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwksError {
@@ -102,6 +103,7 @@ enum Need {
 /// # Ok(())
 /// # }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-jwks")))]
 #[derive(Clone)]
 pub struct RemoteJwks {
     url: Arc<str>,

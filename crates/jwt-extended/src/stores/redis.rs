@@ -91,6 +91,7 @@ impl Drop for Inner {
 /// let jwt = JwtManager::builder(JwtConfig::from_env()?).session_store(store).build()?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,

@@ -74,6 +74,7 @@ struct LocalCache {
 /// let jwt = JwtManager::builder(JwtConfig::from_env()?).session_store(store).build()?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,

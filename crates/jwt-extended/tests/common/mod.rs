@@ -314,6 +314,37 @@ pub fn csrf_of(token: &str) -> String {
     value["csrf"].as_str().expect("a csrf claim").to_owned()
 }
 
+/// The names of a payload's claims in the order the token holds them, whatever serde_json's
+/// features (a `Value` map may sort them).
+pub fn payload_keys(token: &str) -> Vec<String> {
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys(Vec<String>);
+    struct KeysVisitor;
+    impl<'de> Visitor<'de> for KeysVisitor {
+        type Value = Keys;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                keys.push(key);
+            }
+            Ok(Keys(keys))
+        }
+    }
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(KeysVisitor)
+        }
+    }
+    let payload = token.split('.').nth(1).expect("three segments");
+    let bytes = URL_SAFE_NO_PAD.decode(payload).expect("base64 payload");
+    serde_json::from_slice::<Keys>(&bytes)
+        .expect("JSON object")
+        .0
+}
+
 /// The payload of a token, read without verification.
 pub fn payload_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("three segments");
