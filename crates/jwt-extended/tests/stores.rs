@@ -321,16 +321,19 @@ macro_rules! store_tests {
                 s.create(&session("late", "7", t), &refresh("r1"))
                     .await
                     .expect("login");
-                s.create(&session("early", "7", t - 100), &refresh("r2"))
-                    .await
-                    .expect("login");
+                let early = session("early", "7", t - 100);
+                let r2 = RefreshId {
+                    jti: "r2".into(),
+                    exp: early.expires_at,
+                };
+                s.create(&early, &r2).await.expect("login");
                 s.create(&session("theirs", "8", t - 200), &refresh("r3"))
                     .await
                     .expect("login");
                 let listed = s.list("7").await.expect("list");
                 let ids: Vec<&str> = listed.iter().map(|i| i.id.as_str()).collect();
                 assert_eq!(ids, ["early", "late"]);
-                assert_eq!(listed[0], session("early", "7", t - 100));
+                assert_eq!(listed[0], early);
                 assert!(s.list("9").await.expect("list").is_empty());
                 // A rotation shows as last use and the new expiry.
                 let later = RefreshId {

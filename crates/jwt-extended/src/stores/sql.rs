@@ -67,9 +67,10 @@ struct LocalCache {
 /// Revocations and sessions in SQL tables (`jwt_revoked_tokens`, `jwt_sessions`).
 ///
 /// ```no_run
-/// # async fn run(pool: sqlx::SqlitePool) -> Result<(), Box<dyn std::error::Error>> {
+/// # #[cfg(feature = "postgres")]
+/// # async fn run(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
 /// use jwt_extended::{JwtConfig, JwtManager, SqlStore};
-/// let store = SqlStore::sqlite(pool);
+/// let store = SqlStore::postgres(pool); // or SqlStore::sqlite(pool) with the `sqlite` feature
 /// store.migrate().await?;
 /// let jwt = JwtManager::builder(JwtConfig::from_env()?).session_store(store).build()?;
 /// # Ok(()) }
