@@ -206,7 +206,7 @@ fn app() -> &'static App {
                 .await
                 .expect("insert")
                 .expect("a new user");
-            let jwt = memo::tokens::session_manager(&config, MemorySessionStore::new())
+            let jwt = memo::tokens::session_manager(&config, MemorySessionStore::new(), db.clone())
                 .expect("a manager");
             let token = jwt
                 .access_token(user.id.to_string())

@@ -78,9 +78,12 @@ impl App {
                     prefix = %config.redis_prefix,
                     "sessions and revocations are kept in Redis (REDIS_URL)"
                 );
-                tokens::session_manager(&config, store)
+                tokens::session_manager(&config, store, db.clone())
             }
-            None => tokens::session_manager(&config, sql_session_store(&config, &db).await?),
+            None => {
+                let store = sql_session_store(&config, &db).await?;
+                tokens::session_manager(&config, store, db.clone())
+            }
         }
         .map_err(StartupError::Jwt)?;
         let state = AppState {

@@ -3,7 +3,7 @@
 //! app put in its tokens.
 
 use jwt_extended::{
-    Algorithm, Claims, JsonObject, JwtConfig, JwtManager, JwtManagerBuilder, RevocationStore,
+    Algorithm, DecodedToken, JsonObject, JwtConfig, JwtManager, JwtManagerBuilder, RevocationStore,
     SameSite, SessionStore, TokenLocation, UserLoader,
 };
 use serde_json::Value;
@@ -23,19 +23,26 @@ pub const REDIS_PREFIX: &str = "memo";
 
 /// Builds the token manager with `sessions` as its session store (login
 /// families, refresh rotation, revocations): jwt-extended's `SqlStore` in the
-/// app's database, or its `RedisStore` when REDIS_URL is set.
+/// app's database, or its `RedisStore` when REDIS_URL is set; and `users` as
+/// its user loader, run for every guarded request.
 ///
 /// # Errors
 /// The library's message when it refuses the settings (e.g. a bad PEM key).
-pub fn session_manager(config: &Config, sessions: impl SessionStore) -> Result<JwtManager, String> {
+pub fn session_manager(
+    config: &Config,
+    sessions: impl SessionStore,
+    users: Db,
+) -> Result<JwtManager, String> {
     builder(config)?
         .session_store(sessions)
+        .user_loader(users)
+        .refresh_grace(config.refresh_grace)
         .build()
         .map_err(|e| e.to_string())
 }
 
 /// Builds a token manager with `revoked` as its revocation store only (no
-/// login families: login and refresh need [`session_manager`]).
+/// login families, no user lookup): the fuzz harness's.
 ///
 /// # Errors
 /// The library's message when it refuses the settings (e.g. a bad PEM key).
@@ -109,17 +116,28 @@ pub fn user_claims(user: &User) -> JsonObject {
     claims
 }
 
-/// `current_user` for the original's `user_lookup_loader`: the user row of
-/// the token's `sub`, so a deleted user's tokens stop working at once.
+/// The original's `user_lookup_loader`: the user row of the token's `sub`,
+/// run by jwt-extended for every guarded request, so a deleted user's tokens
+/// stop working at once (401 `Error loading the user <id>`).
 impl UserLoader for Db {
     type User = User;
     type Error = sqlx::Error;
 
-    async fn load_user(&self, claims: &Claims) -> Result<Option<User>, sqlx::Error> {
+    async fn load_user(
+        &self,
+        identity: &Value,
+        _token: &DecodedToken,
+    ) -> Result<Option<User>, sqlx::Error> {
         // `sub` is the user id as a string; anything else names no user.
-        match claims.sub().and_then(|sub| sub.parse::<i64>().ok()) {
+        match identity.as_str().and_then(|sub| sub.parse::<i64>().ok()) {
             Some(id) => self.user_by_id(id).await,
             None => Ok(None),
         }
+    }
+
+    /// The claims of the tokens a refresh issues: the user row's current
+    /// ones, so a change of role shows after the next refresh.
+    fn claims_for(&self, user: &User) -> Option<JsonObject> {
+        Some(user_claims(user))
     }
 }

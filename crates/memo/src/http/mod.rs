@@ -58,7 +58,6 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
 
     let mut app = api
         .layer(Extension(document))
-        .layer(Extension(auth::RefreshGrace(config.refresh_grace)))
         .fallback(fallback)
         .with_state(state)
         .layer(middleware::from_fn_with_state(
