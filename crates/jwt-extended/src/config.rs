@@ -630,6 +630,27 @@ impl JwtConfig {
         self.refresh_expires
     }
 
+    /// The `SameSite` attribute of the cookies (`None`: no attribute).
+    pub fn cookie_samesite(&self) -> Option<SameSite> {
+        self.cookie_samesite
+    }
+
+    /// The HS* secret, for an app's own rules on it (a minimum length in production, say).
+    pub fn secret_key(&self) -> Option<&[u8]> {
+        self.secret_key.as_deref()
+    }
+
+    /// Whether a PEM private key is set (an app that signs needs one; a resource server does
+    /// not).
+    pub fn has_private_key(&self) -> bool {
+        self.private_key.is_some()
+    }
+
+    /// Whether a PEM public key is set.
+    pub fn has_public_key(&self) -> bool {
+        self.public_key.is_some()
+    }
+
     /// Whether cookies are marked `Secure`.
     pub fn cookie_secure(&self) -> bool {
         self.cookie_secure

@@ -3,13 +3,13 @@
 //! app put in its tokens.
 
 use jwt_extended::{
-    Algorithm, DecodedToken, JsonObject, JwtConfig, JwtManager, JwtManagerBuilder, RevocationStore,
-    SameSite, SessionStore, TokenLocation, UserLoader,
+    DecodedToken, JsonObject, JwtManager, JwtManagerBuilder, RevocationStore, SessionStore,
+    TokenLocation, UserLoader,
 };
 use serde_json::Value;
 
 use crate::{
-    config::{Config, SameSitePolicy, SigningKey},
+    config::Config,
     db::{Db, User},
 };
 
@@ -33,7 +33,7 @@ pub fn session_manager(
     sessions: impl SessionStore,
     users: Db,
 ) -> Result<JwtManager, String> {
-    builder(config)?
+    builder(config)
         .session_store(sessions)
         .user_loader(users)
         .refresh_grace(config.refresh_grace)
@@ -47,32 +47,22 @@ pub fn session_manager(
 /// # Errors
 /// The library's message when it refuses the settings (e.g. a bad PEM key).
 pub fn manager(config: &Config, revoked: impl RevocationStore) -> Result<JwtManager, String> {
-    builder(config)?
+    builder(config)
         .revocation_store(revoked)
         .build()
         .map_err(|e| e.to_string())
 }
 
-/// The manager's settings: tokens in cookies only (like the original), the
-/// configured key (with its `kid` and the retired keys) and lifetimes.
-fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
-    let algorithm: Algorithm = config
+/// The manager's settings: the JWT_* settings jwt-extended read, with
+/// memo's own on top (tokens in cookies only, like the original; `__Host-`
+/// names or the refresh cookie's path; the key's `kid` and retired keys).
+fn builder(config: &Config) -> JwtManagerBuilder {
+    let jwt_config = config
         .jwt
-        .algorithm
-        .parse()
-        .map_err(|_| format!("unsupported JWT_ALGORITHM {}", config.jwt.algorithm))?;
-    let same_site = match config.cookie_samesite {
-        SameSitePolicy::Strict => SameSite::Strict,
-        SameSitePolicy::Lax => SameSite::Lax,
-        SameSitePolicy::None => SameSite::None,
-    };
-    let jwt_config = JwtConfig::default()
-        .with_algorithm(algorithm)
+        .config
+        .clone()
         .with_token_location([TokenLocation::Cookies])
-        .with_access_token_expires(Some(config.jwt.access_token_expires))
-        .with_refresh_token_expires(Some(config.jwt.refresh_token_expires))
-        .with_cookie_secure(config.cookie_secure)
-        .with_cookie_samesite(Some(same_site));
+        .with_cookie_secure(config.cookie_secure);
     // A `__Host-` cookie must have Path=/, so the refresh cookie then goes
     // with every request (still HttpOnly, same origin only).
     let jwt_config = if config.cookie_host_prefix {
@@ -80,15 +70,7 @@ fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
     } else {
         jwt_config.with_refresh_cookie_path(REFRESH_COOKIE_PATH)
     };
-    let jwt_config = match &config.jwt.key {
-        SigningKey::Secret(secret) => jwt_config.with_secret_key(secret.expose()),
-        SigningKey::KeyPair {
-            private_pem,
-            public_pem,
-        } => jwt_config
-            .with_private_key_pem(private_pem.expose())
-            .with_public_key_pem(public_pem.as_bytes()),
-    };
+    let algorithm = jwt_config.algorithm();
     let mut builder = JwtManager::builder(jwt_config);
     if let Some(kid) = &config.jwt.key_id {
         builder = builder.signing_kid(kid);
@@ -96,7 +78,7 @@ fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
     for (kid, pem) in &config.jwt.retired_public_keys {
         builder = builder.verification_key_pem(kid, algorithm, pem);
     }
-    Ok(builder)
+    builder
 }
 
 /// The claims the original added to every token (its
