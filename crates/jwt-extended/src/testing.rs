@@ -32,7 +32,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    claims::JsonObject,
+    claims::{Fresh, JsonObject},
     config::JwtConfig,
     manager::JwtManager,
     rejection::JwtError,
@@ -249,7 +249,7 @@ pub struct TestSessionBuilder<'m> {
     jwt: &'m JwtManager,
     identity: Result<Value, serde_json::Error>,
     claims: JsonObject,
-    fresh: Option<f64>,
+    fresh: Option<Fresh>,
     access_seconds: Option<i64>,
 }
 
@@ -268,17 +268,13 @@ impl TestSessionBuilder<'_> {
 
     /// A fresh (`fresh: true`) or non-fresh access token.
     pub fn fresh(mut self, fresh: bool) -> Self {
-        self.fresh = Some(if fresh {
-            f64::INFINITY
-        } else {
-            f64::NEG_INFINITY
-        });
+        self.fresh = Some(Fresh::Bool(fresh));
         self
     }
 
     /// An access token fresh until this timestamp (seconds; in the past: not fresh).
     pub fn fresh_until(mut self, timestamp: f64) -> Self {
-        self.fresh = Some(timestamp);
+        self.fresh = Some(Fresh::Until(timestamp));
         self
     }
 
@@ -299,9 +295,8 @@ impl TestSessionBuilder<'_> {
             .access_token(identity)
             .additional_claims(self.claims.clone());
         access = match self.fresh {
-            Some(f) if f == f64::INFINITY => access.fresh(true),
-            Some(f) if f == f64::NEG_INFINITY => access.fresh(false),
-            Some(until) => access.fresh_until(until),
+            Some(Fresh::Bool(fresh)) => access.fresh(fresh),
+            Some(Fresh::Until(until)) => access.fresh_until(until),
             None => access,
         };
         match self.access_seconds {

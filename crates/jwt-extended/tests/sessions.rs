@@ -494,3 +494,46 @@ async fn a_bearer_logout_revokes_the_header_token_without_csrf() {
         .await
         .assert_error(401, "Token has been revoked");
 }
+
+#[tokio::test]
+async fn test_sessions_mint_fresh_stale_and_expired_tokens_with_extra_claims() {
+    let users = Users::default();
+    users.set("7", "reader");
+    let jwt = manager(&users, Duration::ZERO);
+    let app = Router::new()
+        .route(
+            "/fresh",
+            get(
+                |jwt_extended::FreshJwt(c): jwt_extended::FreshJwt| async move {
+                    Json(json!({"team": c.extra["team"]}))
+                },
+            ),
+        )
+        .with_state(AppState { jwt: jwt.clone() });
+    let get_fresh = |session: TestSession| {
+        let app = app.clone();
+        async move {
+            let request = session.with_cookies(HttpRequest::get("/fresh"));
+            send(
+                &app,
+                request.body(axum::body::Body::empty()).expect("request"),
+            )
+            .await
+        }
+    };
+    let session =
+        |b: jwt_extended::testing::TestSessionBuilder<'_>| b.claim("team", "blue").build();
+    get_fresh(session(TestSession::builder(&jwt, "7").fresh(true)).expect("session"))
+        .await
+        .assert_body(200, &json!({"team": "blue"}));
+    get_fresh(session(TestSession::builder(&jwt, "7").fresh(false)).expect("session"))
+        .await
+        .assert_error(401, "Fresh token required");
+    let now = common::now() as f64;
+    get_fresh(session(TestSession::builder(&jwt, "7").fresh_until(now - 1.0)).expect("session"))
+        .await
+        .assert_error(401, "Fresh token required");
+    get_fresh(session(TestSession::builder(&jwt, "7").fresh(true).expired()).expect("session"))
+        .await
+        .assert_error(401, "Token has expired");
+}
