@@ -206,7 +206,7 @@ fn app() -> &'static App {
                 .await
                 .expect("insert")
                 .expect("a new user");
-            let jwt = memo::tokens::session_manager(&config, MemorySessionStore::new())
+            let jwt = memo::tokens::session_manager(&config, MemorySessionStore::new(), db.clone())
                 .expect("a manager");
             let token = jwt
                 .access_token(user.id.to_string())
@@ -222,7 +222,7 @@ fn app() -> &'static App {
                 db,
                 jwt,
                 passwords,
-                cursors: memo::http::CursorKey::derive(&config.jwt.key),
+                cursors: memo::http::CursorKey::derive(&config.jwt.config).expect("a signing key"),
             };
             let (router, _) = memo::http::router(state, &config);
             App {

@@ -6,9 +6,10 @@ Every command prints one JSON document on stdout. The Flask app is configured fr
 name a file are read from it.
 
   flask_jwt.py versions
-  flask_jwt.py mint     --config CFG --identity ID [--fresh-seconds N]
+  flask_jwt.py mint     --config CFG --identity ID [--fresh-seconds N] [--expires-seconds N]
   flask_jwt.py decode   --config CFG --token T [--csrf V] [--allow-expired]
   flask_jwt.py cookies  --config CFG --token T [--refresh]
+  flask_jwt.py unset    --config CFG [--refresh] [--domain D]
   flask_jwt.py requests --config CFG   < [{"method", "path", "headers", "body"}, ...]
 """
 
@@ -26,7 +27,6 @@ from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
     decode_token,
-    get_csrf_token,
     get_jwt,
     get_jwt_identity,
     get_jwt_request_location,
@@ -34,6 +34,8 @@ from flask_jwt_extended import (
     jwt_required,
     set_access_cookies,
     set_refresh_cookies,
+    unset_access_cookies,
+    unset_refresh_cookies,
 )
 
 
@@ -103,13 +105,15 @@ def cmd_mint(args, config):
     app = make_app(config)
     with app.app_context():
         fresh = timedelta(seconds=args.fresh_seconds) if args.fresh_seconds else False
-        access = create_access_token(identity=args.identity, fresh=fresh)
-        refresh = create_refresh_token(identity=args.identity)
+        expires = timedelta(seconds=args.expires_seconds) if args.expires_seconds else None
+        access = create_access_token(identity=args.identity, fresh=fresh, expires_delta=expires)
+        refresh = create_refresh_token(identity=args.identity, expires_delta=expires)
         return {
             "access": access,
             "refresh": refresh,
-            "access_csrf": get_csrf_token(access),
-            "refresh_csrf": get_csrf_token(refresh),
+            # get_csrf_token verifies the token, so it raises on an expired one.
+            "access_csrf": decode_token(access, allow_expired=True).get("csrf"),
+            "refresh_csrf": decode_token(refresh, allow_expired=True).get("csrf"),
         }
 
 
@@ -137,6 +141,15 @@ def cmd_cookies(args, config):
         return {"set_cookie": response.headers.getlist("Set-Cookie")}
 
 
+def cmd_unset(args, config):
+    app = make_app(config)
+    with app.test_request_context():
+        response = make_response("")
+        unsetter = unset_refresh_cookies if args.refresh else unset_access_cookies
+        unsetter(response, domain=args.domain)
+        return {"set_cookie": response.headers.getlist("Set-Cookie")}
+
+
 def cmd_requests(_args, config):
     app = make_app(config)
     # Without its own cookie jar, so that the `Cookie` header of a case is sent as is.
@@ -158,10 +171,14 @@ def cmd_requests(_args, config):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", choices=["versions", "mint", "decode", "cookies", "requests"])
+    parser.add_argument(
+        "command", choices=["versions", "mint", "decode", "cookies", "unset", "requests"]
+    )
     parser.add_argument("--config", default="{}")
     parser.add_argument("--identity", default="alice")
     parser.add_argument("--fresh-seconds", type=int, default=0)
+    parser.add_argument("--expires-seconds", type=int, default=0)
+    parser.add_argument("--domain")
     parser.add_argument("--token")
     parser.add_argument("--csrf")
     parser.add_argument("--allow-expired", action="store_true")

@@ -12,8 +12,6 @@ use axum::{
 use http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use serde_json::Value;
 
-use crate::locations::is_json;
-
 /// Bodies larger than this are passed on unread (the app's own body limit answers them).
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -39,6 +37,23 @@ impl TokenBody {
             .map(|(_, v)| v.clone())
             .filter(|v| !v.is_empty())
     }
+}
+
+/// Werkzeug's `is_json`: `application/json` or `application/*+json`.
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

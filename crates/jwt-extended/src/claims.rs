@@ -4,10 +4,37 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::config::TokenLocation;
+use crate::{config::TokenLocation, loaded_user::LoadedUser};
 
 /// A JSON object: the payload or header of a token.
 pub type JsonObject = Map<String, Value>;
+
+/// The claim holding a token's login family id (see [`JwtManager::login`](crate::JwtManager::login)).
+pub const FAMILY_CLAIM: &str = "fam";
+
+/// The claims every new token gets anew. A refreshed token (rotation, implicit refresh) never
+/// copies them from its predecessor; every other claim is the app's and is carried over.
+const PER_TOKEN_CLAIMS: [&str; 10] = [
+    "fresh",
+    "iat",
+    "jti",
+    "type",
+    "nbf",
+    "csrf",
+    "exp",
+    "aud",
+    "iss",
+    FAMILY_CLAIM,
+];
+
+/// The app's claims of a payload: all but [`PER_TOKEN_CLAIMS`] and the identity claim.
+pub(crate) fn carried_claims(payload: &JsonObject, identity_claim: &str) -> JsonObject {
+    payload
+        .iter()
+        .filter(|(k, _)| k.as_str() != identity_claim && !PER_TOKEN_CLAIMS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
 
 /// The `fresh` claim: a bool, or a timestamp (seconds) until which the token counts as fresh.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,12 +161,21 @@ pub struct Claims<C = JsonObject> {
     pub location: TokenLocation,
     /// The app's view of the payload.
     pub extra: C,
+    /// The user the manager's [`UserLoader`](crate::UserLoader) loaded for the token.
+    user: Option<LoadedUser>,
 }
 
 impl<C> Claims<C> {
     /// The identity as a string (the usual case: `sub` is a string).
     pub fn sub(&self) -> Option<&str> {
         self.identity.as_str()
+    }
+
+    /// Flask's `get_current_user()`: the user the manager's
+    /// [`UserLoader`](crate::UserLoader) loaded for this token, when it is a `U`. `None` without
+    /// a loader, on a route that skips the lookup, or for another type.
+    pub fn user<U: 'static>(&self) -> Option<&U> {
+        self.user.as_ref()?.get()
     }
 }
 
@@ -148,6 +184,7 @@ impl<C: DeserializeOwned + 'static> Claims<C> {
         token: DecodedToken,
         identity_claim: &str,
         location: TokenLocation,
+        user: Option<LoadedUser>,
     ) -> Result<Self, serde_json::Error> {
         let DecodedToken { header, payload } = token;
         let p = &payload;
@@ -174,6 +211,7 @@ impl<C: DeserializeOwned + 'static> Claims<C> {
             header,
             location,
             extra,
+            user,
         })
     }
 }
@@ -220,7 +258,7 @@ mod tests {
                 .unwrap_or_default(),
         };
         let map: Claims =
-            Claims::from_decoded(token.clone(), "sub", TokenLocation::Cookies).expect("map");
+            Claims::from_decoded(token.clone(), "sub", TokenLocation::Cookies, None).expect("map");
         assert_eq!(map.extra["department"], "x");
         assert_eq!(map.sub(), Some("7"));
         assert_eq!(map.token_type, "access");
@@ -229,7 +267,7 @@ mod tests {
             department: String,
         }
         let typed: Claims<Dept> =
-            Claims::from_decoded(token, "sub", TokenLocation::Cookies).expect("typed");
+            Claims::from_decoded(token, "sub", TokenLocation::Cookies, None).expect("typed");
         assert_eq!(typed.extra.department, "x");
         assert_eq!(typed.exp, Some(10));
     }

@@ -22,7 +22,7 @@ pub enum TokenLocation {
     Cookies,
     /// A query-string parameter (`?jwt=...`).
     QueryString,
-    /// A key of a JSON request body; needs the [`JsonTokenLayer`](crate::JsonTokenLayer).
+    /// A key of a JSON request body; needs the [`read_token_body`](crate::read_token_body) middleware.
     Json,
 }
 
@@ -55,6 +55,58 @@ impl FromStr for TokenLocation {
             "json" => Ok(Self::Json),
             _ => Err(ConfigError::UnknownLocation),
         }
+    }
+}
+
+/// `aud` for new tokens (`JWT_ENCODE_AUDIENCE`): one string, or a list, kept a list even with
+/// one element (PyJWT writes what it is given).
+///
+/// ```
+/// use jwt_extended::Audience;
+/// assert_eq!(Audience::from("api"), Audience::One("api".into()));
+/// assert_eq!(Audience::from(["api"]), Audience::Many(vec!["api".into()]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// `"aud": "api"`.
+    One(String),
+    /// `"aud": ["api", ...]`.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The claim's value; `None` when empty (Flask writes `aud` only when it is truthy).
+    pub(crate) fn to_claim(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::One(one) if one.is_empty() => None,
+            Self::Many(many) if many.is_empty() => None,
+            Self::One(one) => Some(one.as_str().into()),
+            Self::Many(many) => Some(many.clone().into()),
+        }
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(aud: &str) -> Self {
+        Self::One(aud.to_owned())
+    }
+}
+
+impl From<String> for Audience {
+    fn from(aud: String) -> Self {
+        Self::One(aud)
+    }
+}
+
+impl<S: Into<String>> From<Vec<S>> for Audience {
+    fn from(aud: Vec<S>) -> Self {
+        Self::Many(aud.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<S: Into<String>, const N: usize> From<[S; N]> for Audience {
+    fn from(aud: [S; N]) -> Self {
+        Self::Many(aud.into_iter().map(Into::into).collect())
     }
 }
 
@@ -189,10 +241,10 @@ pub struct JwtConfig {
     pub(crate) access_expires: Option<Duration>,
     pub(crate) refresh_expires: Option<Duration>,
     pub(crate) decode_audience: Option<Vec<String>>,
-    pub(crate) encode_audience: Option<Vec<String>>,
+    pub(crate) encode_audience: Option<Audience>,
     pub(crate) decode_issuer: Option<Vec<String>>,
     pub(crate) encode_issuer: Option<String>,
-    pub(crate) leeway: u64,
+    pub(crate) leeway: i64,
     pub(crate) encode_nbf: bool,
     pub(crate) verify_sub: bool,
     pub(crate) identity_claim: String,
@@ -393,14 +445,11 @@ impl JwtConfig {
         self
     }
 
-    /// `JWT_ENCODE_AUDIENCE`: `aud` written into new tokens (a string for one value, a list for
-    /// several). Defaults to unset.
+    /// `JWT_ENCODE_AUDIENCE`: `aud` written into new tokens: a string (`"api"`) or a list
+    /// (`["api"]`, a list even with one element). Defaults to unset.
     #[must_use]
-    pub fn with_encode_audience<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        aud: I,
-    ) -> Self {
-        self.encode_audience = Some(aud.into_iter().map(Into::into).collect());
+    pub fn with_encode_audience(mut self, aud: impl Into<Audience>) -> Self {
+        self.encode_audience = Some(aud.into());
         self
     }
 
@@ -421,9 +470,11 @@ impl JwtConfig {
         self
     }
 
-    /// `JWT_DECODE_LEEWAY`: seconds of clock skew allowed on `exp`, `nbf` and `iat`. Defaults to 0.
+    /// `JWT_DECODE_LEEWAY`: seconds of clock skew allowed on `exp`, `nbf` and `iat`. Defaults to
+    /// 0. Negative, as PyJWT allows, it makes tokens expire early and refuses those issued less
+    /// than that long ago (`The token is not yet valid (iat)`).
     #[must_use]
-    pub fn with_leeway(mut self, seconds: u64) -> Self {
+    pub fn with_leeway(mut self, seconds: i64) -> Self {
         self.leeway = seconds;
         self
     }
@@ -579,6 +630,51 @@ impl JwtConfig {
         self.refresh_expires
     }
 
+    /// The `SameSite` attribute of the cookies (`None`: no attribute).
+    pub fn cookie_samesite(&self) -> Option<SameSite> {
+        self.cookie_samesite
+    }
+
+    /// The HS* secret, for an app's own rules on it (a minimum length in production, say).
+    pub fn secret_key(&self) -> Option<&[u8]> {
+        self.secret_key.as_deref()
+    }
+
+    /// Whether a PEM private key is set (an app that signs needs one; a resource server does
+    /// not).
+    pub fn has_private_key(&self) -> bool {
+        self.private_key.is_some()
+    }
+
+    /// Whether a PEM public key is set.
+    pub fn has_public_key(&self) -> bool {
+        self.public_key.is_some()
+    }
+
+    /// A 32-byte secret for the app's own use, derived from the signing key (the HS* secret,
+    /// else the PEM private key) and `context`: HMAC-SHA256 keyed with the key material over a
+    /// fixed label and `context`. Every instance that signs with the same key derives the same
+    /// secret, a new signing key retires it, and it reveals nothing about the key itself: for
+    /// things that must travel with the tokens' key, such as a MAC over opaque page cursors.
+    /// Different `context`s give independent secrets. `None` when the config cannot sign (no
+    /// secret and no private key, a resource server).
+    ///
+    /// ```
+    /// use jwt_extended::JwtConfig;
+    /// let config = JwtConfig::default().with_secret_key("a long random secret");
+    /// let cursors = config.derive_secret("my app: page cursors v1").expect("a signing key");
+    /// assert_ne!(cursors, config.derive_secret("my app: something else").expect("a signing key"));
+    /// assert_eq!(JwtConfig::default().derive_secret("x"), None);
+    /// ```
+    pub fn derive_secret(&self, context: &str) -> Option<[u8; 32]> {
+        use hmac::{Hmac, Mac as _};
+        let material = self.secret_key.as_deref().or(self.private_key.as_deref())?;
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(material).ok()?;
+        mac.update(b"jwt-extended derived secret v1\0");
+        mac.update(context.as_bytes());
+        Some(mac.finalize().into_bytes().into())
+    }
+
     /// Whether cookies are marked `Secure`.
     pub fn cookie_secure(&self) -> bool {
         self.cookie_secure
@@ -619,7 +715,49 @@ impl JwtConfig {
                 return Err(ConfigError::InvalidHeaderName(name));
             }
         }
+        self.validate_cookie_attributes()?;
         self.validate_cookie_prefixes()
+    }
+
+    /// Cookie names must be RFC 6265 tokens and paths and the domain plain text, so that every
+    /// `Set-Cookie` line this config writes is a valid header (setting cookies then cannot fail).
+    fn validate_cookie_attributes(&self) -> Result<(), ConfigError> {
+        let names = [
+            ("JWT_ACCESS_COOKIE_NAME", &self.access_cookie_name),
+            ("JWT_REFRESH_COOKIE_NAME", &self.refresh_cookie_name),
+            ("JWT_ACCESS_CSRF_COOKIE_NAME", &self.access_csrf_cookie_name),
+            (
+                "JWT_REFRESH_CSRF_COOKIE_NAME",
+                &self.refresh_csrf_cookie_name,
+            ),
+        ];
+        for (name, value) in names {
+            let token = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+            if value.is_empty() || !value.chars().all(token) {
+                let reason = "must be a cookie name: visible ASCII without separators".into();
+                return Err(ConfigError::InvalidValue { name, reason });
+            }
+        }
+        let texts = [
+            ("JWT_ACCESS_COOKIE_PATH", Some(&self.access_cookie_path)),
+            ("JWT_REFRESH_COOKIE_PATH", Some(&self.refresh_cookie_path)),
+            (
+                "JWT_ACCESS_CSRF_COOKIE_PATH",
+                Some(&self.access_csrf_cookie_path),
+            ),
+            (
+                "JWT_REFRESH_CSRF_COOKIE_PATH",
+                Some(&self.refresh_csrf_cookie_path),
+            ),
+            ("JWT_COOKIE_DOMAIN", self.cookie_domain.as_ref()),
+        ];
+        for (name, value) in texts {
+            if value.is_some_and(|v| !v.chars().all(|c| c.is_ascii_graphic() && c != ';')) {
+                let reason = "must be visible ASCII without ';'".into();
+                return Err(ConfigError::InvalidValue { name, reason });
+            }
+        }
+        Ok(())
     }
 
     /// Browsers drop a `__Host-`/`__Secure-` cookie that breaks its prefix's rules without a

@@ -12,7 +12,7 @@ use std::{
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use http::{HeaderValue, header::SET_COOKIE};
 
-use crate::{manager::JwtManager, rejection::JwtError};
+use crate::{manager::JwtManager, rejection::JwtError, tokens::MintedToken};
 
 /// Flask's hard-coded `Max-Age` of non-session cookies (about one year).
 const PERSISTENT_MAX_AGE: u64 = 31_540_000;
@@ -22,9 +22,9 @@ const PERSISTENT_MAX_AGE: u64 = 31_540_000;
 /// ```
 /// # use jwt_extended::{JwtConfig, JwtManager, AuthCookies};
 /// # fn login(jwt: &JwtManager) -> Result<(AuthCookies, &'static str), Box<dyn std::error::Error>> {
-/// let access = jwt.create_access_token("alice")?;
-/// let refresh = jwt.create_refresh_token("alice")?;
-/// let cookies = jwt.set_access_cookies(&access)?.and(jwt.set_refresh_cookies(&refresh)?);
+/// let access = jwt.access_token("alice").mint()?;
+/// let refresh = jwt.refresh_token("alice").mint()?;
+/// let cookies = jwt.cookies_for(&access).and(jwt.cookies_for(&refresh));
 /// Ok((cookies, "logged in"))
 /// # }
 /// ```
@@ -51,11 +51,14 @@ impl AuthCookies {
         &self.headers
     }
 
-    fn push(&mut self, line: &str) -> Result<(), JwtError> {
-        let value = HeaderValue::from_str(line)
-            .map_err(|_| JwtError::Internal("cookie value is not a valid header value".into()))?;
-        self.headers.push(value);
-        Ok(())
+    /// Adds a line. Names, paths and the domain are checked when the manager is built and tokens
+    /// are base64url, so only a claim the app overrode with control characters could make an
+    /// invalid header; that cookie is then left out, and the mistake logged.
+    fn push(&mut self, line: &str) {
+        match HeaderValue::from_str(line) {
+            Ok(value) => self.headers.push(value),
+            Err(_) => tracing::error!("a cookie line is not a valid header value; cookie left out"),
+        }
     }
 }
 
@@ -137,9 +140,10 @@ impl JwtManager {
     fn token_cookies(
         &self,
         token: &str,
+        csrf: Option<&str>,
         refresh: bool,
         options: &CookieOptions,
-    ) -> Result<AuthCookies, JwtError> {
+    ) -> AuthCookies {
         let c = &self.inner.config;
         let (name, path, csrf_name, csrf_path) = if refresh {
             (
@@ -166,20 +170,30 @@ impl JwtManager {
             max_age,
             clear: false,
         };
-        cookies.push(&self.cookie_line(&spec, options))?;
+        cookies.push(&self.cookie_line(&spec, options));
         if c.csrf_protect && c.csrf_in_cookies {
-            let csrf = self.get_csrf_token(token)?.unwrap_or_default();
             let spec = CookieSpec {
                 name: csrf_name,
-                value: &csrf,
+                value: csrf.unwrap_or_default(),
                 path: csrf_path,
                 http_only: false,
                 max_age,
                 clear: false,
             };
-            cookies.push(&self.cookie_line(&spec, options))?;
+            cookies.push(&self.cookie_line(&spec, options));
         }
-        Ok(cookies)
+        cookies
+    }
+
+    /// Cookies for a raw token: its CSRF value is read from it, after verifying it, as Flask does.
+    fn raw_token_cookies(
+        &self,
+        token: &str,
+        refresh: bool,
+        options: &CookieOptions,
+    ) -> Result<AuthCookies, JwtError> {
+        let csrf = self.get_csrf_token(token)?;
+        Ok(self.token_cookies(token, csrf.as_deref(), refresh, options))
     }
 
     fn clear_cookies(&self, refresh: bool, options: &CookieOptions) -> AuthCookies {
@@ -215,19 +229,31 @@ impl JwtManager {
                 max_age: None,
                 clear: true,
             };
-            // Names and paths come from the validated config, so the line is a valid header.
-            let _ = cookies.push(&self.cookie_line(&spec, options));
+            cookies.push(&self.cookie_line(&spec, options));
         }
         cookies
     }
 
-    /// Flask's `set_access_cookies(response, token)`: the HttpOnly access cookie and the CSRF
-    /// cookie holding the token's `csrf` claim.
+    /// The cookies of a token this manager just minted (`set_access_cookies` or
+    /// `set_refresh_cookies`, by the token's type), without decoding it again: the HttpOnly
+    /// token cookie and the CSRF cookie holding its `csrf` claim.
+    pub fn cookies_for(&self, token: &MintedToken) -> AuthCookies {
+        self.cookies_for_with(token, &CookieOptions::default())
+    }
+
+    /// [`cookies_for`](Self::cookies_for) with `max_age=` and `domain=`.
+    pub fn cookies_for_with(&self, token: &MintedToken, options: &CookieOptions) -> AuthCookies {
+        self.token_cookies(token.as_str(), token.csrf(), token.is_refresh(), options)
+    }
+
+    /// Flask's `set_access_cookies(response, token)` for a token given as text: the HttpOnly
+    /// access cookie and the CSRF cookie holding the token's `csrf` claim.
     ///
     /// # Errors
-    /// The token does not verify (the CSRF value is read from it, as Flask does).
+    /// The token does not verify (the CSRF value is read from it, as Flask does). A token just
+    /// minted needs no check: use [`cookies_for`](Self::cookies_for).
     pub fn set_access_cookies(&self, token: &str) -> Result<AuthCookies, JwtError> {
-        self.token_cookies(token, false, &CookieOptions::default())
+        self.raw_token_cookies(token, false, &CookieOptions::default())
     }
 
     /// Flask's `set_refresh_cookies(response, token)`.
@@ -235,7 +261,7 @@ impl JwtManager {
     /// # Errors
     /// The token does not verify.
     pub fn set_refresh_cookies(&self, token: &str) -> Result<AuthCookies, JwtError> {
-        self.token_cookies(token, true, &CookieOptions::default())
+        self.raw_token_cookies(token, true, &CookieOptions::default())
     }
 
     /// `set_access_cookies(response, token, max_age=, domain=)`.
@@ -247,7 +273,7 @@ impl JwtManager {
         token: &str,
         options: &CookieOptions,
     ) -> Result<AuthCookies, JwtError> {
-        self.token_cookies(token, false, options)
+        self.raw_token_cookies(token, false, options)
     }
 
     /// `set_refresh_cookies(response, token, max_age=, domain=)`.
@@ -259,7 +285,7 @@ impl JwtManager {
         token: &str,
         options: &CookieOptions,
     ) -> Result<AuthCookies, JwtError> {
-        self.token_cookies(token, true, options)
+        self.raw_token_cookies(token, true, options)
     }
 
     /// Flask's `unset_access_cookies`: expires the access and access-CSRF cookies.
@@ -267,9 +293,19 @@ impl JwtManager {
         self.clear_cookies(false, &CookieOptions::default())
     }
 
+    /// `unset_access_cookies(response, domain=)`.
+    pub fn unset_access_cookies_with(&self, options: &CookieOptions) -> AuthCookies {
+        self.clear_cookies(false, options)
+    }
+
     /// Flask's `unset_refresh_cookies`.
     pub fn unset_refresh_cookies(&self) -> AuthCookies {
         self.clear_cookies(true, &CookieOptions::default())
+    }
+
+    /// `unset_refresh_cookies(response, domain=)`.
+    pub fn unset_refresh_cookies_with(&self, options: &CookieOptions) -> AuthCookies {
+        self.clear_cookies(true, options)
     }
 
     /// Flask's `unset_jwt_cookies`: all four cookies.
@@ -344,6 +380,46 @@ mod tests {
             "{first}"
         );
         assert!(!set[1].contains("HttpOnly"));
+    }
+
+    #[test]
+    fn a_minted_token_gets_the_same_cookies_as_its_text_without_a_decode() {
+        let jwt = JwtManager::new(JwtConfig::default().with_secret_key("k")).expect("config");
+        for minted in [
+            jwt.access_token("u").mint().expect("token"),
+            jwt.refresh_token("u").mint().expect("token"),
+        ] {
+            let from_text = if minted.is_refresh() {
+                jwt.set_refresh_cookies(minted.as_str())
+            } else {
+                jwt.set_access_cookies(minted.as_str())
+            };
+            assert_eq!(
+                lines(&jwt.cookies_for(&minted)),
+                lines(&from_text.expect("verifies"))
+            );
+        }
+    }
+
+    #[test]
+    fn unset_cookies_take_a_domain() {
+        let jwt = JwtManager::new(JwtConfig::default().with_secret_key("k")).expect("config");
+        let options = CookieOptions {
+            max_age: None,
+            domain: Some(".ex.com".into()),
+        };
+        for cookies in [
+            jwt.unset_access_cookies_with(&options),
+            jwt.unset_refresh_cookies_with(&options),
+        ] {
+            let lines = lines(&cookies);
+            assert_eq!(lines.len(), 2);
+            assert!(
+                lines
+                    .iter()
+                    .all(|l| l.contains("; Domain=ex.com; Expires=Thu, 01 Jan 1970"))
+            );
+        }
     }
 
     #[test]

@@ -6,28 +6,17 @@
 //! defaults, and the CSRF claim. An expired token is checked on to the end, so an expired token
 //! with another fault reports that fault (Flask re-decodes it with `allow_expired`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use base64::{
-    Engine, alphabet,
-    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
-};
+use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
 use crate::{
+    base64url::B64,
     claims::{DecodedToken, JsonObject},
+    clock::now,
     csrf,
     rejection::JwtError,
 };
-
-/// URL-safe base64 that accepts tokens with or without padding, like PyJWT.
-pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 /// The claim checks of a decode, taken from the config once.
 #[derive(Debug, Clone)]
@@ -55,12 +44,6 @@ pub(crate) struct Unverified<'t> {
     pub(crate) payload: JsonObject,
     signing_input: &'t str,
     signature: &'t str,
-}
-
-pub(crate) fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Splits and parses a token without verifying it (`get_unverified_jwt_headers` and the first

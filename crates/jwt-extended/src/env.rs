@@ -4,15 +4,21 @@ use std::{str::FromStr, time::Duration};
 
 use http::Method;
 
-use crate::config::{Algorithm, ConfigError, JwtConfig, TokenLocation};
+use crate::config::{Algorithm, Audience, ConfigError, JwtConfig, TokenLocation};
 
 impl JwtConfig {
     /// Reads every `JWT_*` variable that is set, on top of the defaults, so a Flask app's
     /// environment configures the Rust service unchanged.
     ///
     /// Lifetimes are seconds, or `false` for no expiry; booleans are `true`/`false`/`1`/`0`;
-    /// lists are comma-separated. `JWT_PRIVATE_KEY` and `JWT_PUBLIC_KEY` hold PEM text or the
-    /// path of a PEM file.
+    /// lists are comma-separated or a JSON array (`["api"]`: a list even with one element).
+    /// `JWT_PRIVATE_KEY` and `JWT_PUBLIC_KEY` hold PEM text or the path of a PEM file.
+    ///
+    /// A variable set to the empty string is a value, as in Flask's config: `JWT_HEADER_TYPE=""`
+    /// means a bare token in the header, `JWT_QUERY_STRING_VALUE_PREFIX=""` no prefix. Where
+    /// Flask tests an option's truth (`JWT_SECRET_KEY`, the PEM keys, `JWT_COOKIE_DOMAIN`,
+    /// `JWT_ENCODE_ISSUER`, `JWT_ENCODE_AUDIENCE`, `JWT_DECODE_ALGORITHMS`), empty means unset;
+    /// an empty number, boolean, lifetime, algorithm or `SameSite` is refused.
     ///
     /// # Errors
     /// [`ConfigError::InvalidValue`] naming the variable that does not parse.
@@ -33,22 +39,25 @@ impl JwtConfig {
     /// [`ConfigError::InvalidValue`] naming the variable that does not parse.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut c = Self::default();
-        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let get = |name: &str| lookup(name);
+        // Options Flask reads by their truth: empty is unset.
+        let truthy = |name: &str| lookup(name).filter(|v| !v.is_empty());
         if let Some(v) = get("JWT_ALGORITHM") {
             c.algorithm = parse_algorithm("JWT_ALGORITHM", &v)?;
         }
-        if let Some(v) = get("JWT_DECODE_ALGORITHMS") {
-            c.decode_algorithms = list(&v)
+        if let Some(v) = truthy("JWT_DECODE_ALGORITHMS") {
+            c.decode_algorithms = list("JWT_DECODE_ALGORITHMS", &v)?
+                .iter()
                 .map(|a| parse_algorithm("JWT_DECODE_ALGORITHMS", a))
                 .collect::<Result<_, _>>()?;
         }
-        c.secret_key = get("JWT_SECRET_KEY")
-            .or_else(|| get("SECRET_KEY"))
+        c.secret_key = truthy("JWT_SECRET_KEY")
+            .or_else(|| truthy("SECRET_KEY"))
             .map(String::into_bytes);
-        c.private_key = get("JWT_PRIVATE_KEY")
+        c.private_key = truthy("JWT_PRIVATE_KEY")
             .map(|v| pem_or_file("JWT_PRIVATE_KEY", v))
             .transpose()?;
-        c.public_key = get("JWT_PUBLIC_KEY")
+        c.public_key = truthy("JWT_PUBLIC_KEY")
             .map(|v| pem_or_file("JWT_PUBLIC_KEY", v))
             .transpose()?;
         if let Some(v) = get("JWT_ACCESS_TOKEN_EXPIRES") {
@@ -57,12 +66,16 @@ impl JwtConfig {
         if let Some(v) = get("JWT_REFRESH_TOKEN_EXPIRES") {
             c.refresh_expires = lifetime("JWT_REFRESH_TOKEN_EXPIRES", &v)?;
         }
-        c.decode_audience =
-            get("JWT_DECODE_AUDIENCE").map(|v| list(&v).map(String::from).collect());
-        c.encode_audience =
-            get("JWT_ENCODE_AUDIENCE").map(|v| list(&v).map(String::from).collect());
-        c.decode_issuer = get("JWT_DECODE_ISSUER").map(|v| list(&v).map(String::from).collect());
-        c.encode_issuer = get("JWT_ENCODE_ISSUER");
+        if let Some(v) = get("JWT_DECODE_AUDIENCE") {
+            c.decode_audience = Some(list("JWT_DECODE_AUDIENCE", &v)?);
+        }
+        if let Some(v) = truthy("JWT_ENCODE_AUDIENCE") {
+            c.encode_audience = Some(audience(&v)?);
+        }
+        if let Some(v) = get("JWT_DECODE_ISSUER") {
+            c.decode_issuer = Some(list("JWT_DECODE_ISSUER", &v)?);
+        }
+        c.encode_issuer = truthy("JWT_ENCODE_ISSUER");
         if let Some(v) = get("JWT_DECODE_LEEWAY") {
             c.leeway = v
                 .trim()
@@ -70,20 +83,22 @@ impl JwtConfig {
                 .map_err(|_| invalid("JWT_DECODE_LEEWAY", "must be whole seconds"))?;
         }
         if let Some(v) = get("JWT_TOKEN_LOCATION") {
-            c.token_location = list(&v)
-                .map(TokenLocation::from_str)
+            c.token_location = list("JWT_TOKEN_LOCATION", &v)?
+                .iter()
+                .map(|l| TokenLocation::from_str(l))
                 .collect::<Result<_, _>>()?;
         }
         if let Some(v) = get("JWT_COOKIE_SAMESITE") {
             c.cookie_samesite = Some(v.parse()?);
         }
         if let Some(v) = get("JWT_CSRF_METHODS") {
-            c.csrf_methods = list(&v)
+            c.csrf_methods = list("JWT_CSRF_METHODS", &v)?
+                .iter()
                 .map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()))
                 .collect::<Result<_, _>>()
                 .map_err(|_| invalid("JWT_CSRF_METHODS", "must be HTTP methods"))?;
         }
-        c.cookie_domain = get("JWT_COOKIE_DOMAIN").map(|d| d.trim_start_matches('.').to_owned());
+        c.cookie_domain = truthy("JWT_COOKIE_DOMAIN").map(|d| d.trim_start_matches('.').to_owned());
         read_bools(&mut c, &get)?;
         read_strings(&mut c, &get);
         Ok(c)
@@ -169,8 +184,27 @@ fn invalid(name: &'static str, reason: &str) -> ConfigError {
     }
 }
 
-fn list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|s| !s.is_empty())
+/// A JSON array of strings, or comma-separated values.
+fn list(name: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    if value.trim_start().starts_with('[') {
+        return serde_json::from_str(value)
+            .map_err(|_| invalid(name, "must be a JSON array of strings or comma-separated"));
+    }
+    Ok(value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// `JWT_ENCODE_AUDIENCE`: one value is a string, a JSON array or several values a list.
+fn audience(value: &str) -> Result<Audience, ConfigError> {
+    let items = list("JWT_ENCODE_AUDIENCE", value)?;
+    Ok(match items.as_slice() {
+        [one] if !value.trim_start().starts_with('[') => Audience::One(one.clone()),
+        _ => Audience::Many(items),
+    })
 }
 
 fn parse_algorithm(name: &'static str, value: &str) -> Result<Algorithm, ConfigError> {
@@ -252,6 +286,51 @@ mod tests {
             from(&[("JWT_TOKEN_LOCATION", "cookie")]).unwrap_err(),
             ConfigError::UnknownLocation
         );
+    }
+
+    #[test]
+    fn an_empty_string_is_a_value_where_flask_takes_it_as_one() {
+        let c = from(&[
+            ("JWT_HEADER_TYPE", ""),
+            ("JWT_COOKIE_DOMAIN", ""),
+            ("JWT_ENCODE_ISSUER", ""),
+            ("JWT_CSRF_METHODS", ""),
+        ])
+        .expect("valid");
+        assert_eq!(c.header_type, "");
+        assert_eq!(c.cookie_domain, None);
+        assert_eq!(c.encode_issuer, None);
+        assert!(c.csrf_methods.is_empty());
+        for name in [
+            "JWT_ACCESS_TOKEN_EXPIRES",
+            "JWT_COOKIE_SECURE",
+            "JWT_DECODE_LEEWAY",
+        ] {
+            let err = from(&[(name, "")]).expect_err("empty is not a value of this type");
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+        let empty = from(&[("JWT_TOKEN_LOCATION", "")]).expect("parses");
+        assert_eq!(
+            crate::JwtManager::new(empty.with_secret_key("k")).expect_err("no location"),
+            ConfigError::NoLocation
+        );
+    }
+
+    #[test]
+    fn audiences_and_lists_read_json_arrays_and_negative_leeway() {
+        let c = from(&[
+            ("JWT_ENCODE_AUDIENCE", r#"["api"]"#),
+            ("JWT_DECODE_AUDIENCE", r#"["api", "web"]"#),
+            ("JWT_DECODE_LEEWAY", "-10"),
+        ])
+        .expect("valid");
+        assert_eq!(c.encode_audience, Some(Audience::Many(vec!["api".into()])));
+        assert_eq!(c.decode_audience, Some(vec!["api".into(), "web".into()]));
+        assert_eq!(c.leeway, -10);
+        let one = from(&[("JWT_ENCODE_AUDIENCE", "api")]).expect("valid");
+        assert_eq!(one.encode_audience, Some(Audience::One("api".into())));
+        let two = from(&[("JWT_ENCODE_AUDIENCE", "a, b")]).expect("valid");
+        assert_eq!(two.encode_audience, Some(Audience::from(["a", "b"])));
     }
 
     #[test]

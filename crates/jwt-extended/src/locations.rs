@@ -8,7 +8,7 @@ use http::{HeaderMap, request::Parts};
 use serde_json::Value;
 
 use crate::{
-    body::TokenBody,
+    body::{TokenBody, is_json},
     config::{JwtConfig, TokenLocation},
     rejection::JwtError,
 };
@@ -238,23 +238,6 @@ fn is_falsy(value: &Value) -> bool {
         Value::Array(items) => items.is_empty(),
         Value::Object(map) => map.is_empty(),
     }
-}
-
-/// Werkzeug's `is_json`: `application/json` or `application/*+json`.
-pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 #[cfg(test)]

@@ -1,20 +1,21 @@
 //! [`JwtManager`]: the config, the keys and the app's hooks, shared by every extractor through
 //! axum state (`FromRef`), like Flask's `JWTManager` in `app.extensions`.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
-use axum::response::Response;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::Value;
+
+use jsonwebtoken::jwk::JwkSet;
 
 use crate::{
     claims::{DecodedToken, JsonObject},
-    config::{ConfigError, JwtConfig},
+    config::JwtConfig,
     decode::{self, ClaimRules, DecodeRequest},
     keys::Keys,
-    rejection::{ErrorHandler, JwtError, Renderer},
-    revocation::RevocationStore,
-    rotation::SessionStore,
+    rejection::{JwtError, JwtRejection, Renderer},
+    stores::erased::{DynRevocationStore, DynSessionStore},
+    user::DynUserLoader,
 };
 
 pub(crate) type IdentityLoader = dyn Fn(&Value) -> Value + Send + Sync;
@@ -32,8 +33,6 @@ pub(crate) struct Hooks {
     pub(crate) encode_key: Option<Arc<EncodeKeyLoader>>,
     pub(crate) decode_key: Option<Arc<DecodeKeyLoader>>,
     pub(crate) verification: Option<Arc<VerificationHook>>,
-    pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
-    pub(crate) access_fails_open: bool,
 }
 
 pub(crate) struct Inner {
@@ -42,7 +41,16 @@ pub(crate) struct Inner {
     pub(crate) rules: ClaimRules,
     pub(crate) hooks: Hooks,
     pub(crate) renderer: Renderer,
-    pub(crate) sessions: Option<Arc<dyn SessionStore>>,
+    /// The blocklist (`token_in_blocklist_loader`): a revocation or session store.
+    pub(crate) revocation: Option<Arc<dyn DynRevocationStore>>,
+    /// Whether an access token passes when the store cannot answer.
+    pub(crate) access_fails_open: bool,
+    /// Login families, when the store keeps them.
+    pub(crate) sessions: Option<Arc<dyn DynSessionStore>>,
+    /// `user_lookup_loader`, run by every guarded extractor.
+    pub(crate) users: Option<Arc<dyn DynUserLoader>>,
+    /// How long a just-rotated refresh token still gets the same successor.
+    pub(crate) refresh_grace: Duration,
 }
 
 /// Issues, reads and checks tokens for an axum app: the Rust counterpart of Flask's
@@ -84,27 +92,6 @@ impl fmt::Debug for JwtManager {
 }
 
 impl JwtManager {
-    /// A manager with no hooks.
-    ///
-    /// # Errors
-    /// [`ConfigError`] when the config is inconsistent (no key, empty locations, bad PEM, ...).
-    pub fn new(config: JwtConfig) -> Result<Self, ConfigError> {
-        Self::builder(config).build()
-    }
-
-    /// Starts a manager with hooks (Flask's `@jwt.*_loader` decorators).
-    pub fn builder(config: JwtConfig) -> JwtManagerBuilder {
-        JwtManagerBuilder {
-            config,
-            key_set: crate::jwks::KeySetOptions::default(),
-            hooks: Hooks::default(),
-            handler: None,
-            signing_kid: None,
-            extra_keys: Vec::new(),
-            sessions: None,
-        }
-    }
-
     /// The config this manager was built from.
     pub fn config(&self) -> &JwtConfig {
         &self.inner.config
@@ -112,6 +99,13 @@ impl JwtManager {
 
     pub(crate) fn renderer(&self) -> Renderer {
         self.inner.renderer.clone()
+    }
+
+    /// `error` as a rejection rendered this manager's way (the error hook,
+    /// `JWT_ERROR_MESSAGE_KEY`), for a handler that returns one without the
+    /// [`error_layer`](Self::error_layer).
+    pub fn reject(&self, error: JwtError) -> JwtRejection {
+        JwtRejection::new(error, self.renderer())
     }
 
     /// Flask's `decode_token(token, csrf_value=None, allow_expired=False)`: checks the signature,
@@ -187,9 +181,15 @@ impl JwtManager {
             .map(str::to_owned))
     }
 
-    /// The revocation store, to revoke tokens at logout.
-    pub fn revocation_store(&self) -> Option<&Arc<dyn RevocationStore>> {
-        self.inner.hooks.revocation.as_ref()
+    /// Asks the revocation store whether `token` is revoked: `Ok(false)` without a store.
+    ///
+    /// # Errors
+    /// [`JwtError::StoreUnavailable`] when the store fails.
+    pub async fn is_revoked(&self, token: &DecodedToken) -> Result<bool, JwtError> {
+        match &self.inner.revocation {
+            Some(store) => Ok(store.is_revoked(token).await?),
+            None => Ok(false),
+        }
     }
 
     /// Revokes a verified token until it would expire: Flask's documented logout pattern
@@ -200,194 +200,56 @@ impl JwtManager {
     /// the store fails.
     pub async fn revoke(&self, token: &DecodedToken) -> Result<(), JwtError> {
         let store = self
-            .revocation_store()
+            .inner
+            .revocation
+            .as_ref()
             .ok_or_else(|| JwtError::Internal("no revocation store configured".into()))?;
         let jti = token
             .jti()
             .ok_or_else(|| JwtError::invalid("Missing claim: jti"))?;
-        store.revoke(jti, token.exp()).await.map_err(|e| {
-            tracing::warn!(error = %e, "revocation store failed to revoke");
-            JwtError::StoreUnavailable
-        })
-    }
-}
-
-/// Builds a [`JwtManager`] with the app's hooks. Every hook is optional.
-#[must_use]
-pub struct JwtManagerBuilder {
-    config: JwtConfig,
-    pub(crate) key_set: crate::jwks::KeySetOptions,
-    hooks: Hooks,
-    handler: Option<Arc<ErrorHandler>>,
-    signing_kid: Option<String>,
-    extra_keys: Vec<(String, Algorithm, DecodingKey)>,
-    sessions: Option<Arc<dyn SessionStore>>,
-}
-
-impl fmt::Debug for JwtManagerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtManagerBuilder")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl JwtManagerBuilder {
-    /// `@jwt.user_identity_loader`: turns the identity given to `create_*_token` into the
-    /// identity claim. Default: the identity unchanged.
-    pub fn identity_loader(mut self, f: impl Fn(&Value) -> Value + Send + Sync + 'static) -> Self {
-        self.hooks.identity = Some(Arc::new(f));
-        self
+        Ok(store.revoke(jti, token.exp()).await?)
     }
 
-    /// `@jwt.additional_claims_loader`: claims added to every token; receives the raw identity.
-    /// Claims passed at creation win ties.
-    pub fn additional_claims_loader(
-        mut self,
-        f: impl Fn(&Value) -> JsonObject + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.additional_claims = Some(Arc::new(f));
-        self
-    }
-
-    /// `@jwt.additional_headers_loader`: JOSE header entries added to every token.
-    pub fn additional_headers_loader(
-        mut self,
-        f: impl Fn(&Value) -> JsonObject + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.additional_headers = Some(Arc::new(f));
-        self
-    }
-
-    /// `@jwt.encode_key_loader`: the signing key for an identity. Default: the configured key.
-    pub fn encode_key_loader(
-        mut self,
-        f: impl Fn(&Value) -> EncodingKey + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.encode_key = Some(Arc::new(f));
-        self
-    }
-
-    /// `@jwt.decode_key_loader`: the verification key for an unverified `(header, payload)`.
-    /// Default: the configured key (or the key of the token's `kid`).
-    pub fn decode_key_loader(
-        mut self,
-        f: impl Fn(&JsonObject, &JsonObject) -> DecodingKey + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.decode_key = Some(Arc::new(f));
-        self
-    }
-
-    /// `@jwt.token_verification_loader`: a last check of a valid token's claims; `false` gives
-    /// 400 "User claims verification failed".
-    pub fn token_verification_loader(
-        mut self,
-        f: impl Fn(&DecodedToken) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        self.hooks.verification = Some(Arc::new(f));
-        self
-    }
-
-    /// `@jwt.token_in_blocklist_loader`, async: the store asked whether a token is revoked, for
-    /// access and refresh tokens.
-    pub fn revocation_store(mut self, store: impl RevocationStore) -> Self {
-        self.hooks.revocation = Some(Arc::new(store));
-        self
-    }
-
-    /// A store of login families for refresh rotation with reuse detection and the sessions
-    /// list ([`JwtManager::login`], [`JwtManager::rotate`]); it is also the revocation store.
-    pub fn session_store<S: SessionStore>(mut self, store: S) -> Self {
-        let store = Arc::new(store);
-        self.hooks.revocation = Some(store.clone());
-        self.sessions = Some(store);
-        self
-    }
-
-    /// Like [`revocation_store`](Self::revocation_store), with a store already shared.
-    pub fn shared_revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.hooks.revocation = Some(store);
-        self
-    }
-
-    /// What to do with an **access** token when the store cannot answer: `false` (the default)
-    /// refuses it with 503; `true` lets it through and logs a warning. Refresh tokens are always
-    /// refused when the store cannot answer: a refresh mints new tokens.
-    pub fn revocation_fails_open_for_access(mut self, fail_open: bool) -> Self {
-        self.hooks.access_fails_open = fail_open;
-        self
-    }
-
-    /// Every error response at once (Flask's `expired_token_loader`, `invalid_token_loader`,
-    /// `unauthorized_loader`, `revoked_token_loader`, `needs_fresh_token_loader`,
-    /// `user_lookup_error_loader`, `token_verification_failed_loader`): return `Some(response)`
-    /// to answer yourself, `None` for the default `{"msg": ...}`.
-    pub fn error_handler(
-        mut self,
-        f: impl Fn(&JwtError) -> Option<Response> + Send + Sync + 'static,
-    ) -> Self {
-        self.handler = Some(Arc::new(f));
-        self
-    }
-
-    /// Signs new tokens with `kid` in their header, so that the key can later be rotated.
-    pub fn signing_kid(mut self, kid: impl Into<String>) -> Self {
-        self.signing_kid = Some(kid.into());
-        self
-    }
-
-    /// Also accepts tokens whose header names `kid`, verified with `key` (a retired or
-    /// another service's key). Tokens with an unknown `kid` are then refused.
-    pub fn verification_key(
-        mut self,
-        kid: impl Into<String>,
-        algorithm: Algorithm,
-        key: DecodingKey,
-    ) -> Self {
-        self.extra_keys.push((kid.into(), algorithm, key));
-        self
-    }
-
-    /// Checks the config and builds the manager.
+    /// The public keys this manager verifies with, as a JWKS (RFC 7517) to serve at
+    /// `/.well-known/jwks.json`: the signing key first, then the other keys by `kid`, each with
+    /// `kid`, `alg` and `use: "sig"`. HS* secrets are never included, nor the keys of a
+    /// `RemoteJwks`. The config key without a [`signing_kid`](crate::JwtManagerBuilder::signing_kid)
+    /// is published without a `kid`.
     ///
-    /// # Errors
-    /// [`ConfigError`] for missing keys, empty locations, invalid header names or PEM.
-    pub fn build(self) -> Result<JwtManager, ConfigError> {
-        self.config.validate()?;
-        let mut keys = self.key_set.into_keys(&self.config)?;
-        keys.by_kid.extend(
-            self.extra_keys
-                .into_iter()
-                .map(|(kid, alg, key)| (kid, (alg, key))),
-        );
-        if let Some(kid) = self.signing_kid {
-            if let Some(verifying) = keys.verifying.clone() {
-                keys.by_kid.insert(kid.clone(), (keys.algorithm, verifying));
-            }
-            keys.signing_kid = Some(kid);
-        }
-        let c = &self.config;
-        let rules = ClaimRules {
-            algorithms: c.effective_decode_algorithms(),
-            leeway: c.leeway as f64,
-            audience: c.decode_audience.clone(),
-            issuer: c.decode_issuer.clone(),
-            verify_sub: c.verify_sub,
-            identity_claim: c.identity_claim.clone(),
-        };
-        let renderer = Renderer {
-            message_key: Arc::from(c.error_message_key.as_str()),
-            handler: self.handler,
-        };
-        Ok(JwtManager {
-            inner: Arc::new(Inner {
-                config: self.config,
-                keys,
-                rules,
-                hooks: self.hooks,
-                renderer,
-                sessions: self.sessions,
-            }),
-        })
+    /// ```
+    /// use axum::{Json, Router, extract::State, routing::get};
+    /// use jwt_extended::{Algorithm, JwkSet, JwtConfig, JwtManager};
+    /// # const PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIP/ycNnb0YTUpCLsw8YA02mtDXD4ffdt8wGFs4dLvACq\n-----END PRIVATE KEY-----\n";
+    /// # const PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEATXdgAIWebDWP4F9wrbM97pXabVvG49f9OlkCyBLbsUw=\n-----END PUBLIC KEY-----\n";
+    /// # const RETIRED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEABjjMfn3c60yYFtFj+UgYmwoWjoeYRbBmMyvPQzYgFT4=\n-----END PUBLIC KEY-----\n";
+    ///
+    /// async fn jwks(State(jwt): State<JwtManager>) -> Json<JwkSet> {
+    ///     Json(jwt.jwks())
+    /// }
+    ///
+    /// let jwt = JwtManager::builder(
+    ///     JwtConfig::default()
+    ///         .with_algorithm(Algorithm::EdDSA)
+    ///         .with_private_key_pem(PRIVATE)
+    ///         .with_public_key_pem(PUBLIC),
+    /// )
+    /// .signing_kid("2024-07")
+    /// .verification_key_pem("2024-01", Algorithm::EdDSA, RETIRED_PUBLIC)
+    /// .build()?;
+    ///
+    /// let set = serde_json::to_value(jwt.jwks())?;
+    /// assert_eq!(set["keys"][0]["kid"], "2024-07"); // the signing key first
+    /// assert_eq!(set["keys"][0]["kty"], "OKP");
+    /// assert_eq!(set["keys"][0]["alg"], "EdDSA");
+    /// assert_eq!(set["keys"][0]["use"], "sig");
+    /// assert_eq!(set["keys"][1]["kid"], "2024-01");
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/.well-known/jwks.json", get(jwks))
+    ///     .with_state(jwt);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn jwks(&self) -> JwkSet {
+        self.inner.keys.jwks()
     }
 }

@@ -15,21 +15,16 @@ use std::{
 };
 
 use axum::response::Response;
-use futures_util::future::BoxFuture;
 use http::{Request, header::SET_COOKIE};
 use tower::{Layer, Service};
 
 use crate::{
-    claims::{DecodedToken, JsonObject},
-    decode::now,
+    claims::{DecodedToken, FAMILY_CLAIM, carried_claims},
+    clock::now,
     locations::cookie,
     manager::JwtManager,
+    stores::erased::BoxFuture,
 };
-
-/// Claims the layer does not copy into the new token: the new token has its own.
-const RESERVED: [&str; 9] = [
-    "fresh", "iat", "jti", "type", "nbf", "csrf", "exp", "aud", "iss",
-];
 
 /// Re-issues the access cookies of requests whose access token expires within `window`.
 ///
@@ -134,19 +129,16 @@ async fn refresh_if_due(
     let Some(old) = due_token(jwt, window, token).await else {
         return response;
     };
-    let claims: JsonObject = old
-        .payload
-        .iter()
-        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let identity = claims
-        .get(&jwt.config().identity_claim)
-        .cloned()
-        .unwrap_or_default();
-    let fresh_cookies = jwt
+    let identity_claim = &jwt.config().identity_claim;
+    let identity = old.claim(identity_claim).cloned().unwrap_or_default();
+    let mut new = jwt
         .access_token(identity)
-        .additional_claims(claims)
+        .additional_claims(carried_claims(&old.payload, identity_claim));
+    // The same login: a revoked family must end the new token too.
+    if let Some(family) = old.claim(FAMILY_CLAIM) {
+        new = new.claim(FAMILY_CLAIM, family.clone());
+    }
+    let fresh_cookies = new
         .encode()
         .ok()
         .and_then(|new| jwt.set_access_cookies(&new).ok());
@@ -167,9 +159,7 @@ async fn due_token(jwt: &JwtManager, window: Duration, token: &str) -> Option<De
     if decoded.token_type() != "access" || (exp as f64 - now()) > window.as_secs_f64() {
         return None;
     }
-    if let Some(store) = jwt.revocation_store()
-        && !matches!(store.is_revoked(&decoded).await, Ok(false))
-    {
+    if !matches!(jwt.is_revoked(&decoded).await, Ok(false)) {
         return None;
     }
     Some(decoded)

@@ -1,6 +1,10 @@
 //! Why a request was refused: [`JwtError`] names the failure with Flask-JWT-Extended's status and
-//! message; [`JwtRejection`] is what extractors return, rendered as `{"msg": ...}` (or by the
-//! app's error hook).
+//! message; [`JwtRejection`] is what extractors return. Both render through one renderer: the
+//! app's error hook, else `{JWT_ERROR_MESSAGE_KEY: message}`.
+//!
+//! An extractor knows the manager, so its rejection renders the app's way directly. A bare
+//! `JwtError` returned by a handler does not: it renders the default way and marks the response,
+//! and the manager's [`JwtErrorLayer`](crate::JwtErrorLayer) renders it again the app's way.
 
 use std::{fmt, sync::Arc};
 
@@ -31,6 +35,7 @@ use crate::claims::DecodedToken;
 /// | `WrongType` | 422 | `Only non-refresh tokens are allowed`, `Only refresh tokens are allowed` |
 /// | `Invalid` | 422 | PyJWT's and Flask's decode messages (`Signature verification failed`, `Missing claim: sub`, ...) |
 /// | `StoreUnavailable` | 503 | `Revocation store unavailable` |
+/// | `UserLoaderUnavailable` | 503 | `User lookup unavailable` |
 /// | `Internal` | 500 | `Internal server error` (a misconfiguration; the detail is logged) |
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -79,6 +84,9 @@ pub enum JwtError {
     /// The revocation store could not answer and the policy is to refuse.
     #[error("Revocation store unavailable")]
     StoreUnavailable,
+    /// The user loader failed (its database is down): the token is refused, as with a store.
+    #[error("User lookup unavailable")]
+    UserLoaderUnavailable,
     /// A server-side mistake (missing layer, misconfiguration). The detail is logged, not sent.
     #[error("Internal server error")]
     Internal(String),
@@ -104,7 +112,7 @@ impl JwtError {
             | Self::InvalidQueryParam(_)
             | Self::WrongType(_)
             | Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable | Self::UserLoaderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Exempt => StatusCode::OK,
         }
@@ -131,7 +139,7 @@ impl JwtError {
 /// [`JwtManagerBuilder::error_handler`](crate::JwtManagerBuilder::error_handler).
 pub type ErrorHandler = dyn Fn(&JwtError) -> Option<Response> + Send + Sync;
 
-/// How rejections render: the message key and the app's hook, shared by every rejection.
+/// How errors render: the message key and the app's hook, shared by every rejection.
 #[derive(Clone)]
 pub(crate) struct Renderer {
     pub(crate) message_key: Arc<str>,
@@ -139,13 +147,15 @@ pub(crate) struct Renderer {
 }
 
 impl Renderer {
+    /// The one place an error becomes a response.
     pub(crate) fn render(&self, error: &JwtError) -> Response {
+        tracing::debug!(status = %error.status(), reason = %error, "jwt rejected");
         if let Some(response) = self.handler.as_ref().and_then(|h| h(error)) {
             return response;
         }
         match error {
             JwtError::Internal(detail) => {
-                tracing::error!(detail = %detail, "jwt-extended misconfiguration")
+                tracing::error!(detail = %detail, "jwt-extended misconfiguration");
             }
             JwtError::Exempt => return StatusCode::OK.into_response(),
             _ => {}
@@ -168,6 +178,21 @@ impl Default for Renderer {
     }
 }
 
+/// Marks a response rendered without the manager's renderer, so that the
+/// [`JwtErrorLayer`](crate::JwtErrorLayer) can render it again the app's way.
+#[derive(Debug, Clone)]
+pub(crate) struct RenderAgain(pub(crate) JwtError);
+
+impl IntoResponse for JwtError {
+    /// `{"msg": ...}` with Flask's status; behind the manager's
+    /// [`JwtErrorLayer`](crate::JwtErrorLayer), the app's error hook and message key instead.
+    fn into_response(self) -> Response {
+        let mut response = Renderer::default().render(&self);
+        response.extensions_mut().insert(RenderAgain(self));
+        response
+    }
+}
+
 /// The rejection of every extractor of this crate: a [`JwtError`] plus how the app wants it
 /// rendered (`JWT_ERROR_MESSAGE_KEY`, the error hook).
 ///
@@ -175,12 +200,16 @@ impl Default for Renderer {
 /// extensions, #86): match on [`error`](Self::error) to reshape it, or return it as is.
 pub struct JwtRejection {
     error: JwtError,
-    renderer: Renderer,
+    /// `None` for a rejection made from a bare [`JwtError`]: rendered like one.
+    renderer: Option<Renderer>,
 }
 
 impl JwtRejection {
     pub(crate) fn new(error: JwtError, renderer: Renderer) -> Self {
-        Self { error, renderer }
+        Self {
+            error,
+            renderer: Some(renderer),
+        }
     }
 
     /// The failure.
@@ -205,9 +234,13 @@ impl JwtRejection {
 }
 
 impl From<JwtError> for JwtRejection {
-    /// A rejection rendered the default way (`{"msg": ...}`).
+    /// A rejection rendered as the [`JwtError`] itself is (the manager's way behind its
+    /// [`JwtErrorLayer`](crate::JwtErrorLayer)).
     fn from(error: JwtError) -> Self {
-        Self::new(error, Renderer::default())
+        Self {
+            error,
+            renderer: None,
+        }
     }
 }
 
@@ -227,8 +260,10 @@ impl std::error::Error for JwtRejection {}
 
 impl IntoResponse for JwtRejection {
     fn into_response(self) -> Response {
-        tracing::debug!(status = %self.error.status(), reason = %self.error, "jwt rejected");
-        self.renderer.render(&self.error)
+        match self.renderer {
+            Some(renderer) => renderer.render(&self.error),
+            None => self.error.into_response(),
+        }
     }
 }
 

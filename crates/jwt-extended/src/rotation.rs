@@ -4,112 +4,42 @@
 //! token of that login. A refresh retires the presented refresh token and issues a successor.
 //! Presenting a retired refresh token again means it was copied: the whole family is revoked,
 //! so both the thief and the user must log in again, and a security event is logged. A short
-//! grace window lets parallel refreshes from one SPA (two tabs, a retried request) receive the
-//! same successor instead of killing the session.
+//! grace window ([`JwtManagerBuilder::refresh_grace`](crate::JwtManagerBuilder::refresh_grace))
+//! lets parallel refreshes from one SPA (two tabs, a retried request) receive the same
+//! successor instead of killing the session.
 //!
-//! Flask-JWT-Extended leaves all of this to each app; here a [`SessionStore`] keeps the
-//! families (in memory, SQL or Redis) and [`JwtManager::login`] / [`JwtManager::rotate`] do the
-//! rest.
+//! Flask-JWT-Extended leaves all of this to each app; here a
+//! [`SessionStore`](crate::SessionStore) keeps the families (in memory, SQL or Redis) and
+//! [`JwtManager::login`] / [`JwtManager::rotate`] do the rest, each with one store round trip.
 
-use std::{
-    collections::HashMap,
-    fmt,
-    sync::{Arc, RwLock},
-    time::Duration,
-};
+use std::{fmt, sync::Arc};
 
-use futures_util::future::BoxFuture;
+use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    claims::{DecodedToken, JsonObject},
-    decode::now,
+    claims::{FAMILY_CLAIM, JsonObject, carried_claims},
+    clock::now_secs,
+    cookies::AuthCookies,
+    extract::RefreshToken,
     manager::JwtManager,
     rejection::JwtError,
-    revocation::{RevocationStore, StoreError},
+    stores::{RefreshId, RotateOutcome, SessionInfo, erased::DynSessionStore},
+    tokens::MintedToken,
 };
 
-/// The claim holding a token's family id.
-pub const FAMILY_CLAIM: &str = "fam";
-
-/// One login, as listed to its user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionInfo {
-    /// The family id (the `fam` claim).
-    pub id: String,
-    /// Whose login it is: the identity claim as a string.
-    pub user: String,
-    /// When the login happened (seconds).
-    pub created_at: i64,
-    /// When a token of it was last refreshed (seconds).
-    pub last_used_at: i64,
-    /// The browser's `User-Agent` at login.
-    pub user_agent: Option<String>,
-    /// When the newest refresh token expires (seconds); `None`: never.
-    pub expires_at: Option<i64>,
-}
-
-/// A refresh token's id and expiry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshId {
-    /// Its `jti`.
-    pub jti: String,
-    /// Its `exp` (seconds).
-    pub exp: Option<i64>,
-}
-
-/// What a store says of a presented refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotateOutcome {
-    /// It was the family's current token: the successor given is now current.
-    Rotated,
-    /// It was retired within the grace window: issue this same successor again.
-    Grace(RefreshId),
-    /// It was retired earlier: reuse. The store has revoked the family.
-    Reused,
-    /// The family is unknown, expired or revoked.
-    Revoked,
-}
-
-/// Keeps login families. Also a [`RevocationStore`]: a token whose family is revoked is revoked.
-///
-/// Implementations make [`rotate`](Self::rotate) atomic, so two instances refreshing the same
-/// token at once cannot both win.
-pub trait SessionStore: RevocationStore {
-    /// Records a new login whose first refresh token is `refresh`.
-    fn create<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        refresh: &'a RefreshId,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// Retires `presented` in favour of `successor` if it is the family's current token
-    /// (see [`RotateOutcome`]). `grace` is how long a retired token still gets its successor.
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        successor: &'a RefreshId,
-        grace: Duration,
-    ) -> BoxFuture<'a, Result<RotateOutcome, StoreError>>;
-
-    /// Revokes one family (a logout, or `DELETE /sessions/{id}`).
-    fn revoke_family<'a>(&'a self, family: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
-
-    /// The user's live (unrevoked, unexpired) families.
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>>;
-}
-
-/// The tokens of a login or of a refresh.
+/// The tokens of a login or of a refresh. Returned from a handler (alone or in a tuple) it sets
+/// their four cookies; [`cookies`](Self::cookies) gives them as [`AuthCookies`].
 #[derive(Clone)]
 pub struct IssuedTokens {
     /// The new access token.
-    pub access_token: String,
-    /// The new refresh token.
-    pub refresh_token: String,
-    /// The family both belong to.
-    pub family: String,
+    pub access: MintedToken,
+    /// The new refresh token (or the presented one, when it has no family to rotate in).
+    pub refresh: MintedToken,
+    /// The login family both belong to (`None` for a token minted outside a login).
+    pub family: Option<String>,
+    jwt: JwtManager,
 }
 
 impl fmt::Debug for IssuedTokens {
@@ -120,6 +50,30 @@ impl fmt::Debug for IssuedTokens {
     }
 }
 
+impl IssuedTokens {
+    /// The access, access-CSRF, refresh and refresh-CSRF cookies, made without decoding the
+    /// tokens again.
+    pub fn cookies(&self) -> AuthCookies {
+        self.jwt
+            .cookies_for(&self.access)
+            .and(self.jwt.cookies_for(&self.refresh))
+    }
+}
+
+impl IntoResponseParts for IssuedTokens {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        self.cookies().into_response_parts(res)
+    }
+}
+
+impl IntoResponse for IssuedTokens {
+    fn into_response(self) -> Response {
+        self.cookies().into_response()
+    }
+}
+
 fn identity_string(identity: &Value) -> String {
     identity
         .as_str()
@@ -127,7 +81,7 @@ fn identity_string(identity: &Value) -> String {
 }
 
 impl JwtManager {
-    fn session_store(&self) -> Result<&Arc<dyn SessionStore>, JwtError> {
+    fn session_store(&self) -> Result<&Arc<dyn DynSessionStore>, JwtError> {
         self.inner
             .sessions
             .as_ref()
@@ -135,7 +89,7 @@ impl JwtManager {
     }
 
     /// Starts a login family: a fresh access token and a refresh token, both carrying the
-    /// family id in `fam`, recorded in the session store.
+    /// family id in `fam`, recorded in the session store (one round trip).
     ///
     /// `claims` are added to both tokens (e.g. the original's `department`).
     ///
@@ -152,30 +106,30 @@ impl JwtManager {
         let identity =
             serde_json::to_value(identity).map_err(|e| JwtError::Internal(e.to_string()))?;
         let family = uuid::Uuid::new_v4().to_string();
-        let (access_token, refresh_token, refresh) =
-            self.family_tokens(&identity, &family, &claims, true, None)?;
-        let now = now() as i64;
+        let refresh_id = RefreshId {
+            jti: uuid::Uuid::new_v4().to_string(),
+            exp: self.refresh_exp(),
+        };
+        let tokens = self.family_tokens(&identity, &family, &claims, true, &refresh_id)?;
+        let now = now_secs();
         let session = SessionInfo {
-            id: family.clone(),
+            id: family,
             user: identity_string(&identity),
             created_at: now,
             last_used_at: now,
             user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
-            expires_at: refresh.exp,
+            expires_at: refresh_id.exp,
         };
-        store
-            .create(&session, &refresh)
-            .await
-            .map_err(unavailable)?;
-        Ok(IssuedTokens {
-            access_token,
-            refresh_token,
-            family,
-        })
+        store.create(&session, &refresh_id).await?;
+        Ok(tokens)
     }
 
-    /// Rotates a verified refresh token (from [`RefreshJwt`](crate::RefreshJwt)): a new access
-    /// token and a successor refresh token of the same family.
+    /// Rotates a verified refresh token: a new access token and a successor refresh token of
+    /// the same family, in one store round trip, signed once and turned into cookies without
+    /// being decoded again. Their app claims are the user loader's
+    /// ([`UserLoader::claims_for`](crate::UserLoader::claims_for)) for the token's user, else
+    /// the presented token's own. The grace window is the manager's
+    /// ([`JwtManagerBuilder::refresh_grace`](crate::JwtManagerBuilder::refresh_grace)).
     ///
     /// A token without a family (minted by [`create_refresh_token`](Self::create_refresh_token))
     /// is not rotated: it gets a new access token and itself back.
@@ -184,46 +138,37 @@ impl JwtManager {
     /// [`JwtError::Revoked`] when the token was already rotated (outside the grace window: the
     /// family is now revoked) or its family is revoked; [`JwtError::StoreUnavailable`] when the
     /// store fails.
-    pub async fn rotate(
-        &self,
-        refresh: &DecodedToken,
-        raw_refresh: &str,
-        grace: Duration,
-    ) -> Result<IssuedTokens, JwtError> {
-        let identity = refresh
-            .claim(&self.config().identity_claim)
-            .cloned()
-            .unwrap_or_default();
-        let claims = carried_claims(refresh);
-        let Some(family) = refresh
-            .claim(FAMILY_CLAIM)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
-            let access_token = self
+    pub async fn rotate(&self, presented: &RefreshToken) -> Result<IssuedTokens, JwtError> {
+        let token = presented.token();
+        let identity_claim = &self.config().identity_claim;
+        let identity = token.claim(identity_claim).cloned().unwrap_or_default();
+        let claims = presented
+            .loaded_user()
+            .and_then(|user| self.inner.users.as_ref()?.claims_for(user))
+            .unwrap_or_else(|| carried_claims(&token.payload, identity_claim));
+        let Some(family) = token.claim(FAMILY_CLAIM).and_then(Value::as_str) else {
+            let access = self
                 .access_token(&identity)
                 .additional_claims(claims)
-                .encode()
-                .map_err(internal)?;
+                .mint()?;
+            let refresh = MintedToken::from_verified(presented.raw().to_owned(), &token.payload);
             return Ok(IssuedTokens {
-                access_token,
-                refresh_token: raw_refresh.to_owned(),
-                family: String::new(),
+                access,
+                refresh,
+                family: None,
+                jwt: self.clone(),
             });
         };
         let store = self.session_store()?;
-        let presented = refresh
+        let jti = token
             .jti()
             .ok_or_else(|| JwtError::invalid("Missing claim: jti"))?;
         let successor = RefreshId {
             jti: uuid::Uuid::new_v4().to_string(),
             exp: self.refresh_exp(),
         };
-        let successor = match store
-            .rotate(&family, presented, &successor, grace)
-            .await
-            .map_err(unavailable)?
-        {
+        let grace = self.inner.refresh_grace;
+        let successor = match store.rotate(family, jti, &successor, grace).await? {
             RotateOutcome::Rotated => successor,
             RotateOutcome::Grace(same) => same,
             RotateOutcome::Reused => {
@@ -233,17 +178,11 @@ impl JwtManager {
                     user = %identity_string(&identity),
                     "a retired refresh token was presented again; the login family is revoked"
                 );
-                return Err(JwtError::Revoked(Box::new(refresh.clone())));
+                return Err(JwtError::Revoked(Box::new(token.clone())));
             }
-            RotateOutcome::Revoked => return Err(JwtError::Revoked(Box::new(refresh.clone()))),
+            RotateOutcome::Revoked => return Err(JwtError::Revoked(Box::new(token.clone()))),
         };
-        let (access_token, refresh_token, _) =
-            self.family_tokens(&identity, &family, &claims, false, Some(&successor))?;
-        Ok(IssuedTokens {
-            access_token,
-            refresh_token,
-            family,
-        })
+        self.family_tokens(&identity, family, &claims, false, &successor)
     }
 
     /// Revokes one login family of `user` (only theirs: another user's id is `Ok(false)`).
@@ -252,14 +191,9 @@ impl JwtManager {
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn end_session(&self, user: &str, family: &str) -> Result<bool, JwtError> {
         let store = self.session_store()?;
-        let owned = store
-            .list(user)
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .any(|s| s.id == family);
+        let owned = store.list(user).await?.iter().any(|s| s.id == family);
         if owned {
-            store.revoke_family(family).await.map_err(unavailable)?;
+            store.revoke_family(family).await?;
         }
         Ok(owned)
     }
@@ -270,51 +204,43 @@ impl JwtManager {
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn end_all_sessions(&self, user: &str) -> Result<usize, JwtError> {
         let store = self.session_store()?;
-        let sessions = store.list(user).await.map_err(unavailable)?;
+        let sessions = store.list(user).await?;
         for session in &sessions {
-            store
-                .revoke_family(&session.id)
-                .await
-                .map_err(unavailable)?;
+            store.revoke_family(&session.id).await?;
         }
         Ok(sessions.len())
     }
 
-    /// The user's live logins.
+    /// The user's live logins, oldest first.
     ///
     /// # Errors
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn sessions(&self, user: &str) -> Result<Vec<SessionInfo>, JwtError> {
-        self.session_store()?.list(user).await.map_err(unavailable)
+        Ok(self.session_store()?.list(user).await?)
     }
 
     fn refresh_exp(&self) -> Option<i64> {
         self.config()
             .refresh_token_expires()
-            .map(|d| now() as i64 + d.as_secs() as i64)
+            .map(|d| now_secs().saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)))
     }
 
-    /// An access and a refresh token of `family`; the refresh token takes `successor`'s id and
-    /// expiry when given (so a grace-window repeat is the same token id).
+    /// An access and a refresh token of `family`; the refresh token takes `id`'s `jti` and
+    /// `exp` (so a grace-window repeat is the same token id).
     fn family_tokens(
         &self,
         identity: &Value,
         family: &str,
         claims: &JsonObject,
         fresh: bool,
-        successor: Option<&RefreshId>,
-    ) -> Result<(String, String, RefreshId), JwtError> {
+        id: &RefreshId,
+    ) -> Result<IssuedTokens, JwtError> {
         let access = self
             .access_token(identity)
             .fresh(fresh)
             .additional_claims(claims.clone())
             .claim(FAMILY_CLAIM, family)
-            .encode()
-            .map_err(internal)?;
-        let id = successor.cloned().unwrap_or_else(|| RefreshId {
-            jti: uuid::Uuid::new_v4().to_string(),
-            exp: self.refresh_exp(),
-        });
+            .mint()?;
         let mut refresh = self
             .refresh_token(identity)
             .additional_claims(claims.clone())
@@ -323,317 +249,11 @@ impl JwtManager {
         if let Some(exp) = id.exp {
             refresh = refresh.claim("exp", exp);
         }
-        let refresh = refresh.encode().map_err(internal)?;
-        Ok((access, refresh, id))
-    }
-}
-
-/// The claims a refreshed token keeps: the app's own, not the per-token ones.
-fn carried_claims(token: &DecodedToken) -> JsonObject {
-    const PER_TOKEN: [&str; 11] = [
-        "fresh",
-        "iat",
-        "jti",
-        "type",
-        "nbf",
-        "csrf",
-        "exp",
-        "aud",
-        "iss",
-        "sub",
-        FAMILY_CLAIM,
-    ];
-    token
-        .payload
-        .iter()
-        .filter(|(k, _)| !PER_TOKEN.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-#[allow(clippy::needless_pass_by_value)] // a `map_err` callback
-fn unavailable(e: StoreError) -> JwtError {
-    tracing::warn!(error = %e, "session store failed");
-    JwtError::StoreUnavailable
-}
-
-fn internal(e: impl fmt::Display) -> JwtError {
-    JwtError::Internal(e.to_string())
-}
-
-/// A family's state, as the in-memory store keeps it.
-#[derive(Debug, Clone)]
-struct Family {
-    info: SessionInfo,
-    current: RefreshId,
-    retired: Option<(String, i64)>,
-    revoked: bool,
-}
-
-/// Sessions and revocations in this process's memory: one instance, or tests.
-#[derive(Clone, Default)]
-pub struct MemorySessionStore {
-    families: Arc<RwLock<HashMap<String, Family>>>,
-    revoked_jtis: crate::revocation::MemoryRevocationStore,
-}
-
-impl fmt::Debug for MemorySessionStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let len = self.families.read().map(|m| m.len()).unwrap_or_default();
-        f.debug_struct("MemorySessionStore")
-            .field("families", &len)
-            .finish()
-    }
-}
-
-impl MemorySessionStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn with_families<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<String, Family>) -> T,
-    ) -> Result<T, StoreError> {
-        let mut map = self
-            .families
-            .write()
-            .map_err(|_| StoreError::new("session store lock poisoned"))?;
-        Ok(f(&mut map))
-    }
-}
-
-/// Whether a token retired at `retired_at` (seconds) is still within `grace` at `now`. A zero
-/// window admits nothing.
-pub(crate) fn in_grace(now: i64, retired_at: i64, grace: Duration) -> bool {
-    !grace.is_zero() && now - retired_at <= grace.as_secs() as i64
-}
-
-/// The rotation rule shared by the stores that hold families in a map.
-fn rotate_family(
-    family: Option<&mut Family>,
-    presented: &str,
-    successor: &RefreshId,
-    grace: Duration,
-) -> RotateOutcome {
-    let now = now() as i64;
-    let Some(family) = family.filter(|f| !f.revoked && f.current.exp.is_none_or(|e| e > now))
-    else {
-        return RotateOutcome::Revoked;
-    };
-    if family.current.jti == presented {
-        family.retired = Some((presented.to_owned(), now));
-        family.current = successor.clone();
-        family.info.last_used_at = now;
-        family.info.expires_at = successor.exp;
-        return RotateOutcome::Rotated;
-    }
-    match &family.retired {
-        Some((jti, at)) if jti == presented && in_grace(now, *at, grace) => {
-            RotateOutcome::Grace(family.current.clone())
-        }
-        _ => {
-            family.revoked = true;
-            RotateOutcome::Reused
-        }
-    }
-}
-
-impl RevocationStore for MemorySessionStore {
-    fn is_revoked<'a>(
-        &'a self,
-        token: &'a DecodedToken,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            if let Some(fam) = token.claim(FAMILY_CLAIM).and_then(Value::as_str) {
-                let revoked = self.with_families(|m| m.get(fam).is_none_or(|f| f.revoked))?;
-                if revoked {
-                    return Ok(true);
-                }
-            }
-            self.revoked_jtis.is_revoked(token).await
+        Ok(IssuedTokens {
+            access,
+            refresh: refresh.mint()?,
+            family: Some(family.to_owned()),
+            jwt: self.clone(),
         })
-    }
-
-    fn revoke<'a>(
-        &'a self,
-        jti: &'a str,
-        expires_at: Option<i64>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.revoked_jtis.revoke(jti, expires_at)
-    }
-}
-
-impl SessionStore for MemorySessionStore {
-    fn create<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        refresh: &'a RefreshId,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let family = Family {
-            info: session.clone(),
-            current: refresh.clone(),
-            retired: None,
-            revoked: false,
-        };
-        let result = self.with_families(|m| {
-            let now = now() as i64;
-            m.retain(|_, f| f.current.exp.is_none_or(|e| e > now));
-            m.insert(session.id.clone(), family);
-        });
-        Box::pin(async move { result })
-    }
-
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        successor: &'a RefreshId,
-        grace: Duration,
-    ) -> BoxFuture<'a, Result<RotateOutcome, StoreError>> {
-        let result =
-            self.with_families(|m| rotate_family(m.get_mut(family), presented, successor, grace));
-        Box::pin(async move { result })
-    }
-
-    fn revoke_family<'a>(&'a self, family: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        let result = self.with_families(|m| {
-            if let Some(f) = m.get_mut(family) {
-                f.revoked = true;
-            }
-        });
-        Box::pin(async move { result })
-    }
-
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        let now = now() as i64;
-        let result = self.with_families(|m| {
-            let mut live: Vec<SessionInfo> = m
-                .values()
-                .filter(|f| {
-                    f.info.user == user && !f.revoked && f.current.exp.is_none_or(|e| e > now)
-                })
-                .map(|f| f.info.clone())
-                .collect();
-            live.sort_by_key(|s| s.created_at);
-            live
-        });
-        Box::pin(async move { result })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{JwtConfig, JwtManager};
-
-    fn manager() -> JwtManager {
-        JwtManager::builder(JwtConfig::default().with_secret_key("k"))
-            .session_store(MemorySessionStore::new())
-            .build()
-            .expect("config")
-    }
-
-    async fn verify(jwt: &JwtManager, token: &str) -> Result<(), JwtError> {
-        let decoded = jwt.decode_token(token, None, false)?;
-        let store = jwt.revocation_store().expect("configured");
-        match store.is_revoked(&decoded).await {
-            Ok(false) => Ok(()),
-            _ => Err(JwtError::Revoked(Box::new(decoded))),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_refresh_rotates_and_replaying_the_old_token_revokes_the_family() {
-        let jwt = manager();
-        let login = jwt
-            .login("7", JsonObject::new(), Some("test".into()))
-            .await
-            .expect("login");
-        let first = jwt
-            .decode_token(&login.refresh_token, None, false)
-            .expect("valid");
-        let second = jwt
-            .rotate(&first, &login.refresh_token, Duration::ZERO)
-            .await
-            .expect("rotated");
-        assert_ne!(second.refresh_token, login.refresh_token);
-        assert_eq!(second.family, login.family);
-        assert!(verify(&jwt, &second.access_token).await.is_ok());
-
-        let replay = jwt
-            .rotate(&first, &login.refresh_token, Duration::ZERO)
-            .await;
-        assert!(
-            matches!(replay, Err(JwtError::Revoked(_))),
-            "reuse is refused"
-        );
-        assert!(
-            matches!(
-                verify(&jwt, &second.refresh_token).await,
-                Err(JwtError::Revoked(_))
-            ),
-            "the family is revoked"
-        );
-        assert!(matches!(
-            verify(&jwt, &login.access_token).await,
-            Err(JwtError::Revoked(_))
-        ));
-        assert!(jwt.sessions("7").await.expect("list").is_empty());
-    }
-
-    #[tokio::test]
-    async fn parallel_refreshes_within_the_grace_window_get_the_same_successor() {
-        let jwt = manager();
-        let login = jwt
-            .login("7", JsonObject::new(), None)
-            .await
-            .expect("login");
-        let first = jwt
-            .decode_token(&login.refresh_token, None, false)
-            .expect("valid");
-        let a = jwt
-            .rotate(&first, &login.refresh_token, Duration::from_secs(10))
-            .await
-            .expect("first");
-        let b = jwt
-            .rotate(&first, &login.refresh_token, Duration::from_secs(10))
-            .await
-            .expect("second in grace");
-        let jti = |t: &str| jwt.get_jti(t).expect("valid");
-        assert_eq!(jti(&a.refresh_token), jti(&b.refresh_token));
-        assert!(
-            verify(&jwt, &b.refresh_token).await.is_ok(),
-            "the session lives on"
-        );
-    }
-
-    #[tokio::test]
-    async fn sessions_are_listed_and_ended_one_or_all() {
-        let jwt = manager();
-        let one = jwt
-            .login("7", JsonObject::new(), Some("firefox".into()))
-            .await
-            .expect("login");
-        let two = jwt
-            .login("7", JsonObject::new(), Some("curl".into()))
-            .await
-            .expect("login");
-        jwt.login("8", JsonObject::new(), None)
-            .await
-            .expect("other user");
-        let listed = jwt.sessions("7").await.expect("list");
-        assert_eq!(listed.len(), 2);
-        assert!(
-            !jwt.end_session("8", &one.family).await.expect("answer"),
-            "not theirs"
-        );
-        assert!(jwt.end_session("7", &one.family).await.expect("answer"));
-        assert!(verify(&jwt, &one.access_token).await.is_err());
-        assert!(verify(&jwt, &two.access_token).await.is_ok());
-        assert_eq!(jwt.end_all_sessions("7").await.expect("answer"), 1);
-        assert!(verify(&jwt, &two.refresh_token).await.is_err());
-        assert_eq!(jwt.sessions("8").await.expect("list").len(), 1);
     }
 }

@@ -1,19 +1,24 @@
 //! Creating access and refresh tokens with Flask-JWT-Extended's exact claim layout:
 //! `fresh, iat, jti, type, <identity>, nbf, csrf, aud, iss, exp`, then the additional claims
-//! (which may override any of them, as Python's `dict.update` does).
+//! (which may override any of them in place, as Python's `dict.update` does).
+//!
+//! The layout is written in that order whatever `serde_json` features the app enables (the
+//! payload is an ordered list, not a map).
 
 use std::time::Duration;
 
 use base64::Engine;
 use jsonwebtoken::crypto;
-use serde::Serialize;
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
 use crate::{
-    claims::{Fresh, JsonObject},
+    base64url::B64,
+    claims::{Fresh, JsonObject, as_seconds},
+    clock::{now, now_secs},
     csrf,
-    decode::{B64, now},
     manager::JwtManager,
+    rejection::JwtError,
 };
 
 /// Why a token could not be created.
@@ -31,8 +36,132 @@ pub enum TokenError {
     Sign(String),
 }
 
+/// A signing failure in a flow that answers a request (login, rotation) is a 500.
+impl From<TokenError> for JwtError {
+    fn from(error: TokenError) -> Self {
+        Self::Internal(format!("could not sign a token: {error}"))
+    }
+}
+
+/// A token just signed by this manager, with what its cookies need (the `csrf` claim), so that
+/// nothing has to decode it again. Made by [`TokenBuilder::mint`]; turned into cookies by
+/// [`JwtManager::cookies_for`], which cannot fail.
+#[derive(Clone)]
+pub struct MintedToken {
+    token: String,
+    refresh: bool,
+    csrf: Option<String>,
+    jti: Option<String>,
+    exp: Option<i64>,
+}
+
+impl std::fmt::Debug for MintedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedToken")
+            .field("refresh", &self.refresh)
+            .field("jti", &self.jti)
+            .field("exp", &self.exp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MintedToken {
+    /// The encoded token.
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+
+    /// The encoded token, owned.
+    pub fn into_string(self) -> String {
+        self.token
+    }
+
+    /// Whether it is a refresh token (so its cookies are the refresh ones).
+    pub fn is_refresh(&self) -> bool {
+        self.refresh
+    }
+
+    /// Its `csrf` claim: the value of its CSRF cookie.
+    pub fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
+    /// Its `jti` claim.
+    pub fn jti(&self) -> Option<&str> {
+        self.jti.as_deref()
+    }
+
+    /// Its `exp` claim (seconds); `None` for a token that never expires.
+    pub fn exp(&self) -> Option<i64> {
+        self.exp
+    }
+
+    /// A token this manager verified earlier (a refresh token handed back unrotated): its
+    /// cookies come from its decoded claims.
+    pub(crate) fn from_verified(token: String, payload: &JsonObject) -> Self {
+        let text = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_owned);
+        Self {
+            token,
+            refresh: payload.get("type").and_then(Value::as_str) == Some("refresh"),
+            csrf: text("csrf"),
+            jti: text("jti"),
+            exp: payload.get("exp").and_then(as_seconds),
+        }
+    }
+}
+
+impl AsRef<str> for MintedToken {
+    fn as_ref(&self) -> &str {
+        &self.token
+    }
+}
+
+/// The payload in Flask's order; setting a claim again replaces it where it stands.
+#[derive(Default)]
+struct Payload(Vec<(String, Value)>);
+
+impl Payload {
+    fn set(&mut self, name: impl Into<String>, value: Value) {
+        let name = name.into();
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.get(name).and_then(Value::as_str).map(str::to_owned)
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The lifetime asked for a token.
+#[derive(Debug, Clone, Copy)]
+enum Lifetime {
+    /// The config's.
+    Configured,
+    /// No `exp`.
+    Never,
+    /// `exp = iat + seconds` (negative: already expired).
+    Seconds(i64),
+}
+
 /// A token being built: `jwt.access_token(identity)` or `jwt.refresh_token(identity)`, then the
-/// options of Flask's `create_access_token`, then [`encode`](Self::encode).
+/// options of Flask's `create_access_token`, then [`encode`](Self::encode) (the string) or
+/// [`mint`](Self::mint) (the string and what its cookies need).
 ///
 /// ```
 /// # use jwt_extended::{JwtConfig, JwtManager};
@@ -46,17 +175,21 @@ pub enum TokenError {
 ///     .encode()?;
 /// let decoded = jwt.decode_token(&token, None, false)?;
 /// assert_eq!(decoded.payload["department"], "CTO Office");
+///
+/// // `expires_delta=timedelta(seconds=-60)`: an expired token, as tests mint them.
+/// let expired = jwt.access_token("alice").expires_in_seconds(-60).encode()?;
+/// assert_eq!(jwt.decode_token(&expired, None, false).unwrap_err().to_string(), "Token has expired");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
-#[must_use = "call .encode() to get the token"]
+#[must_use = "call .encode() or .mint() to get the token"]
 pub struct TokenBuilder<'m> {
     manager: &'m JwtManager,
     identity: Result<Value, serde_json::Error>,
     token_type: &'static str,
     fresh: Fresh,
-    expires: Option<Option<Duration>>,
-    claims: JsonObject,
+    lifetime: Lifetime,
+    claims: Vec<(String, Value)>,
     headers: JsonObject,
 }
 
@@ -100,8 +233,8 @@ impl<'m> TokenBuilder<'m> {
             identity,
             token_type,
             fresh: Fresh::Bool(false),
-            expires: None,
-            claims: JsonObject::new(),
+            lifetime: Lifetime::Configured,
+            claims: Vec::new(),
             headers: JsonObject::new(),
         }
     }
@@ -118,16 +251,34 @@ impl<'m> TokenBuilder<'m> {
         self
     }
 
-    /// `expires_delta=`: this token's lifetime instead of the config's; `None` for no `exp`.
+    /// `fresh=<number>`: fresh until this timestamp (seconds), which may be in the past (Flask's
+    /// `fresh=timedelta(minutes=-1)`: a token that is not fresh).
+    pub fn fresh_until(mut self, timestamp: f64) -> Self {
+        self.fresh = Fresh::Until(timestamp);
+        self
+    }
+
+    /// `expires_delta=`: this token's lifetime instead of the config's; `None` for no `exp`
+    /// (Flask's `expires_delta=False`).
     pub fn expires_in(mut self, lifetime: Option<Duration>) -> Self {
-        self.expires = Some(lifetime);
+        self.lifetime = match lifetime {
+            None => Lifetime::Never,
+            Some(d) => Lifetime::Seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)),
+        };
+        self
+    }
+
+    /// `expires_delta=timedelta(seconds=n)` with any sign: `exp = iat + n`. A negative `n` mints
+    /// a token that has already expired, as every Flask-JWT-Extended app's tests do.
+    pub fn expires_in_seconds(mut self, seconds: i64) -> Self {
+        self.lifetime = Lifetime::Seconds(seconds);
         self
     }
 
     /// One additional claim (`additional_claims={name: value}`); it wins over the loader's and
     /// may override reserved claims, as in Flask.
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.claims.insert(name.into(), value.into());
+        self.claims.push((name.into(), value.into()));
         self
     }
 
@@ -148,10 +299,17 @@ impl<'m> TokenBuilder<'m> {
     /// # Errors
     /// [`TokenError`] when data does not serialize, no signing key is configured, or signing
     /// fails.
-    pub fn encode(mut self) -> Result<String, TokenError> {
+    pub fn encode(self) -> Result<String, TokenError> {
+        self.mint().map(MintedToken::into_string)
+    }
+
+    /// Signs the token and keeps what its cookies need ([`JwtManager::cookies_for`]).
+    ///
+    /// # Errors
+    /// As [`encode`](Self::encode).
+    pub fn mint(mut self) -> Result<MintedToken, TokenError> {
         let raw_identity = std::mem::replace(&mut self.identity, Ok(Value::Null))?;
         let inner = &self.manager.inner;
-        let hooks = &inner.hooks;
         let header = self.header(&raw_identity);
         let payload = self.payload(&raw_identity);
         let signing_input = format!(
@@ -160,7 +318,7 @@ impl<'m> TokenBuilder<'m> {
             B64.encode(serde_json::to_vec(&payload)?)
         );
         let hook_key;
-        let key = match &hooks.encode_key {
+        let key = match &inner.hooks.encode_key {
             Some(loader) => {
                 hook_key = loader(&raw_identity);
                 &hook_key
@@ -173,7 +331,13 @@ impl<'m> TokenBuilder<'m> {
         };
         let signature = crypto::sign(signing_input.as_bytes(), key, inner.keys.algorithm)
             .map_err(|e| TokenError::Sign(e.to_string()))?;
-        Ok(format!("{signing_input}.{signature}"))
+        Ok(MintedToken {
+            token: format!("{signing_input}.{signature}"),
+            refresh: payload.get("type").and_then(Value::as_str) == Some("refresh"),
+            csrf: payload.text("csrf"),
+            jti: payload.text("jti"),
+            exp: payload.get("exp").and_then(as_seconds),
+        })
     }
 
     /// PyJWT's header: `typ` and `alg`, the loader's and the call's entries, keys sorted.
@@ -195,11 +359,11 @@ impl<'m> TokenBuilder<'m> {
         header
     }
 
-    fn payload(&self, raw_identity: &Value) -> JsonObject {
+    fn payload(&self, raw_identity: &Value) -> Payload {
         let inner = &self.manager.inner;
         let config = &inner.config;
         let refresh = self.token_type == "refresh";
-        let now_secs = now() as i64;
+        let now_secs = now_secs();
         let identity = inner
             .hooks
             .identity
@@ -210,41 +374,47 @@ impl<'m> TokenBuilder<'m> {
         } else {
             self.fresh
         };
-        let mut p = JsonObject::new();
-        p.insert("fresh".into(), fresh.to_value());
-        p.insert("iat".into(), now_secs.into());
-        p.insert("jti".into(), uuid::Uuid::new_v4().to_string().into());
-        p.insert("type".into(), self.token_type.into());
-        p.insert(config.identity_claim.clone(), identity);
+        let mut p = Payload::default();
+        p.set("fresh", fresh.to_value());
+        p.set("iat", now_secs.into());
+        p.set("jti", uuid::Uuid::new_v4().to_string().into());
+        p.set("type", self.token_type.into());
+        p.set(config.identity_claim.clone(), identity);
         if config.encode_nbf {
-            p.insert("nbf".into(), now_secs.into());
+            p.set("nbf", now_secs.into());
         }
         if config.csrf_protect {
-            p.insert("csrf".into(), csrf::new_token().into());
+            p.set("csrf", csrf::new_token().into());
         }
-        if let Some(aud) = config.encode_audience.as_ref().filter(|a| !a.is_empty()) {
-            let aud = if aud.len() == 1 {
-                Value::from(aud[0].as_str())
-            } else {
-                Value::from(aud.clone())
-            };
-            p.insert("aud".into(), aud);
+        if let Some(aud) = config.encode_audience.as_ref().and_then(|a| a.to_claim()) {
+            p.set("aud", aud);
         }
         if let Some(iss) = config.encode_issuer.as_ref().filter(|i| !i.is_empty()) {
-            p.insert("iss".into(), iss.as_str().into());
+            p.set("iss", iss.as_str().into());
         }
-        let lifetime = self.expires.unwrap_or(if refresh {
+        let configured = if refresh {
             config.refresh_expires
         } else {
             config.access_expires
-        });
-        if let Some(lifetime) = lifetime.filter(|l| !l.is_zero()) {
-            p.insert("exp".into(), (now_secs + lifetime.as_secs() as i64).into());
+        };
+        let seconds = match self.lifetime {
+            Lifetime::Configured => configured
+                .filter(|l| !l.is_zero())
+                .map(|l| i64::try_from(l.as_secs()).unwrap_or(i64::MAX / 2)),
+            Lifetime::Never => None,
+            Lifetime::Seconds(s) => Some(s),
+        };
+        if let Some(seconds) = seconds {
+            p.set("exp", now_secs.saturating_add(seconds).into());
         }
         if let Some(loader) = &inner.hooks.additional_claims {
-            p.extend(loader(raw_identity));
+            for (name, value) in loader(raw_identity) {
+                p.set(name, value);
+            }
         }
-        p.extend(self.claims.clone());
+        for (name, value) in &self.claims {
+            p.set(name.clone(), value.clone());
+        }
         p
     }
 }
@@ -258,13 +428,29 @@ mod tests {
         JwtManager::new(JwtConfig::default().with_secret_key("secret")).expect("valid config")
     }
 
+    /// The claim names in the token's order (a `serde_json::Map` may sort them).
     fn payload_keys(jwt: &JwtManager, token: &str) -> Vec<String> {
-        jwt.decode_token(token, None, false)
-            .expect("decodes")
-            .payload
-            .keys()
-            .cloned()
-            .collect()
+        use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                    keys.push(key);
+                }
+                Ok(keys)
+            }
+        }
+        jwt.decode_token(token, None, false).expect("verifies");
+        let payload = token.split('.').nth(1).unwrap_or_default();
+        let bytes = B64.decode(payload).expect("base64");
+        serde_json::Deserializer::from_slice(&bytes)
+            .deserialize_map(Keys)
+            .expect("an object")
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! `verify_jwt_in_request`: the whole check of a request, in Flask-JWT-Extended's order
 //! (§4.6): OPTIONS exempt, locate (with the CSRF presence check), decode, identity and CSRF
-//! claims, type, freshness, blocklist, claims verification. User lookup is the
-//! [`CurrentUser`](crate::CurrentUser) extractor's step.
+//! claims, type, freshness, blocklist, claims verification, user lookup.
 
 use http::{Method, request::Parts};
+use serde_json::Value;
 
 use crate::{
-    claims::DecodedToken,
+    claims::{DecodedToken, Fresh},
+    clock::now,
     config::TokenLocation,
-    decode::{DecodeRequest, now},
+    decode::DecodeRequest,
+    loaded_user::LoadedUser,
     locations::find_token,
     manager::JwtManager,
-    rejection::JwtError,
+    rejection::{JwtError, python_str},
 };
 
 /// The parameters of Flask's `verify_jwt_in_request` / `@jwt_required(...)`.
@@ -21,7 +23,7 @@ use crate::{
 /// let refresh = VerifyOptions { refresh: true, ..VerifyOptions::default() };
 /// assert!(!refresh.optional);
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VerifyOptions<'a> {
     /// No token is fine (only a *missing* token; a bad one still fails).
     pub optional: bool,
@@ -29,21 +31,61 @@ pub struct VerifyOptions<'a> {
     pub fresh: bool,
     /// A refresh token is required (and the refresh cookie, CSRF header and JSON key are read).
     pub refresh: bool,
-    /// Accept any token type.
+    /// Accept any token type (Flask's `verify_type=False`).
     pub skip_type_check: bool,
-    /// Do not ask the revocation store.
+    /// Do not ask the revocation store (Flask's `skip_revocation_check`).
     pub skip_revocation_check: bool,
+    /// Do not run the manager's [`UserLoader`](crate::UserLoader) (a health check, a route
+    /// that must answer while the user database is down).
+    pub skip_user_lookup: bool,
     /// Look only here, in this order, instead of the config's locations.
     pub locations: Option<&'a [TokenLocation]>,
 }
 
-/// A request's verified token and where it was found.
+impl VerifyOptions<'static> {
+    /// `@jwt_required()`: every check, an access token from the configured locations. The
+    /// same as `VerifyOptions::default()`, usable in a `const`.
+    pub const REQUIRED: Self = Self {
+        optional: false,
+        fresh: false,
+        refresh: false,
+        skip_type_check: false,
+        skip_revocation_check: false,
+        skip_user_lookup: false,
+        locations: None,
+    };
+}
+
+/// A request's verified token: where it was found, the token itself (raw and decoded), and the
+/// user the manager's loader found for it.
 #[derive(Debug, Clone)]
 pub struct Verified {
     /// The token, with Flask's defaults filled in.
     pub token: DecodedToken,
     /// Where it was found.
     pub location: TokenLocation,
+    raw: String,
+    user: Option<LoadedUser>,
+}
+
+impl Verified {
+    /// The token as the request carried it.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The user the manager's [`UserLoader`](crate::UserLoader) loaded, when it is a `U`.
+    pub fn user<U: 'static>(&self) -> Option<&U> {
+        self.user.as_ref()?.get()
+    }
+
+    pub(crate) fn loaded_user(&self) -> Option<&LoadedUser> {
+        self.user.as_ref()
+    }
+
+    pub(crate) fn into_parts(self) -> (String, DecodedToken, TokenLocation, Option<LoadedUser>) {
+        (self.raw, self.token, self.location, self.user)
+    }
 }
 
 impl JwtManager {
@@ -51,7 +93,9 @@ impl JwtManager {
     /// check without a token.
     ///
     /// # Errors
-    /// The [`JwtError`] Flask-JWT-Extended would raise, at the step it would raise it.
+    /// The [`JwtError`] Flask-JWT-Extended would raise, at the step it would raise it. Returned
+    /// from a handler, it renders through the manager's hook behind its
+    /// [`error_layer`](Self::error_layer) (or call [`reject`](Self::reject)).
     pub async fn verify_request(
         &self,
         parts: &Parts,
@@ -72,15 +116,24 @@ impl JwtManager {
             csrf: found.csrf.as_deref(),
             allow_expired: false,
         };
-        // A remote JWKS (feature `remote-jwks`) learns an unknown `kid` here, throttled.
-        self.refresh_remote_keys(&found.token).await;
+        // A remote JWKS learns an unknown `kid` here, throttled.
+        #[cfg(feature = "remote-jwks")]
+        if self.inner.hooks.decode_key.is_none() {
+            self.inner.keys.ensure_remote_key(&found.token).await;
+        }
         let token = self.decode(&found.token, request)?;
-        self.check_token(token, options).await.map(|token| {
-            Some(Verified {
-                token,
-                location: found.location,
-            })
-        })
+        let token = self.check_token(token, options).await?;
+        let user = if options.skip_user_lookup {
+            None
+        } else {
+            self.load_user(&token).await?
+        };
+        Ok(Some(Verified {
+            token,
+            location: found.location,
+            raw: found.token,
+            user,
+        }))
     }
 
     /// Steps 6 to 9: type, freshness, blocklist, claims verification.
@@ -102,9 +155,7 @@ impl JwtManager {
                 ));
             }
         }
-        if options.fresh
-            && !crate::claims::Fresh::from_claim(token.claim("fresh")).is_fresh_at(now())
-        {
+        if options.fresh && !Fresh::from_claim(token.claim("fresh")).is_fresh_at(now()) {
             return Err(JwtError::NeedsFresh(Box::new(token)));
         }
         if !options.skip_revocation_check {
@@ -123,20 +174,40 @@ impl JwtManager {
         token: &DecodedToken,
         is_refresh: bool,
     ) -> Result<(), JwtError> {
-        let hooks = &self.inner.hooks;
-        let Some(store) = &hooks.revocation else {
+        let Some(store) = &self.inner.revocation else {
             return Ok(());
         };
         match store.is_revoked(token).await {
             Ok(false) => Ok(()),
             Ok(true) => Err(JwtError::Revoked(Box::new(token.clone()))),
-            Err(e) if hooks.access_fails_open && !is_refresh => {
+            Err(e) if self.inner.access_fails_open && !is_refresh => {
                 tracing::warn!(error = %e, "revocation store unavailable; access token let through (fail open)");
                 Ok(())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "revocation store unavailable; token refused (fail closed)");
-                Err(JwtError::StoreUnavailable)
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Step 10: the user lookup, when a loader is registered.
+    pub(crate) async fn load_user(
+        &self,
+        token: &DecodedToken,
+    ) -> Result<Option<LoadedUser>, JwtError> {
+        let Some(loader) = &self.inner.users else {
+            return Ok(None);
+        };
+        let identity = token
+            .claim(&self.inner.config.identity_claim)
+            .unwrap_or(&Value::Null);
+        match loader.load(identity, token).await {
+            Ok(Some(user)) => Ok(Some(user)),
+            Ok(None) => Err(JwtError::UserLookup {
+                identity: python_str(identity),
+                token: Box::new(token.clone()),
+            }),
+            Err(detail) => {
+                tracing::warn!(%detail, "user loader failed; token refused");
+                Err(JwtError::UserLoaderUnavailable)
             }
         }
     }

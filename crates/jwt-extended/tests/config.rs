@@ -131,7 +131,7 @@ fn the_environment_uses_the_jwt_names_in_order_and_seconds_or_false_for_lifetime
         ("JWT_ALGORITHM", "HS1024"),
         ("JWT_COOKIE_SAMESITE", "sometimes"),
         ("JWT_COOKIE_SECURE", "maybe"),
-        ("JWT_DECODE_LEEWAY", "-1"),
+        ("JWT_DECODE_LEEWAY", "1.5s"),
     ] {
         let err = from(&[(name, value)]).expect_err("invalid");
         assert!(err.to_string().starts_with(name), "{name}={value}: {err}");
@@ -146,4 +146,14 @@ fn secret_key_falls_back_to_flasks_secret_key() {
         .create_access_token("a")
         .expect("token");
     assert!(default_manager().decode_token(&token, None, false).is_ok());
+}
+
+#[test]
+fn the_readme_and_the_crate_docs_show_the_same_table_of_differences() {
+    let table = include_str!("../doc/differences.md");
+    let readme = include_str!("../README.md");
+    assert!(
+        readme.contains(table),
+        "README.md must hold doc/differences.md verbatim"
+    );
 }

@@ -5,8 +5,12 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
+use axum::body::Body;
 use common::*;
-use jwt_extended::{CookieOptions, JwtConfig, JwtManager, SameSite, TokenLocation};
+use http::Request;
+use jwt_extended::{
+    CookieOptions, JwtConfig, JwtManager, SameSite, TokenLocation, testing::TestSession,
+};
 use serde_json::json;
 
 fn cookie_config() -> JwtConfig {
@@ -72,37 +76,47 @@ async fn set_refresh_cookies_writes_the_refresh_and_refresh_csrf_lines() {
 
 #[tokio::test]
 async fn login_sets_cookies_that_authorize_and_logout_clears_all_four() {
-    let (_, app) = cookie_app();
+    let (jwt, app) = cookie_app();
     let login = call(&app, "POST", "/login", &[]).await;
     assert_eq!(login.status.as_u16(), 200);
     let set = login.set_cookies();
     assert_eq!(set.len(), 4, "{set:?}");
-    let access = set[0]
-        .strip_prefix("access_token_cookie=")
-        .and_then(|s| s.strip_suffix("; HttpOnly; Path=/"))
-        .expect("access cookie line");
-    let csrf = csrf_of(access);
+    // The browser keeps what the login set.
+    let mut browser = TestSession::builder(&jwt, "nobody")
+        .build()
+        .expect("session");
+    browser.follow(&login.headers);
+    let access = browser.access_token().expect("access cookie").to_owned();
+    let csrf = csrf_of(&access);
+    assert_eq!(
+        set[0],
+        format!("access_token_cookie={access}; HttpOnly; Path=/")
+    );
     assert_eq!(set[1], format!("csrf_access_token={csrf}; Path=/"));
+    assert_eq!(browser.access_csrf(), Some(csrf.as_str()));
     assert!(set[2].starts_with("refresh_token_cookie="));
     assert!(set[3].starts_with("csrf_refresh_token="));
 
-    let cookie = cookie("access_token_cookie", access);
-    call(&app, "GET", "/protected", &[("cookie", &cookie)])
+    let send_as = |browser: &TestSession, request: http::request::Builder| {
+        send(
+            &app,
+            browser
+                .with_cookies(request)
+                .body(Body::empty())
+                .expect("request"),
+        )
+    };
+    send_as(&browser, Request::get("/protected"))
         .await
         .assert_body(
             200,
             &json!({"sub": "alice", "location": "cookies", "type": "access"}),
         );
-    call(
-        &app,
-        "DELETE",
-        "/protected",
-        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
-    )
-    .await
-    .assert_ok_for("alice");
+    send_as(&browser, Request::delete("/protected"))
+        .await
+        .assert_ok_for("alice");
 
-    let logout = call(&app, "POST", "/logout", &[]).await;
+    let logout = send_as(&browser, Request::post("/logout")).await;
     assert_eq!(
         logout.set_cookies(),
         [
@@ -113,7 +127,9 @@ async fn login_sets_cookies_that_authorize_and_logout_clears_all_four() {
         ]
     );
     // The browser drops the cookies: the next request has none.
-    call(&app, "GET", "/protected", &[])
+    browser.follow(&logout.headers);
+    assert_eq!(browser.access_token(), None);
+    send_as(&browser, Request::get("/protected"))
         .await
         .assert_error(401, "Missing cookie \"access_token_cookie\"");
 }

@@ -19,8 +19,8 @@ use axum::{
 };
 use common::*;
 use jwt_extended::{
-    ClaimGuard, Claims, CurrentUser, Guarded, Jwt, JwtManager, JwtRejection, UserLoader,
-    VerifyOptions,
+    ClaimGuard, Claims, CurrentUser, DecodedToken, Guarded, InCookies, Jwt, JwtError, JwtManager,
+    JwtRejection, JwtWith, Requirement, UserLoader, VerifyOptions, require,
 };
 use serde_json::{Value, json};
 
@@ -278,6 +278,7 @@ async fn verify_request_returns_the_token_and_its_location_and_honours_every_opt
             refresh: flag("refresh"),
             skip_type_check: flag("any_type"),
             skip_revocation_check: flag("skip_revocation"),
+            skip_user_lookup: flag("skip_user"),
             locations: None,
         };
         Json(match jwt.verify_request(&parts, options).await {
@@ -286,6 +287,7 @@ async fn verify_request_returns_the_token_and_its_location_and_honours_every_opt
                 "type": v.token.token_type(),
                 "location": v.location.as_str(),
                 "header": v.token.header,
+                "raw_is_the_token": v.raw().split('.').count() == 3,
             }),
             Ok(None) => json!(null),
             Err(e) => json!({"error": e.to_string(), "status": e.status().as_u16()}),
@@ -301,7 +303,7 @@ async fn verify_request_returns_the_token_and_its_location_and_honours_every_opt
     assert_eq!(
         body(get_with_bearer(&app, "/verify", &access).await),
         json!({"sub": "a", "type": "access", "location": "headers",
-               "header": {"alg": "HS256", "typ": "JWT"}})
+               "header": {"alg": "HS256", "typ": "JWT"}, "raw_is_the_token": true})
     );
     assert_eq!(
         body(get_with_bearer(&app, "/verify?any_type", &refresh).await)["type"],
@@ -335,14 +337,14 @@ async fn verify_request_returns_the_token_and_its_location_and_honours_every_opt
     );
 }
 
-// --- CurrentUser -----------------------------------------------------------------------------
+// --- user lookup -----------------------------------------------------------------------------
 
 #[derive(Clone, Default)]
 struct Users {
     calls: Arc<AtomicUsize>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 struct User {
     name: String,
 }
@@ -351,9 +353,13 @@ impl UserLoader for Users {
     type User = User;
     type Error = String;
 
-    async fn load_user(&self, claims: &Claims) -> Result<Option<User>, String> {
+    async fn load_user(
+        &self,
+        identity: &Value,
+        _token: &DecodedToken,
+    ) -> Result<Option<User>, String> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        match claims.sub() {
+        match identity.as_str() {
             Some("broken") => Err("database down".into()),
             Some(name) if name.starts_with('a') => Ok(Some(User {
                 name: name.to_owned(),
@@ -363,52 +369,161 @@ impl UserLoader for Users {
     }
 }
 
-#[derive(Clone)]
-struct UserState {
-    jwt: JwtManager,
-    users: Users,
+fn with_users(config: jwt_extended::JwtConfig, users: &Users) -> JwtManager {
+    JwtManager::builder(config)
+        .user_loader(users.clone())
+        .build()
+        .expect("valid")
 }
 
-impl FromRef<UserState> for JwtManager {
-    fn from_ref(state: &UserState) -> Self {
-        state.jwt.clone()
-    }
+/// `@jwt_required()` without the user lookup.
+struct NoLookup;
+impl Requirement for NoLookup {
+    const OPTIONS: VerifyOptions<'static> = VerifyOptions {
+        skip_user_lookup: true,
+        ..VerifyOptions::REQUIRED
+    };
 }
 
-impl FromRef<UserState> for Users {
-    fn from_ref(state: &UserState) -> Self {
-        state.users.clone()
-    }
-}
-
-fn user_app(jwt: JwtManager, users: Users) -> Router {
-    Router::new()
+fn user_app(jwt: JwtManager) -> Router {
+    let name = |c: &Claims| c.user::<User>().map(|u| u.name.clone());
+    routes()
         .route(
             "/me",
-            any(|CurrentUser(user): CurrentUser<Users>| async move { Json(json!(user)) }),
+            any(|CurrentUser(user): CurrentUser<User>| async move { Json(json!(user)) }),
         )
         .route(
             "/maybe",
-            any(|jwt: Option<Jwt>| async move {
-                Json(json!({"sub": jwt.map(|Jwt(c)| c.identity)}))
+            any(|user: Option<CurrentUser<User>>| async move {
+                Json(json!({"user": user.map(|CurrentUser(u)| u.name)}))
             }),
         )
-        .with_state(UserState { jwt, users })
+        .route(
+            "/both",
+            any(
+                move |Jwt(c): Jwt, CurrentUser(user): CurrentUser<User>| async move {
+                    Json(json!({"claims_user": name(&c), "current_user": user.name}))
+                },
+            ),
+        )
+        .route(
+            "/guarded",
+            any(|Guarded(c, ..): Guarded<Everyone>| async move { Json(describe(&c)) }),
+        )
+        .route(
+            "/no-lookup",
+            any(|JwtWith(c, ..): JwtWith<NoLookup>| async move {
+                Json(json!({"sub": c.identity, "user": c.user::<User>().is_some()}))
+            }),
+        )
+        .layer(axum::middleware::from_fn(jwt_extended::read_token_body))
+        .with_state(AppState { jwt })
 }
 
 #[tokio::test]
 async fn current_user_is_the_loaders_user_for_the_token() {
-    let jwt = default_manager();
+    let users = Users::default();
+    let jwt = with_users(config(), &users);
     let token = jwt.create_access_token("alice").expect("token");
-    get_with_bearer(&user_app(jwt, Users::default()), "/me", &token)
+    let app = user_app(jwt);
+    get_with_bearer(&app, "/me", &token)
         .await
         .assert_body(200, &json!({"name": "alice"}));
+    get_with_bearer(&app, "/maybe", &token)
+        .await
+        .assert_body(200, &json!({"user": "alice"}));
+    call(&app, "GET", "/maybe", &[])
+        .await
+        .assert_body(200, &json!({"user": null}));
+}
+
+#[tokio::test]
+async fn every_guarded_extractor_refuses_a_token_whose_user_is_gone() {
+    let users = Users::default();
+    let jwt = with_users(config(), &users);
+    let access = jwt.access_token("bob").fresh(true).encode().expect("token");
+    let refresh = jwt.create_refresh_token("bob").expect("token");
+    let app = user_app(jwt);
+    for route in [
+        "/protected",
+        "/optional",
+        "/fresh",
+        "/headers",
+        "/guarded",
+        "/me",
+        "/maybe",
+    ] {
+        get_with_bearer(&app, route, &access)
+            .await
+            .assert_error(401, "Error loading the user bob");
+    }
+    get_with_bearer(&app, "/refresh", &refresh)
+        .await
+        .assert_error(401, "Error loading the user bob");
+    let (parts, ()) = http::Request::get("/")
+        .header("authorization", bearer(&access))
+        .body(())
+        .expect("request")
+        .into_parts();
+    let jwt = with_users(config(), &users);
+    let err = jwt
+        .verify_request(&parts, VerifyOptions::default())
+        .await
+        .expect_err("user gone");
+    assert_eq!(
+        (err.status().as_u16(), err.to_string()),
+        (401, "Error loading the user bob".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn handlers_get_the_loaded_user_without_a_second_lookup() {
+    let users = Users::default();
+    let jwt = with_users(config(), &users);
+    let token = jwt.create_access_token("alice").expect("token");
+    get_with_bearer(&user_app(jwt), "/both", &token)
+        .await
+        .assert_body(
+            200,
+            &json!({"claims_user": "alice", "current_user": "alice"}),
+        );
+    assert_eq!(
+        users.calls.load(Ordering::SeqCst),
+        1,
+        "one lookup for both extractors"
+    );
+}
+
+#[tokio::test]
+async fn a_route_can_skip_the_user_lookup() {
+    let users = Users::default();
+    let jwt = with_users(config(), &users);
+    let token = jwt.create_access_token("bob").expect("token");
+    get_with_bearer(&user_app(jwt.clone()), "/no-lookup", &token)
+        .await
+        .assert_body(200, &json!({"sub": "bob", "user": false}));
+    let (parts, ()) = http::Request::get("/")
+        .header("authorization", bearer(&token))
+        .body(())
+        .expect("request")
+        .into_parts();
+    let skip = VerifyOptions {
+        skip_user_lookup: true,
+        ..VerifyOptions::default()
+    };
+    let verified = jwt
+        .verify_request(&parts, skip)
+        .await
+        .expect("not looked up");
+    assert!(verified.is_some_and(|v| v.user::<User>().is_none()));
+    assert_eq!(users.calls.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
 async fn no_user_for_the_identity_gives_401_error_loading_the_user() {
-    let jwt = manager(config().with_verify_sub(false));
-    let app = user_app(jwt.clone(), Users::default());
+    let users = Users::default();
+    let jwt = with_users(config().with_verify_sub(false), &users);
+    let app = user_app(jwt.clone());
     let token = jwt.create_access_token("username").expect("token");
     get_with_bearer(&app, "/me", &token)
         .await
@@ -423,10 +538,20 @@ async fn no_user_for_the_identity_gives_401_error_loading_the_user() {
 }
 
 #[tokio::test]
-async fn a_failing_user_loader_is_a_500_and_not_a_401() {
-    let jwt = default_manager();
+async fn a_failing_user_loader_is_a_503_and_not_a_401() {
+    let users = Users::default();
+    let jwt = with_users(config(), &users);
     let token = jwt.create_access_token("broken").expect("token");
-    get_with_bearer(&user_app(jwt, Users::default()), "/me", &token)
+    get_with_bearer(&user_app(jwt), "/protected", &token)
+        .await
+        .assert_error(503, "User lookup unavailable");
+}
+
+#[tokio::test]
+async fn current_user_without_a_loader_is_a_server_mistake() {
+    let jwt = default_manager();
+    let token = jwt.create_access_token("alice").expect("token");
+    get_with_bearer(&user_app(jwt), "/me", &token)
         .await
         .assert_error(500, "Internal server error");
 }
@@ -434,8 +559,8 @@ async fn a_failing_user_loader_is_a_500_and_not_a_401() {
 #[tokio::test]
 async fn the_user_loader_runs_only_after_every_token_check_and_never_without_a_token() {
     let users = Users::default();
-    let jwt = default_manager();
-    let app = user_app(jwt.clone(), users.clone());
+    let jwt = with_users(config(), &users);
+    let app = user_app(jwt.clone());
     call(&app, "GET", "/me", &[])
         .await
         .assert_error(401, "Missing Authorization Header");
@@ -444,7 +569,7 @@ async fn the_user_loader_runs_only_after_every_token_check_and_never_without_a_t
         .await
         .assert_error(422, "Only non-refresh tokens are allowed");
     call(&app, "OPTIONS", "/me", &[]).await;
-    call(&app, "GET", "/maybe", &[])
+    call(&app, "GET", "/optional", &[])
         .await
         .assert_body(200, &json!({"sub": null}));
     assert_eq!(users.calls.load(Ordering::SeqCst), 0);
@@ -452,21 +577,54 @@ async fn the_user_loader_runs_only_after_every_token_check_and_never_without_a_t
 
 // --- Guarded ---------------------------------------------------------------------------------
 
+struct Everyone;
+
+impl<S: Sync> ClaimGuard<S> for Everyone {
+    async fn allows(_claims: &Claims, _state: &S) -> Result<bool, JwtError> {
+        Ok(true)
+    }
+}
+
 struct Managers;
 
-impl ClaimGuard for Managers {
-    fn allows(claims: &Claims) -> bool {
-        claims.extra.get("manager_role_attached") == Some(&Value::Bool(true))
+impl<S: Sync> ClaimGuard<S> for Managers {
+    async fn allows(claims: &Claims, _state: &S) -> Result<bool, JwtError> {
+        Ok(claims.extra.get("manager_role_attached") == Some(&Value::Bool(true)))
     }
 }
 
 struct Admins;
 
-impl ClaimGuard for Admins {
+impl<S: Sync> ClaimGuard<S> for Admins {
     const MESSAGE: &'static str = "Admins only!";
 
-    fn allows(claims: &Claims) -> bool {
-        claims.extra.get("is_administrator") == Some(&Value::Bool(true))
+    async fn allows(claims: &Claims, _state: &S) -> Result<bool, JwtError> {
+        Ok(claims.extra.get("is_administrator") == Some(&Value::Bool(true)))
+    }
+}
+
+/// State a guard reads: who may see the reports, as a database would say it.
+#[derive(Clone)]
+struct GuardState {
+    jwt: JwtManager,
+    readers: Arc<Vec<&'static str>>,
+}
+
+impl FromRef<GuardState> for JwtManager {
+    fn from_ref(state: &GuardState) -> Self {
+        state.jwt.clone()
+    }
+}
+
+struct Readers;
+
+impl ClaimGuard<GuardState> for Readers {
+    async fn allows(claims: &Claims, state: &GuardState) -> Result<bool, JwtError> {
+        tokio::task::yield_now().await; // as a lookup would
+        match claims.sub() {
+            Some("down") => Err(JwtError::StoreUnavailable),
+            sub => Ok(sub.is_some_and(|s| state.readers.contains(&s))),
+        }
     }
 }
 
@@ -477,10 +635,25 @@ fn guarded_app(jwt: JwtManager) -> Router {
             any(|Guarded(c, ..): Guarded<Managers>| async move { Json(describe(&c)) }),
         )
         .route(
+            "/fresh-managers",
+            any(|Guarded(c, ..): Guarded<Managers, require::Fresh>| async move { Json(describe(&c)) }),
+        )
+        .route(
+            "/cookie-managers",
+            any(|Guarded(c, ..): Guarded<Managers, InCookies>| async move { Json(describe(&c)) }),
+        )
+        .route(
             "/admins",
             any(|Guarded(c, ..): Guarded<Admins>| async move { Json(describe(&c)) }),
         )
-        .with_state(AppState { jwt })
+        .route(
+            "/reports",
+            any(|Guarded(c, ..): Guarded<Readers>| async move { Json(describe(&c)) }),
+        )
+        .with_state(GuardState {
+            jwt,
+            readers: Arc::new(vec!["reader"]),
+        })
 }
 
 #[tokio::test]
@@ -502,6 +675,54 @@ async fn a_claim_guard_lets_matching_tokens_through_and_answers_403_otherwise() 
     get_with_bearer(&app, "/admins", &manager_token)
         .await
         .assert_error(403, "Admins only!");
+}
+
+#[tokio::test]
+async fn an_async_guard_reads_the_app_state_and_may_fail_with_its_own_error() {
+    let jwt = default_manager();
+    let app = guarded_app(jwt.clone());
+    for (sub, status) in [("reader", 200), ("writer", 403), ("down", 503)] {
+        let token = jwt.create_access_token(sub).expect("token");
+        let reply = get_with_bearer(&app, "/reports", &token).await;
+        assert_eq!(reply.status.as_u16(), status, "{sub}");
+    }
+}
+
+#[tokio::test]
+async fn a_guard_composes_with_fresh_and_with_locations() {
+    let jwt = manager(config().with_token_location([
+        jwt_extended::TokenLocation::Headers,
+        jwt_extended::TokenLocation::Cookies,
+    ]));
+    let stale = jwt
+        .access_token("m")
+        .claim("manager_role_attached", true)
+        .encode()
+        .expect("token");
+    let fresh = jwt
+        .access_token("m")
+        .fresh(true)
+        .claim("manager_role_attached", true)
+        .encode()
+        .expect("token");
+    let app = guarded_app(jwt);
+    get_with_bearer(&app, "/fresh-managers", &stale)
+        .await
+        .assert_error(401, "Fresh token required");
+    get_with_bearer(&app, "/fresh-managers", &fresh)
+        .await
+        .assert_ok_for("m");
+    get_with_bearer(&app, "/cookie-managers", &fresh)
+        .await
+        .assert_error(401, "Missing cookie \"access_token_cookie\"");
+    call(
+        &app,
+        "GET",
+        "/cookie-managers",
+        &[("cookie", &cookie("access_token_cookie", &fresh))],
+    )
+    .await
+    .assert_ok_for("m");
 }
 
 #[tokio::test]

@@ -9,15 +9,14 @@ use std::sync::{Arc, Mutex};
 
 use axum::{
     Json, Router,
-    extract::{FromRef, Request, State},
+    extract::{Request, State},
     response::IntoResponse,
     routing::any,
 };
 use common::*;
-use futures_util::future::BoxFuture;
 use http::StatusCode;
 use jwt_extended::{
-    Claims, CurrentUser, DecodedToken, DecodingKey, EncodingKey, JsonObject, JwtError, JwtManager,
+    CurrentUser, DecodedToken, DecodingKey, EncodingKey, JsonObject, JwtError, JwtManager,
     MemoryRevocationStore, RevocationStore, StoreError, TokenLocation, UserLoader, VerifyOptions,
 };
 use serde_json::{Value, json};
@@ -65,6 +64,7 @@ fn the_claims_loader_gets_the_raw_identity_and_the_call_wins_ties() {
         .encode()
         .expect("token");
     assert_eq!(seen.lock().expect("lock").as_slice(), [user.clone(), user]);
+    let mut keys = payload_keys(&access);
     let access = payload_of(&access);
     assert_eq!(access["sub"], "7");
     assert_eq!(access["name"], "bob");
@@ -76,14 +76,16 @@ fn the_claims_loader_gets_the_raw_identity_and_the_call_wins_ties() {
         (refresh["role"].clone(), refresh["type"].clone()),
         (json!("loader"), json!("refresh"))
     );
-    let keys: Vec<&String> = access.as_object().expect("object").keys().collect();
+    // Flask's claims first, in place; then the app's, in the order of the maps given (a
+    // `serde_json::Map` sorts its keys unless the app enables `preserve_order`).
+    let app_claims = keys.split_off(8);
     assert_eq!(
         keys,
-        [
-            "fresh", "iat", "jti", "type", "sub", "nbf", "csrf", "exp", "name", "role", "foo",
-            "extra"
-        ]
+        ["fresh", "iat", "jti", "type", "sub", "nbf", "csrf", "exp"]
     );
+    let mut app_claims: Vec<&str> = app_claims.iter().map(String::as_str).collect();
+    app_claims.sort_unstable();
+    assert_eq!(app_claims, ["extra", "foo", "name", "role"]);
 }
 
 #[test]
@@ -187,7 +189,8 @@ async fn a_revoked_access_or_refresh_token_gives_401_token_has_been_revoked() {
     get_with_bearer(&app, "/protected", &other)
         .await
         .assert_ok_for("alice");
-    assert!(jwt.revocation_store().is_some());
+    let decoded = jwt.decode_token(&access, None, false).expect("valid");
+    assert!(jwt.is_revoked(&decoded).await.expect("answer"));
     // decode_token does not look at the blocklist, as in Flask.
     assert!(jwt.decode_token(&access, None, false).is_ok());
 }
@@ -233,32 +236,23 @@ struct Recording {
 }
 
 impl RevocationStore for Recording {
-    fn is_revoked<'a>(
-        &'a self,
-        token: &'a DecodedToken,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            self.asked.lock().expect("lock").push((
-                Value::Object(token.header.clone()),
-                Value::Object(token.payload.clone()),
-            ));
-            if self.broken {
-                return Err(StoreError::new("connection refused"));
-            }
-            let sub = token
-                .claim("sub")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            Ok(self.revoked_subs.contains(&sub))
-        })
+    async fn is_revoked(&self, token: &DecodedToken) -> Result<bool, StoreError> {
+        self.asked.lock().expect("lock").push((
+            Value::Object(token.header.clone()),
+            Value::Object(token.payload.clone()),
+        ));
+        if self.broken {
+            return Err(StoreError::new("connection refused"));
+        }
+        let sub = token
+            .claim("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        Ok(self.revoked_subs.contains(&sub))
     }
 
-    fn revoke<'a>(
-        &'a self,
-        _jti: &'a str,
-        _exp: Option<i64>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Ok(()) })
+    async fn revoke(&self, _jti: &str, _exp: Option<i64>) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
@@ -369,27 +363,13 @@ impl UserLoader for NoUsers {
     type User = String;
     type Error = String;
 
-    async fn load_user(&self, _claims: &Claims) -> Result<Option<String>, String> {
+    async fn load_user(
+        &self,
+        _identity: &Value,
+        _token: &DecodedToken,
+    ) -> Result<Option<String>, String> {
         *self.calls.lock().expect("lock") += 1;
         Ok(None)
-    }
-}
-
-#[derive(Clone)]
-struct OrderState {
-    jwt: JwtManager,
-    users: NoUsers,
-}
-
-impl FromRef<OrderState> for JwtManager {
-    fn from_ref(state: &OrderState) -> Self {
-        state.jwt.clone()
-    }
-}
-
-impl FromRef<OrderState> for NoUsers {
-    fn from_ref(state: &OrderState) -> Self {
-        state.users.clone()
     }
 }
 
@@ -399,30 +379,19 @@ async fn checks_run_in_flasks_order_type_fresh_blocklist_verification_user() {
         revoked_subs: vec!["revoked"],
         ..Recording::default()
     };
+    let users = NoUsers::default();
     let jwt = JwtManager::builder(config())
         .revocation_store(store.clone())
         .token_verification_loader(|token| token.payload.get("ok") == Some(&json!(true)))
+        .user_loader(users.clone())
         .build()
         .expect("valid");
-    let users = NoUsers::default();
-    let app: Router =
-        Router::new()
-            .route(
-                "/fresh",
-                any(
-                    |jwt_extended::FreshJwt(c): jwt_extended::FreshJwt| async move {
-                        Json(describe(&c))
-                    },
-                ),
-            )
-            .route(
-                "/user",
-                any(|CurrentUser(u): CurrentUser<NoUsers>| async move { u }),
-            )
-            .with_state(OrderState {
-                jwt: jwt.clone(),
-                users: users.clone(),
-            });
+    let app = routes()
+        .route(
+            "/user",
+            any(|CurrentUser(u): CurrentUser<String>| async move { u }),
+        )
+        .with_state(AppState { jwt: jwt.clone() });
     let refresh_revoked = jwt.refresh_token("revoked").encode().expect("token");
     let stale_revoked = jwt.access_token("revoked").encode().expect("token");
     let fresh_revoked = jwt
@@ -465,10 +434,16 @@ async fn checks_run_in_flasks_order_type_fresh_blocklist_verification_user() {
         0,
         "no lookup before verification"
     );
-    get_with_bearer(&app, "/user", &no_user)
-        .await
-        .assert_error(401, "Error loading the user alice");
-    assert_eq!(*users.calls.lock().expect("lock"), 1);
+    for route in ["/fresh", "/user", "/protected"] {
+        get_with_bearer(&app, route, &no_user)
+            .await
+            .assert_error(401, "Error loading the user alice");
+    }
+    assert_eq!(
+        *users.calls.lock().expect("lock"),
+        3,
+        "every guarded route looks the user up"
+    );
 }
 
 // --- error handler and message key -----------------------------------------------------------
@@ -514,19 +489,20 @@ async fn the_error_handler_answers_in_place_of_each_of_flasks_loaders() {
         .error_handler(custom_responses)
         .build()
         .expect("valid");
-    let users = NoUsers::default();
+    let with_users = JwtManager::builder(config())
+        .error_handler(custom_responses)
+        .user_loader(NoUsers::default())
+        .build()
+        .expect("valid");
     let app: Router = common::routes()
         .with_state(AppState { jwt: jwt.clone() })
         .merge(
             Router::new()
                 .route(
                     "/user",
-                    any(|CurrentUser(u): CurrentUser<NoUsers>| async move { u }),
+                    any(|CurrentUser(u): CurrentUser<String>| async move { u }),
                 )
-                .with_state(OrderState {
-                    jwt: jwt.clone(),
-                    users,
-                }),
+                .with_state(AppState { jwt: with_users }),
         );
     let reply = call(&app, "GET", "/protected", &[]).await;
     reply.assert_body(
@@ -595,7 +571,7 @@ async fn the_error_message_key_renames_msg_in_every_default_body() {
 }
 
 #[tokio::test]
-async fn a_hook_can_reject_from_a_handler_with_the_managers_rendering() {
+async fn a_handler_can_reject_with_the_managers_rendering() {
     async fn handler(State(jwt): State<JwtManager>, request: Request) -> axum::response::Response {
         let (parts, _) = request.into_parts();
         let only_cookies = [TokenLocation::Cookies];
@@ -605,15 +581,60 @@ async fn a_hook_can_reject_from_a_handler_with_the_managers_rendering() {
         };
         match jwt.verify_request(&parts, options).await {
             Ok(_) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => jwt_extended::JwtRejection::from(e).into_response(),
+            Err(e) => jwt.reject(e).into_response(),
         }
     }
+    let jwt = manager(config().with_error_message_key("message"));
     let app: Router = Router::new()
         .route("/h", any(handler))
-        .with_state(AppState {
-            jwt: default_manager(),
-        });
-    call(&app, "GET", "/h", &[])
+        .with_state(AppState { jwt });
+    call(&app, "GET", "/h", &[]).await.assert_body(
+        401,
+        &json!({"message": "Missing cookie \"access_token_cookie\""}),
+    );
+}
+
+/// A handler that returns `JwtError`s with `?`, as apps write them.
+async fn returns_errors(
+    State(jwt): State<JwtManager>,
+    request: Request,
+) -> Result<(http::HeaderMap, &'static str), JwtError> {
+    let (parts, _) = request.into_parts();
+    jwt.verify_request(&parts, VerifyOptions::default()).await?;
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-kept", http::HeaderValue::from_static("yes"));
+    Ok((headers, "ok"))
+}
+
+#[tokio::test]
+async fn a_jwt_error_returned_by_a_handler_renders_through_the_hook_and_message_key() {
+    let jwt = JwtManager::builder(config().with_error_message_key("message"))
+        .error_handler(custom_responses)
+        .build()
+        .expect("valid");
+    let token = jwt.create_access_token("alice").expect("token");
+    let refresh = jwt.create_refresh_token("alice").expect("token");
+    let app: Router = Router::new()
+        .route("/h", any(returns_errors))
+        .layer(jwt.error_layer())
+        .with_state(AppState { jwt: jwt.clone() });
+    // The hook answers NoAuthorization itself, as it does for an extractor's rejection.
+    call(&app, "GET", "/h", &[]).await.assert_body(
+        201,
+        &json!({"unauthorized": "Missing Authorization Header"}),
+    );
+    // What the hook leaves to the default gets JWT_ERROR_MESSAGE_KEY.
+    get_with_bearer(&app, "/h", &refresh).await.assert_body(
+        422,
+        &json!({"message": "Only non-refresh tokens are allowed"}),
+    );
+    let reply = get_with_bearer(&app, "/h", &token).await;
+    assert_eq!((reply.status.as_u16(), &reply.bytes[..]), (200, &b"ok"[..]));
+    // Without the layer, the same error is Flask's default body.
+    let bare: Router = Router::new()
+        .route("/h", any(returns_errors))
+        .with_state(AppState { jwt });
+    get_with_bearer(&bare, "/h", &refresh)
         .await
-        .assert_error(401, "Missing cookie \"access_token_cookie\"");
+        .assert_error(422, "Only non-refresh tokens are allowed");
 }

@@ -114,15 +114,6 @@ fn with_flask(mut config: Value, extra: &Value) -> String {
     config.to_string()
 }
 
-fn keys(value: &Value) -> Vec<String> {
-    value
-        .as_object()
-        .expect("an object")
-        .keys()
-        .cloned()
-        .collect()
-}
-
 async fn flask_tokens_are_accepted_here(python: &Path, setup: Setup) {
     let name = setup.name;
     let minted = flask(
@@ -157,19 +148,15 @@ async fn flask_tokens_are_accepted_here(python: &Path, setup: Setup) {
     );
     // Same layout as ours, key for key.
     let ours = jwt.create_access_token("alice").expect("token");
-    assert_eq!(
-        keys(&payload_of(access)),
-        keys(&payload_of(&ours)),
-        "{name}"
-    );
+    assert_eq!(payload_keys(access), payload_keys(&ours), "{name}");
     assert_eq!(header_of(access), header_of(&ours), "{name}");
     let decoded = jwt
         .decode_token(refresh, None, false)
         .expect("refresh token");
     assert_eq!(decoded.token_type(), "refresh", "{name}");
     assert_eq!(
-        keys(&payload_of(refresh)),
-        keys(&payload_of(&jwt.create_refresh_token("a").expect("token")))
+        payload_keys(refresh),
+        payload_keys(&jwt.create_refresh_token("a").expect("token"))
     );
 
     let app = app(jwt);
@@ -259,7 +246,7 @@ fn our_tokens_pass_flask(python: &Path, setup: Setup) {
             "{name}: Flask refused our token: {reply}"
         );
         assert_eq!(reply["claims"], payload_of(token), "{name}");
-        assert_eq!(reply["keys"], json!(keys(&payload_of(token))), "{name}");
+        assert_eq!(reply["keys"], json!(payload_keys(token)), "{name}");
         assert_eq!(reply["header"], header_of(token), "{name}");
         let wrong = flask(
             python,
@@ -811,7 +798,7 @@ async fn the_same_requests_get_the_same_answers_from_flask_and_from_us_with_cust
             .with_csrf_methods([http::Method::GET])
             .with_error_message_key("message")
             .with_decode_audience(["aud"])
-            .with_encode_audience(["aud"])
+            .with_encode_audience("aud")
             .with_decode_issuer(["iss"])
             .with_encode_issuer("iss")
             .with_identity_claim("identity"),
@@ -896,5 +883,182 @@ async fn the_same_requests_get_the_same_answers_from_flask_and_from_us_with_cust
             ));
         }
     }
+    differential(&python, &flask_config, jwt, &cases).await;
+}
+
+// --- lifetimes Flask can express, each answered as Flask answers it ---------------------------
+
+#[tokio::test]
+async fn an_already_expired_token_gets_flasks_answer_on_both_sides() {
+    let Some(python) = python() else { return };
+    let setup = hs256_setup();
+    let minted = flask(
+        &python,
+        &[
+            "mint",
+            "--config",
+            &setup.flask.to_string(),
+            "--expires-seconds=-60",
+        ],
+        None,
+    );
+    let theirs = minted["access"].as_str().expect("token").to_owned();
+    let jwt = manager(setup.rust);
+    let ours = jwt
+        .access_token("alice")
+        .expires_in_seconds(-60)
+        .encode()
+        .expect("token");
+    assert_eq!(
+        payload_of(&ours)["exp"].as_i64(),
+        payload_of(&ours)["iat"].as_i64().map(|i| i - 60)
+    );
+    let cases: Vec<Case> = [&theirs, &ours]
+        .iter()
+        .flat_map(|t| {
+            [
+                case("GET", "/protected", &[("Authorization", &bearer(t))]),
+                case("GET", "/optional", &[("Authorization", &bearer(t))]),
+            ]
+        })
+        .collect();
+    differential(&python, &setup.flask.to_string(), jwt, &cases).await;
+}
+
+#[tokio::test]
+async fn fresh_until_timestamps_past_and_future_get_flasks_answer() {
+    let Some(python) = python() else { return };
+    let setup = hs256_setup();
+    let flask_stale = flask(
+        &python,
+        &[
+            "mint",
+            "--config",
+            &setup.flask.to_string(),
+            "--fresh-seconds=-60",
+        ],
+        None,
+    )["access"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert!(payload_of(&flask_stale)["fresh"].is_f64());
+    let jwt = manager(setup.rust);
+    let now = now() as f64;
+    let mut cases = vec![case(
+        "GET",
+        "/fresh",
+        &[("Authorization", &bearer(&flask_stale))],
+    )];
+    for until in [now - 60.0, now + 300.0, 1.0] {
+        let token = jwt
+            .access_token("bob")
+            .fresh_until(until)
+            .encode()
+            .expect("token");
+        cases.push(case("GET", "/fresh", &[("Authorization", &bearer(&token))]));
+    }
+    differential(&python, &setup.flask.to_string(), jwt, &cases).await;
+}
+
+#[tokio::test]
+async fn a_negative_leeway_gets_flasks_answers() {
+    let Some(python) = python() else { return };
+    let flask_config = with_flask(hs256_setup().flask, &json!({"JWT_DECODE_LEEWAY": -10}));
+    let jwt = manager(config().with_leeway(-10));
+    let t = now();
+    let at = |iat: i64, exp: i64| {
+        let mut p = flask_payload("alice");
+        p["iat"] = json!(iat);
+        p["nbf"] = json!(iat);
+        p["exp"] = json!(exp);
+        hs256(&p)
+    };
+    let cases: Vec<Case> = [
+        at(t - 60, t + 60), // fine
+        at(t - 60, t + 5),  // expires within the negative leeway: expired
+        at(t - 3, t + 60),  // issued within it: not yet valid
+        jwt.create_access_token("alice").expect("token"),
+    ]
+    .iter()
+    .map(|token| case("GET", "/protected", &[("Authorization", &bearer(token))]))
+    .collect();
+    differential(&python, &flask_config, jwt, &cases).await;
+}
+
+#[test]
+fn unset_cookies_with_a_domain_are_flasks_lines() {
+    let Some(python) = python() else { return };
+    let setup = hs256_setup();
+    let jwt = manager(setup.rust.with_cookie_secure(true));
+    let flask_config = with_flask(setup.flask, &json!({"JWT_COOKIE_SECURE": true}));
+    let options = jwt_extended::CookieOptions {
+        max_age: None,
+        domain: Some(".ex.com".into()),
+    };
+    for refresh in [false, true] {
+        let mut args = vec!["unset", "--config", &flask_config, "--domain", ".ex.com"];
+        if refresh {
+            args.push("--refresh");
+        }
+        let theirs = flask(&python, &args, None)["set_cookie"].clone();
+        let cookies = if refresh {
+            jwt.unset_refresh_cookies_with(&options)
+        } else {
+            jwt.unset_access_cookies_with(&options)
+        };
+        let ours: Vec<Value> = cookies
+            .header_values()
+            .iter()
+            .map(|v| json!(v.to_str().expect("ascii")))
+            .collect();
+        assert_eq!(Value::Array(ours), theirs, "refresh: {refresh}");
+    }
+}
+
+#[tokio::test]
+async fn an_empty_header_type_from_the_environment_takes_a_bare_token() {
+    let Some(python) = python() else { return };
+    let flask_config = with_flask(hs256_setup().flask, &json!({"JWT_HEADER_TYPE": ""}));
+    let from_env = JwtConfig::from_lookup(|name| match name {
+        "JWT_SECRET_KEY" => Some(SECRET.to_owned()),
+        "JWT_HEADER_TYPE" => Some(String::new()),
+        _ => None,
+    })
+    .expect("valid");
+    let jwt = manager(from_env);
+    let token = jwt.create_access_token("alice").expect("token");
+    let cases = [
+        case("GET", "/protected", &[("Authorization", &token)]),
+        case("GET", "/protected", &[("Authorization", &bearer(&token))]),
+        case("GET", "/protected", &[]),
+    ];
+    differential(&python, &flask_config, jwt, &cases).await;
+}
+
+#[tokio::test]
+async fn a_one_element_encode_audience_list_stays_a_list() {
+    let Some(python) = python() else { return };
+    let flask_config = with_flask(
+        hs256_setup().flask,
+        &json!({"JWT_ENCODE_AUDIENCE": ["api"], "JWT_DECODE_AUDIENCE": "api"}),
+    );
+    let minted = flask(&python, &["mint", "--config", &flask_config], None);
+    let theirs = minted["access"].as_str().expect("token").to_owned();
+    let from_env = JwtConfig::from_lookup(|name| match name {
+        "JWT_SECRET_KEY" => Some(SECRET.to_owned()),
+        "JWT_ENCODE_AUDIENCE" => Some(r#"["api"]"#.to_owned()),
+        "JWT_DECODE_AUDIENCE" => Some("api".to_owned()),
+        _ => None,
+    })
+    .expect("valid");
+    let jwt = manager(from_env);
+    let ours = jwt.create_access_token("alice").expect("token");
+    assert_eq!(payload_of(&theirs)["aud"], json!(["api"]));
+    assert_eq!(payload_of(&ours)["aud"], payload_of(&theirs)["aud"]);
+    let cases: Vec<Case> = [&theirs, &ours]
+        .iter()
+        .map(|t| case("GET", "/protected", &[("Authorization", &bearer(t))]))
+        .collect();
     differential(&python, &flask_config, jwt, &cases).await;
 }

@@ -92,16 +92,21 @@ impl App {
                     prefix = %config.redis_prefix,
                     "sessions and revocations are kept in Redis (REDIS_URL)"
                 );
-                tokens::session_manager(&config, store)
+                tokens::session_manager(&config, store, db.clone())
             }
-            None => tokens::session_manager(&config, sql_session_store(&config, &db).await?),
+            None => {
+                let store = sql_session_store(&config, &db).await?;
+                tokens::session_manager(&config, store, db.clone())
+            }
         }
         .map_err(StartupError::Jwt)?;
+        let cursors = http::CursorKey::derive(&config.jwt.config)
+            .ok_or_else(|| StartupError::Jwt("the JWT settings hold no key that signs".into()))?;
         let state = AppState {
             db: db.clone(),
             jwt,
             passwords,
-            cursors: http::CursorKey::derive(&config.jwt.key),
+            cursors,
         };
         let (router, _) = http::router(state, &config);
         let listener =

@@ -61,18 +61,6 @@ pub enum Environment {
     Production,
 }
 
-/// The cookies' SameSite attribute.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "PascalCase")]
-pub enum SameSitePolicy {
-    /// Sent only on same-site requests (the original's setting).
-    Strict,
-    /// Also sent on top-level cross-site navigations.
-    Lax,
-    /// Always sent (requires Secure cookies in browsers).
-    None,
-}
-
 /// The log line format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -127,37 +115,43 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
-    /// Key for HS256/384/512 signatures. Prefer the environment variable: a
-    /// flag's value is visible to other users in the process list. When unset
-    /// locally, a random key is generated once and kept in the data dir.
-    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, global = true)]
+    /// JWT_SECRET_KEY: the key of HS256/384/512 signatures. Prefer the
+    /// environment variable: a flag's value is visible to other users in the
+    /// process list. When unset locally, a random key is generated once and
+    /// kept in the data dir. The JWT_* variables (and these flags of the same
+    /// names) are read by jwt-extended, by Flask-JWT-Extended's rules.
+    #[arg(long, global = true)]
     pub jwt_secret_key: Option<String>,
 
-    /// Signing algorithm: HS256, HS384, HS512, RS256, RS384, RS512, PS256,
-    /// PS384, PS512, ES256, ES384 or EdDSA.
-    #[arg(long, env = "JWT_ALGORITHM", default_value = "HS256", global = true)]
-    pub jwt_algorithm: String,
+    /// JWT_ALGORITHM: HS256 (the default), HS384, HS512, RS256, RS384, RS512,
+    /// PS256, PS384, PS512, ES256, ES384 or EdDSA.
+    #[arg(long, global = true)]
+    pub jwt_algorithm: Option<String>,
 
-    /// Private key for asymmetric algorithms: PEM text or a path to a PEM file.
-    #[arg(long, env = "JWT_PRIVATE_KEY", hide_env_values = true, global = true)]
+    /// JWT_PRIVATE_KEY: the private key of asymmetric algorithms, PEM text or
+    /// a path to a PEM file.
+    #[arg(long, global = true)]
     pub jwt_private_key: Option<String>,
 
-    /// Public key for asymmetric algorithms: PEM text or a path to a PEM file.
-    #[arg(long, env = "JWT_PUBLIC_KEY", global = true)]
+    /// JWT_PUBLIC_KEY: the public key of asymmetric algorithms, PEM text or a
+    /// path to a PEM file.
+    #[arg(long, global = true)]
     pub jwt_public_key: Option<String>,
 
-    /// Access token lifetime, in seconds.
-    #[arg(long, env = "JWT_ACCESS_TOKEN_EXPIRES", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..), global = true)]
-    pub jwt_access_token_expires: u64,
+    /// JWT_ACCESS_TOKEN_EXPIRES: the access token lifetime in seconds, or
+    /// `false` for none. Defaults to 600.
+    #[arg(long, global = true)]
+    pub jwt_access_token_expires: Option<String>,
 
-    /// Refresh token lifetime, in seconds.
-    #[arg(long, env = "JWT_REFRESH_TOKEN_EXPIRES", default_value_t = 2_592_000, value_parser = clap::value_parser!(u64).range(1..), global = true)]
-    pub jwt_refresh_token_expires: u64,
+    /// JWT_REFRESH_TOKEN_EXPIRES: the refresh token lifetime in seconds, or
+    /// `false` for none. Defaults to 30 days.
+    #[arg(long, global = true)]
+    pub jwt_refresh_token_expires: Option<String>,
 
-    /// Mark the cookies Secure (sent over HTTPS only; also turns on HSTS).
-    /// Defaults to false locally and true in production.
-    #[arg(long, env = "JWT_COOKIE_SECURE", value_parser = BoolishValueParser::new(), global = true)]
-    pub jwt_cookie_secure: Option<bool>,
+    /// JWT_COOKIE_SECURE: mark the cookies Secure (sent over HTTPS only; also
+    /// turns on HSTS). Defaults to false locally and true in production.
+    #[arg(long, global = true)]
+    pub jwt_cookie_secure: Option<String>,
 
     /// Name the four auth cookies `__Host-access_token_cookie`, ... so that no
     /// subdomain or plain-HTTP page can plant or overwrite them. For
@@ -173,16 +167,10 @@ pub struct Settings {
     #[arg(long, env = "MEMO_ORIGIN_CHECK", value_parser = BoolishValueParser::new(), default_value_t = false, global = true)]
     pub origin_check: bool,
 
-    /// The cookies' SameSite attribute: Strict, Lax or None.
-    #[arg(
-        long,
-        env = "JWT_COOKIE_SAMESITE",
-        value_enum,
-        default_value = "Strict",
-        ignore_case = true,
-        global = true
-    )]
-    pub jwt_cookie_samesite: SameSitePolicy,
+    /// JWT_COOKIE_SAMESITE: the cookies' SameSite attribute, Strict, Lax or
+    /// None. Defaults to Strict.
+    #[arg(long, global = true)]
+    pub jwt_cookie_samesite: Option<String>,
 
     /// Origin(s) allowed to call the API from a browser with credentials
     /// (CORS), comma-separated, e.g. `http://localhost:5173`. Unset: same
@@ -309,7 +297,7 @@ mod tests {
     fn no_subcommand_means_serve_with_defaults() {
         let cli = Cli::try_parse_from(["memo"]).expect("parses");
         assert!(cli.command.is_none());
-        assert_eq!(cli.settings.jwt_access_token_expires, 600);
+        assert_eq!(cli.settings.jwt_access_token_expires, None);
     }
 
     #[test]

@@ -12,9 +12,10 @@ use std::{
 };
 
 use http::{HeaderValue, Uri};
+use jwt_extended::{Algorithm, JwtConfig, SameSite};
 
+pub use crate::cli::Environment;
 use crate::cli::Settings;
-pub use crate::cli::{Environment, SameSitePolicy};
 
 /// Shortest secret accepted in production: HS256's key should be at least as
 /// long as its 256-bit output.
@@ -23,11 +24,9 @@ pub const MIN_PRODUCTION_SECRET_BYTES: usize = 32;
 /// Name of the generated secret's file in the data dir.
 pub const SECRET_FILE_NAME: &str = "jwt_secret_key";
 
-/// Algorithms the app accepts in JWT_ALGORITHM (the contract's list).
-const SYMMETRIC_ALGORITHMS: [&str; 3] = ["HS256", "HS384", "HS512"];
-const ASYMMETRIC_ALGORITHMS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
+/// The contract's access token lifetime when JWT_ACCESS_TOKEN_EXPIRES is not
+/// set (Flask-JWT-Extended's own default is 15 minutes).
+const DEFAULT_ACCESS_TOKEN_EXPIRES: Duration = Duration::from_secs(600);
 
 /// Bytes that must not be printed; `Debug` shows `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,31 +52,13 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How tokens are signed.
-#[derive(Clone, Debug)]
-pub enum SigningKey {
-    /// An HMAC secret (HS256/384/512).
-    Secret(Secret),
-    /// A PEM key pair (RS*, PS*, ES*, EdDSA).
-    KeyPair {
-        /// The private key, PEM.
-        private_pem: Secret,
-        /// The public key, PEM.
-        public_pem: String,
-    },
-}
-
 /// The token settings.
 #[derive(Clone, Debug)]
 pub struct JwtSettings {
-    /// The algorithm's name, e.g. `HS256`.
-    pub algorithm: String,
-    /// The key(s).
-    pub key: SigningKey,
-    /// Access token lifetime.
-    pub access_token_expires: Duration,
-    /// Refresh token lifetime.
-    pub refresh_token_expires: Duration,
+    /// What jwt-extended reads from the JWT_* variables (and the flags of the
+    /// same names), by its own rules, with memo's defaults where unset: a
+    /// 600 s access token, SameSite=Strict, a generated local secret.
+    pub config: JwtConfig,
     /// The signing key's `kid` (JWT_KEY_ID), if any.
     pub key_id: Option<String>,
     /// Retired public keys that still verify (JWT_RETIRED_PUBLIC_KEYS):
@@ -96,10 +77,9 @@ pub struct Config {
     pub environment: Environment,
     /// Token settings.
     pub jwt: JwtSettings,
-    /// Whether cookies are Secure (and HSTS is sent).
+    /// Whether cookies are Secure (and HSTS is sent): JWT_COOKIE_SECURE, else
+    /// on in production and with `__Host-` cookies.
     pub cookie_secure: bool,
-    /// The cookies' SameSite attribute.
-    pub cookie_samesite: SameSitePolicy,
     /// Whether the cookie names carry the `__Host-` prefix
     /// (MEMO_COOKIE_HOST_PREFIX).
     pub cookie_host_prefix: bool,
@@ -133,14 +113,9 @@ pub enum ConfigError {
         "JWT_SECRET_KEY is {0} bytes long; MEMO_ENV=production requires at least {MIN_PRODUCTION_SECRET_BYTES} (e.g. `openssl rand -base64 48`)"
     )]
     ShortSecret(usize),
-    /// An empty secret.
-    #[error("JWT_SECRET_KEY must not be empty")]
-    EmptySecret,
-    /// An unknown algorithm.
-    #[error(
-        "JWT_ALGORITHM {0:?} is not supported; use one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA"
-    )]
-    UnknownAlgorithm(String),
+    /// A JWT_* value jwt-extended refuses (its message names the variable).
+    #[error(transparent)]
+    Jwt(#[from] jwt_extended::ConfigError),
     /// An asymmetric algorithm without its keys.
     #[error(
         "{name} must be set to use the asymmetric algorithm {algorithm} (PEM text or a path to a PEM file)"
@@ -201,15 +176,11 @@ impl Config {
             database_url: database_url.into(),
             environment: Environment::Local,
             jwt: JwtSettings {
-                algorithm: "HS256".into(),
-                key: SigningKey::Secret(secret),
-                access_token_expires: Duration::from_secs(600),
-                refresh_token_expires: Duration::from_secs(2_592_000),
+                config: memo_defaults(JwtConfig::default()).with_secret_key(secret.0),
                 key_id: None,
                 retired_public_keys: Vec::new(),
             },
             cookie_secure: false,
-            cookie_samesite: SameSitePolicy::Strict,
             cookie_host_prefix: false,
             origin_check: false,
             cors_origins: Vec::new(),
@@ -230,39 +201,26 @@ impl Config {
     /// [`ConfigError`] for any value that must stop start-up.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         let production = settings.environment == Environment::Production;
-        let requested = settings.jwt_algorithm.trim();
-        let canonical = |list: &[&'static str]| {
-            list.iter()
-                .copied()
-                .find(|a| a.eq_ignore_ascii_case(requested))
+        let variable = |name: &str| jwt_variable(settings, name);
+        let mut jwt = JwtConfig::from_lookup(variable)?;
+        if variable("JWT_ACCESS_TOKEN_EXPIRES").is_none() {
+            jwt = jwt.with_access_token_expires(Some(DEFAULT_ACCESS_TOKEN_EXPIRES));
+        }
+        if variable("JWT_COOKIE_SAMESITE").is_none() {
+            jwt = jwt.with_cookie_samesite(Some(SameSite::Strict));
+        }
+        let cookie_secure = match variable("JWT_COOKIE_SECURE") {
+            Some(_) => jwt.cookie_secure(),
+            None => production || settings.cookie_host_prefix,
         };
-        let (algorithm, key) = if let Some(algorithm) = canonical(&SYMMETRIC_ALGORITHMS) {
-            (
-                algorithm,
-                SigningKey::Secret(resolve_secret(settings, production)?),
-            )
-        } else if let Some(algorithm) = canonical(&ASYMMETRIC_ALGORITHMS) {
-            let key = SigningKey::KeyPair {
-                private_pem: Secret::new(read_pem(
-                    "JWT_PRIVATE_KEY",
-                    settings.jwt_private_key.as_deref(),
-                    algorithm,
-                )?),
-                public_pem: read_pem(
-                    "JWT_PUBLIC_KEY",
-                    settings.jwt_public_key.as_deref(),
-                    algorithm,
-                )?,
-            };
-            (algorithm, key)
+        let asymmetric = !is_symmetric(jwt.algorithm());
+        let jwt = if asymmetric {
+            require_key_pair(jwt)?
         } else {
-            return Err(ConfigError::UnknownAlgorithm(requested.to_owned()));
+            with_secret(jwt, settings, production)?
         };
-
-        let retired_public_keys = retired_public_keys(
-            settings.jwt_retired_public_keys.as_deref(),
-            matches!(key, SigningKey::KeyPair { .. }),
-        )?;
+        let retired_public_keys =
+            retired_public_keys(settings.jwt_retired_public_keys.as_deref(), asymmetric)?;
         let database_url = database_url(settings)?;
 
         Ok(Self {
@@ -270,10 +228,7 @@ impl Config {
             database_url,
             environment: settings.environment,
             jwt: JwtSettings {
-                algorithm: algorithm.to_owned(),
-                key,
-                access_token_expires: Duration::from_secs(settings.jwt_access_token_expires),
-                refresh_token_expires: Duration::from_secs(settings.jwt_refresh_token_expires),
+                config: jwt,
                 key_id: settings
                     .jwt_key_id
                     .as_deref()
@@ -282,10 +237,7 @@ impl Config {
                     .map(str::to_owned),
                 retired_public_keys,
             },
-            cookie_secure: settings
-                .jwt_cookie_secure
-                .unwrap_or(production || settings.cookie_host_prefix),
-            cookie_samesite: settings.jwt_cookie_samesite,
+            cookie_secure,
             cookie_host_prefix: settings.cookie_host_prefix,
             origin_check: settings.origin_check,
             cors_origins: parse_origins(settings.frontend_origin.as_deref().unwrap_or_default())?,
@@ -329,25 +281,78 @@ pub fn database_url(settings: &Settings) -> Result<String, ConfigError> {
     }
 }
 
-/// The HMAC secret: JWT_SECRET_KEY, or (locally) the one kept in the data
-/// dir, generated on first use.
-fn resolve_secret(settings: &Settings, production: bool) -> Result<Secret, ConfigError> {
-    match settings.jwt_secret_key.as_deref() {
-        Some("") => Err(ConfigError::EmptySecret),
-        Some(secret) if production && secret.len() < MIN_PRODUCTION_SECRET_BYTES => {
-            Err(ConfigError::ShortSecret(secret.len()))
+/// memo's defaults for what the JWT_* variables leave unset.
+fn memo_defaults(jwt: JwtConfig) -> JwtConfig {
+    jwt.with_access_token_expires(Some(DEFAULT_ACCESS_TOKEN_EXPIRES))
+        .with_cookie_samesite(Some(SameSite::Strict))
+}
+
+/// A JWT_* value from its flag (`--jwt-secret-key` for JWT_SECRET_KEY, ...),
+/// else from the environment: what `JwtConfig::from_lookup` reads, by
+/// jwt-extended's rules for every Flask-JWT-Extended variable.
+fn jwt_variable(settings: &Settings, name: &str) -> Option<String> {
+    let flag = match name {
+        "JWT_SECRET_KEY" => &settings.jwt_secret_key,
+        "JWT_ALGORITHM" => &settings.jwt_algorithm,
+        "JWT_PRIVATE_KEY" => &settings.jwt_private_key,
+        "JWT_PUBLIC_KEY" => &settings.jwt_public_key,
+        "JWT_ACCESS_TOKEN_EXPIRES" => &settings.jwt_access_token_expires,
+        "JWT_REFRESH_TOKEN_EXPIRES" => &settings.jwt_refresh_token_expires,
+        "JWT_COOKIE_SECURE" => &settings.jwt_cookie_secure,
+        "JWT_COOKIE_SAMESITE" => &settings.jwt_cookie_samesite,
+        _ => &None,
+    };
+    flag.clone().or_else(|| std::env::var(name).ok())
+}
+
+fn is_symmetric(algorithm: Algorithm) -> bool {
+    matches!(
+        algorithm,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    )
+}
+
+/// memo signs, so an asymmetric algorithm needs both PEM keys.
+fn require_key_pair(jwt: JwtConfig) -> Result<JwtConfig, ConfigError> {
+    let algorithm = format!("{:?}", jwt.algorithm());
+    for (name, present) in [
+        ("JWT_PRIVATE_KEY", jwt.has_private_key()),
+        ("JWT_PUBLIC_KEY", jwt.has_public_key()),
+    ] {
+        if !present {
+            return Err(ConfigError::MissingKey { name, algorithm });
         }
-        Some(secret) => {
-            if secret.len() < MIN_PRODUCTION_SECRET_BYTES {
+    }
+    Ok(jwt)
+}
+
+/// The HMAC secret: JWT_SECRET_KEY (or SECRET_KEY) as jwt-extended read it,
+/// at least 32 bytes in production; locally, when unset, the one kept in the
+/// data dir, generated on first use.
+fn with_secret(
+    jwt: JwtConfig,
+    settings: &Settings,
+    production: bool,
+) -> Result<JwtConfig, ConfigError> {
+    let length = jwt.secret_key().map(<[u8]>::len);
+    match length {
+        Some(len) if production && len < MIN_PRODUCTION_SECRET_BYTES => {
+            Err(ConfigError::ShortSecret(len))
+        }
+        Some(len) => {
+            if len < MIN_PRODUCTION_SECRET_BYTES {
                 tracing::warn!(
-                    bytes = secret.len(),
+                    bytes = len,
                     "JWT_SECRET_KEY is shorter than {MIN_PRODUCTION_SECRET_BYTES} bytes; production would refuse it"
                 );
             }
-            Ok(Secret::new(secret.as_bytes()))
+            Ok(jwt)
         }
         None if production => Err(ConfigError::MissingSecret),
-        None => load_or_generate_secret(&settings.data_dir),
+        None => {
+            let secret = load_or_generate_secret(&settings.data_dir)?;
+            Ok(jwt.with_secret_key(secret.expose()))
+        }
     }
 }
 
@@ -540,12 +545,12 @@ mod tests {
         let data_dir = data_dir.to_str().expect("utf-8");
         let first = Config::from_settings(&settings(&["--data-dir", data_dir])).expect("ok");
         let second = Config::from_settings(&settings(&["--data-dir", data_dir])).expect("ok");
-        let (SigningKey::Secret(a), SigningKey::Secret(b)) = (&first.jwt.key, &second.jwt.key)
-        else {
-            panic!("HS256 uses a secret");
-        };
+        let (a, b) = (
+            first.jwt.config.secret_key(),
+            second.jwt.config.secret_key(),
+        );
         assert_eq!(a, b);
-        assert!(a.expose().len() >= MIN_PRODUCTION_SECRET_BYTES);
+        assert!(a.is_some_and(|a| a.len() >= MIN_PRODUCTION_SECRET_BYTES));
         assert!(!first.cookie_secure);
         assert_eq!(first.database_url, format!("sqlite://{data_dir}/memo.db"));
         #[cfg(unix)]
@@ -566,7 +571,48 @@ mod tests {
         assert!(err.to_string().contains("JWT_PRIVATE_KEY"), "{err}");
         let err =
             Config::from_settings(&settings(&["--jwt-algorithm", "none"])).expect_err("unknown");
-        assert!(matches!(err, ConfigError::UnknownAlgorithm(_)));
+        assert!(matches!(err, ConfigError::Jwt(_)), "{err}");
+        assert!(err.to_string().starts_with("JWT_ALGORITHM"), "{err}");
+    }
+
+    #[test]
+    fn the_jwt_variables_follow_jwt_extendeds_rules_with_memos_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().to_str().expect("utf-8");
+        let defaults = Config::from_settings(&settings(&["--data-dir", data_dir])).expect("ok");
+        assert_eq!(
+            defaults.jwt.config.access_token_expires(),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            defaults.jwt.config.cookie_samesite(),
+            Some(SameSite::Strict)
+        );
+        let set = Config::from_settings(&settings(&[
+            "--data-dir",
+            data_dir,
+            "--jwt-access-token-expires",
+            "false",
+            "--jwt-cookie-samesite",
+            "lax",
+            "--jwt-cookie-secure",
+            "1",
+        ]))
+        .expect("ok");
+        assert_eq!(set.jwt.config.access_token_expires(), None);
+        assert_eq!(set.jwt.config.cookie_samesite(), Some(SameSite::Lax));
+        assert!(set.cookie_secure);
+        let bad = Config::from_settings(&settings(&[
+            "--data-dir",
+            data_dir,
+            "--jwt-access-token-expires",
+            "soon",
+        ]))
+        .expect_err("not seconds");
+        assert!(
+            bad.to_string().starts_with("JWT_ACCESS_TOKEN_EXPIRES"),
+            "{bad}"
+        );
     }
 
     #[test]

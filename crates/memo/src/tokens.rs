@@ -3,13 +3,13 @@
 //! app put in its tokens.
 
 use jwt_extended::{
-    Algorithm, Claims, JsonObject, JwtConfig, JwtManager, JwtManagerBuilder, RevocationStore,
-    SameSite, SessionStore, TokenLocation, UserLoader,
+    DecodedToken, JsonObject, JwtManager, JwtManagerBuilder, RevocationStore, SessionStore,
+    TokenLocation, UserLoader,
 };
 use serde_json::Value;
 
 use crate::{
-    config::{Config, SameSitePolicy, SigningKey},
+    config::Config,
     db::{Db, User},
 };
 
@@ -23,49 +23,46 @@ pub const REDIS_PREFIX: &str = "memo";
 
 /// Builds the token manager with `sessions` as its session store (login
 /// families, refresh rotation, revocations): jwt-extended's `SqlStore` in the
-/// app's database, or its `RedisStore` when REDIS_URL is set.
+/// app's database, or its `RedisStore` when REDIS_URL is set; and `users` as
+/// its user loader, run for every guarded request.
 ///
 /// # Errors
 /// The library's message when it refuses the settings (e.g. a bad PEM key).
-pub fn session_manager(config: &Config, sessions: impl SessionStore) -> Result<JwtManager, String> {
-    builder(config)?
+pub fn session_manager(
+    config: &Config,
+    sessions: impl SessionStore,
+    users: Db,
+) -> Result<JwtManager, String> {
+    builder(config)
         .session_store(sessions)
+        .user_loader(users)
+        .refresh_grace(config.refresh_grace)
         .build()
         .map_err(|e| e.to_string())
 }
 
 /// Builds a token manager with `revoked` as its revocation store only (no
-/// login families: login and refresh need [`session_manager`]).
+/// login families, no user lookup): the fuzz harness's.
 ///
 /// # Errors
 /// The library's message when it refuses the settings (e.g. a bad PEM key).
 pub fn manager(config: &Config, revoked: impl RevocationStore) -> Result<JwtManager, String> {
-    builder(config)?
+    builder(config)
         .revocation_store(revoked)
         .build()
         .map_err(|e| e.to_string())
 }
 
-/// The manager's settings: tokens in cookies only (like the original), the
-/// configured key (with its `kid` and the retired keys) and lifetimes.
-fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
-    let algorithm: Algorithm = config
+/// The manager's settings: the JWT_* settings jwt-extended read, with
+/// memo's own on top (tokens in cookies only, like the original; `__Host-`
+/// names or the refresh cookie's path; the key's `kid` and retired keys).
+fn builder(config: &Config) -> JwtManagerBuilder {
+    let jwt_config = config
         .jwt
-        .algorithm
-        .parse()
-        .map_err(|_| format!("unsupported JWT_ALGORITHM {}", config.jwt.algorithm))?;
-    let same_site = match config.cookie_samesite {
-        SameSitePolicy::Strict => SameSite::Strict,
-        SameSitePolicy::Lax => SameSite::Lax,
-        SameSitePolicy::None => SameSite::None,
-    };
-    let jwt_config = JwtConfig::default()
-        .with_algorithm(algorithm)
+        .config
+        .clone()
         .with_token_location([TokenLocation::Cookies])
-        .with_access_token_expires(Some(config.jwt.access_token_expires))
-        .with_refresh_token_expires(Some(config.jwt.refresh_token_expires))
-        .with_cookie_secure(config.cookie_secure)
-        .with_cookie_samesite(Some(same_site));
+        .with_cookie_secure(config.cookie_secure);
     // A `__Host-` cookie must have Path=/, so the refresh cookie then goes
     // with every request (still HttpOnly, same origin only).
     let jwt_config = if config.cookie_host_prefix {
@@ -73,15 +70,7 @@ fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
     } else {
         jwt_config.with_refresh_cookie_path(REFRESH_COOKIE_PATH)
     };
-    let jwt_config = match &config.jwt.key {
-        SigningKey::Secret(secret) => jwt_config.with_secret_key(secret.expose()),
-        SigningKey::KeyPair {
-            private_pem,
-            public_pem,
-        } => jwt_config
-            .with_private_key_pem(private_pem.expose())
-            .with_public_key_pem(public_pem.as_bytes()),
-    };
+    let algorithm = jwt_config.algorithm();
     let mut builder = JwtManager::builder(jwt_config);
     if let Some(kid) = &config.jwt.key_id {
         builder = builder.signing_kid(kid);
@@ -89,7 +78,7 @@ fn builder(config: &Config) -> Result<JwtManagerBuilder, String> {
     for (kid, pem) in &config.jwt.retired_public_keys {
         builder = builder.verification_key_pem(kid, algorithm, pem);
     }
-    Ok(builder)
+    builder
 }
 
 /// The claims the original added to every token (its
@@ -109,17 +98,28 @@ pub fn user_claims(user: &User) -> JsonObject {
     claims
 }
 
-/// `current_user` for the original's `user_lookup_loader`: the user row of
-/// the token's `sub`, so a deleted user's tokens stop working at once.
+/// The original's `user_lookup_loader`: the user row of the token's `sub`,
+/// run by jwt-extended for every guarded request, so a deleted user's tokens
+/// stop working at once (401 `Error loading the user <id>`).
 impl UserLoader for Db {
     type User = User;
     type Error = sqlx::Error;
 
-    async fn load_user(&self, claims: &Claims) -> Result<Option<User>, sqlx::Error> {
+    async fn load_user(
+        &self,
+        identity: &Value,
+        _token: &DecodedToken,
+    ) -> Result<Option<User>, sqlx::Error> {
         // `sub` is the user id as a string; anything else names no user.
-        match claims.sub().and_then(|sub| sub.parse::<i64>().ok()) {
+        match identity.as_str().and_then(|sub| sub.parse::<i64>().ok()) {
             Some(id) => self.user_by_id(id).await,
             None => Ok(None),
         }
+    }
+
+    /// The claims of the tokens a refresh issues: the user row's current
+    /// ones, so a change of role shows after the next refresh.
+    fn claims_for(&self, user: &User) -> Option<JsonObject> {
+        Some(user_claims(user))
     }
 }

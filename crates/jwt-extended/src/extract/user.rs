@@ -1,80 +1,111 @@
-//! `current_user`: the app's user for the token, loaded by its [`UserLoader`]
-//! (Flask's `@jwt.user_lookup_loader`).
+//! `current_user`: the user the manager's [`UserLoader`](crate::UserLoader) loaded for the
+//! request's token.
 
-use std::{fmt::Display, future::Future};
+use std::any::type_name;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
-use super::claims_from_parts;
+use super::verified::verify;
 use crate::{
-    claims::{Claims, DecodedToken},
+    loaded_user::LoadedUser,
     manager::JwtManager,
-    rejection::{JwtError, JwtRejection, python_str},
+    rejection::{JwtError, JwtRejection},
     verify::VerifyOptions,
 };
 
-/// Loads the user a verified token stands for. `Ok(None)` gives 401
-/// "Error loading the user <identity>"; `Err` gives 500 (and is logged).
+/// Flask's `current_user`: the user of the request's token, as the manager's
+/// [`UserLoader`](crate::UserLoader) loaded it (see
+/// [`JwtManagerBuilder::user_loader`](crate::JwtManagerBuilder::user_loader)).
+///
+/// After another extractor of this crate in the handler's arguments (`FreshJwt`, `Guarded`,
+/// ...), it takes the user that extractor loaded, without a second lookup; alone, it verifies
+/// the request as [`Jwt`](crate::Jwt) does. `Option<CurrentUser<U>>` is `None` without a token.
 ///
 /// ```
-/// use jwt_extended::{Claims, UserLoader};
+/// use jwt_extended::{CurrentUser, FreshJwt};
 ///
 /// #[derive(Clone)]
-/// struct Users;
-///
-/// impl UserLoader for Users {
-///     type User = String;
-///     type Error = std::convert::Infallible;
-///     async fn load_user(&self, claims: &Claims) -> Result<Option<String>, Self::Error> {
-///         Ok(claims.sub().filter(|s| *s == "alice").map(str::to_owned))
-///     }
+/// struct User {
+///     name: String,
 /// }
+///
+/// async fn me(CurrentUser(user): CurrentUser<User>) -> String {
+///     user.name
+/// }
+///
+/// async fn change_password(_: FreshJwt, CurrentUser(user): CurrentUser<User>) {}
 /// ```
-pub trait UserLoader: Clone + Send + Sync + 'static {
-    /// The app's user.
-    type User: Send;
-    /// The loader's failure (a database error).
-    type Error: Display + Send;
+#[derive(Debug, Clone)]
+pub struct CurrentUser<U>(pub U);
 
-    /// Finds the user for these claims.
-    fn load_user(
-        &self,
-        claims: &Claims,
-    ) -> impl Future<Output = Result<Option<Self::User>, Self::Error>> + Send;
+fn typed<U: Clone + 'static>(jwt: &JwtManager, user: &LoadedUser) -> Result<U, JwtRejection> {
+    user.get::<U>().cloned().ok_or_else(|| {
+        jwt.reject(JwtError::Internal(format!(
+            "CurrentUser<{}>, but the user loader returns {}",
+            type_name::<U>(),
+            user.type_name()
+        )))
+    })
 }
 
-/// `current_user` of a `@jwt_required()` route: the access token's user, loaded by `L`
-/// (which the state provides through `FromRef`).
-#[derive(Debug, Clone)]
-pub struct CurrentUser<L: UserLoader>(pub L::User);
+async fn current<U: Clone + 'static>(
+    jwt: &JwtManager,
+    parts: &mut Parts,
+    optional: bool,
+) -> Result<Option<U>, JwtRejection> {
+    if let Some(user) = parts.extensions.get::<LoadedUser>() {
+        return typed(jwt, user).map(Some);
+    }
+    if jwt.inner.users.is_none() {
+        return Err(jwt.reject(JwtError::Internal(
+            "CurrentUser needs a user loader: JwtManagerBuilder::user_loader".into(),
+        )));
+    }
+    let options = VerifyOptions {
+        optional,
+        ..VerifyOptions::REQUIRED
+    };
+    match verify(jwt, parts, options).await? {
+        Some(verified) => match verified.loaded_user() {
+            Some(user) => typed(jwt, user).map(Some),
+            None => Err(jwt.reject(JwtError::Internal("no user was loaded".into()))),
+        },
+        None if optional => Ok(None),
+        None => Err(jwt.reject(JwtError::Exempt)),
+    }
+}
 
-impl<S, L> FromRequestParts<S> for CurrentUser<L>
+impl<S, U> FromRequestParts<S> for CurrentUser<U>
 where
     JwtManager: FromRef<S>,
-    L: UserLoader + FromRef<S>,
     S: Send + Sync,
+    U: Clone + Send + Sync + 'static,
 {
     type Rejection = JwtRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let jwt = JwtManager::from_ref(state);
-        let reject = |e: JwtError| JwtRejection::new(e, jwt.renderer());
-        let claims: Claims = claims_from_parts(&jwt, parts, VerifyOptions::default())
-            .await?
-            .ok_or_else(|| reject(JwtError::Exempt))?;
-        match L::from_ref(state).load_user(&claims).await {
-            Ok(Some(user)) => Ok(Self(user)),
-            Ok(None) => Err(reject(JwtError::UserLookup {
-                identity: python_str(&claims.identity),
-                token: Box::new(DecodedToken {
-                    header: claims.header,
-                    payload: claims.extra,
-                }),
-            })),
-            Err(e) => Err(reject(JwtError::Internal(format!(
-                "user loader failed: {e}"
-            )))),
+        match current(&jwt, parts, false).await? {
+            Some(user) => Ok(Self(user)),
+            None => Err(jwt.reject(JwtError::Exempt)),
         }
+    }
+}
+
+impl<S, U> OptionalFromRequestParts<S> for CurrentUser<U>
+where
+    JwtManager: FromRef<S>,
+    S: Send + Sync,
+    U: Clone + Send + Sync + 'static,
+{
+    type Rejection = JwtRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let jwt = JwtManager::from_ref(state);
+        Ok(current(&jwt, parts, true).await?.map(Self))
     }
 }

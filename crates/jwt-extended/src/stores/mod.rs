@@ -1,12 +1,25 @@
-//! Shared stores for revocations and login families, each behind its cargo feature:
-//! Redis (`redis`) and SQL through sqlx (`sqlx`). The in-memory ones live beside their traits.
+//! Where revocations and login families live: the two store traits, the types they exchange,
+//! and the stores themselves, each in its own file: in this process's memory
+//! ([`MemoryRevocationStore`], [`MemorySessionStore`]), in SQLite or PostgreSQL through sqlx
+//! (`SqlStore`, features `sqlite` / `postgres`) and in Redis (`RedisStore`, feature `redis`).
+//!
+//! A store is implemented with plain `async fn`s; the manager keeps it behind a boxed,
+//! object-safe view (`erased`), so no future type of another crate appears in these traits.
 
+pub(crate) mod erased;
+mod memory;
 #[cfg(feature = "redis")]
 mod redis;
-#[cfg(feature = "sqlx")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+
+mod traits;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
-#[cfg(feature = "sqlx")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use self::sql::SqlStore;
+pub use self::{
+    memory::{MemoryRevocationStore, MemorySessionStore},
+    traits::{RefreshId, RevocationStore, RotateOutcome, SessionInfo, SessionStore, StoreError},
+};

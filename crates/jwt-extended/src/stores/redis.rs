@@ -12,16 +12,19 @@ use std::{
     time::Duration,
 };
 
-use futures_util::{StreamExt, future::BoxFuture};
+use std::sync::LazyLock;
+
+use futures_util::StreamExt;
 use redis::{AsyncCommands, Client, Script, aio::ConnectionManager};
 use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
+use super::traits::{
+    RefreshId, RevocationStore, RotateOutcome, SessionInfo, SessionStore, StoreError,
+};
 use crate::{
-    claims::DecodedToken,
-    decode::now,
-    revocation::{RevocationStore, StoreError},
-    rotation::{FAMILY_CLAIM, RefreshId, RotateOutcome, SessionInfo, SessionStore},
+    claims::{DecodedToken, FAMILY_CLAIM},
+    clock::now_secs,
 };
 
 /// Kept when a revoked token never expires (seconds from now): ten years.
@@ -37,7 +40,7 @@ struct Cache {
 
 impl Cache {
     fn insert(&mut self, kind: &str, id: &str, until: i64) {
-        let now = now() as i64;
+        let now = now_secs();
         let map = if kind == "f" {
             &mut self.families
         } else {
@@ -55,7 +58,7 @@ impl Cache {
         } else {
             &self.jtis
         };
-        map.get(id).is_some_and(|until| *until > now() as i64)
+        map.get(id).is_some_and(|until| *until > now_secs())
     }
 }
 
@@ -88,6 +91,7 @@ impl Drop for Inner {
 /// let jwt = JwtManager::builder(JwtConfig::from_env()?).session_store(store).build()?;
 /// # Ok(()) }
 /// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
@@ -269,7 +273,7 @@ async fn load_snapshot(
                 conn.scan_match(&pattern).await.map_err(store_error)?;
             iter.filter_map(|k| async move { k.ok() }).collect().await
         };
-        let now = now() as i64;
+        let now = now_secs();
         for key in keys {
             let ttl: i64 = conn.ttl(&key).await.map_err(store_error)?;
             let until = if ttl < 0 { i64::MAX } else { now + ttl };
@@ -284,52 +288,49 @@ async fn load_snapshot(
 }
 
 fn expiry_args(exp: Option<i64>) -> i64 {
-    exp.unwrap_or_else(|| now() as i64 + FOREVER)
+    exp.unwrap_or_else(|| now_secs() + FOREVER)
 }
 
 impl RevocationStore for RedisStore {
-    fn is_revoked<'a>(
-        &'a self,
-        token: &'a DecodedToken,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+    /// From memory while the subscription is live (no round trip); from Redis otherwise.
+    async fn is_revoked(&self, token: &DecodedToken) -> Result<bool, StoreError> {
         let jti = token.jti();
         let family = token.claim(FAMILY_CLAIM).and_then(Value::as_str);
         match self.cached(jti, family) {
-            Some(answer) => Box::pin(async move { Ok(answer) }),
-            None => Box::pin(self.ask_redis(jti, family)),
+            Some(answer) => Ok(answer),
+            None => self.ask_redis(jti, family).await,
         }
     }
 
-    fn revoke<'a>(
-        &'a self,
-        jti: &'a str,
-        expires_at: Option<i64>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let until = expiry_args(expires_at);
-            let mut conn = self.inner.conn.clone();
-            redis::pipe()
-                .cmd("SET")
-                .arg(self.key("revoked", jti))
-                .arg(1)
-                .arg("EXAT")
-                .arg(until)
-                .ignore()
-                .publish(self.channel(), format!("j {until} {jti}"))
-                .ignore()
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(store_error)?;
-            self.remember("j", jti, until);
-            Ok(())
-        })
+    async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<(), StoreError> {
+        let until = expiry_args(expires_at);
+        let mut conn = self.inner.conn.clone();
+        redis::pipe()
+            .cmd("SET")
+            .arg(self.key("revoked", jti))
+            .arg(1)
+            .arg("EXAT")
+            .arg(until)
+            .ignore()
+            .publish(self.channel(), format!("j {until} {jti}"))
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(store_error)?;
+        self.remember("j", jti, until);
+        Ok(())
     }
 }
 
-/// Rotation in one atomic step. KEYS: family hash, revoked-family key, user set.
+/// Rotation in one atomic step and one round trip. KEYS: family hash, revoked-family key.
 /// ARGV: presented jti, successor jti, successor exp ("" = none), now, grace seconds, channel,
-/// family id. Returns {outcome, jti, exp}.
-const ROTATE: &str = r#"
+/// family id, the user-set key prefix. Returns {outcome, jti, exp}.
+///
+/// The user set's key is derived from the family's `user` field inside the script, so the
+/// store does not read it first; this is why the store needs one Redis, not a cluster.
+static ROTATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
 local fam = KEYS[1]
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'revoked'} end
 local current = redis.call('HGET', fam, 'current_jti')
@@ -349,162 +350,153 @@ if retired == ARGV[1] and grace > 0 and now - at <= grace then
 end
 local expiry = tonumber(redis.call('HGET', fam, 'current_exp') or '') or (now + 315360000)
 redis.call('SET', KEYS[2], 1, 'EXAT', expiry)
-redis.call('SREM', KEYS[3], ARGV[7])
+redis.call('SREM', ARGV[8] .. (redis.call('HGET', fam, 'user') or ''), ARGV[7])
 redis.call('PUBLISH', ARGV[6], 'f ' .. expiry .. ' ' .. ARGV[7])
 return {'reused'}
-"#;
+"#,
+    )
+});
 
-/// Revokes a family. KEYS: family hash, revoked-family key, user set. ARGV: now, channel, id.
-const REVOKE_FAMILY: &str = r#"
+/// Revokes a family in one round trip. KEYS: family hash, revoked-family key. ARGV: now,
+/// channel, id, the user-set key prefix. Returns the revocation's expiry.
+static REVOKE_FAMILY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
 local now = tonumber(ARGV[1])
 local expiry = tonumber(redis.call('HGET', KEYS[1], 'current_exp') or '') or (now + 315360000)
 redis.call('SET', KEYS[2], 1, 'EXAT', expiry)
-redis.call('SREM', KEYS[3], ARGV[3])
+redis.call('SREM', ARGV[4] .. (redis.call('HGET', KEYS[1], 'user') or ''), ARGV[3])
 redis.call('PUBLISH', ARGV[2], 'f ' .. expiry .. ' ' .. ARGV[3])
 return expiry
-"#;
+"#,
+    )
+});
 
 impl RedisStore {
-    async fn user_of(&self, family: &str) -> Result<Option<String>, StoreError> {
-        let mut conn = self.inner.conn.clone();
-        conn.hget(self.key("fam", family), "user")
-            .await
-            .map_err(store_error)
-    }
-
-    async fn session(&self, family: &str) -> Result<Option<SessionInfo>, StoreError> {
-        let mut conn = self.inner.conn.clone();
-        let fields: HashMap<String, String> = conn
-            .hgetall(self.key("fam", family))
-            .await
-            .map_err(store_error)?;
-        let int = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
-        let Some(user) = fields.get("user") else {
-            return Ok(None);
-        };
-        Ok(Some(SessionInfo {
-            id: family.to_owned(),
-            user: user.clone(),
-            created_at: int("created_at").unwrap_or_default(),
-            last_used_at: int("last_used_at").unwrap_or_default(),
-            user_agent: fields.get("user_agent").filter(|v| !v.is_empty()).cloned(),
-            expires_at: int("current_exp"),
-        }))
+    /// The prefix of the per-user set of family ids (`<prefix>:user:`).
+    fn user_set_prefix(&self) -> String {
+        self.key("user", "")
     }
 }
 
+/// A family hash as a [`SessionInfo`]; `None` when the hash is gone (expired).
+fn session_from(family: &str, fields: &HashMap<String, String>) -> Option<SessionInfo> {
+    let int = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
+    Some(SessionInfo {
+        id: family.to_owned(),
+        user: fields.get("user")?.clone(),
+        created_at: int("created_at").unwrap_or_default(),
+        last_used_at: int("last_used_at").unwrap_or_default(),
+        user_agent: fields.get("user_agent").filter(|v| !v.is_empty()).cloned(),
+        expires_at: int("current_exp"),
+    })
+}
+
 impl SessionStore for RedisStore {
-    fn create<'a>(
-        &'a self,
-        session: &'a SessionInfo,
-        refresh: &'a RefreshId,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let mut conn = self.inner.conn.clone();
-            let key = self.key("fam", &session.id);
-            let exp = refresh.exp.map(|e| e.to_string()).unwrap_or_default();
-            let fields = [
-                ("user", session.user.clone()),
-                ("created_at", session.created_at.to_string()),
-                ("last_used_at", session.last_used_at.to_string()),
-                ("user_agent", session.user_agent.clone().unwrap_or_default()),
-                ("current_jti", refresh.jti.clone()),
-                ("current_exp", exp),
-            ];
-            let mut pipe = redis::pipe();
-            pipe.atomic().hset_multiple(&key, &fields).ignore();
-            if let Some(exp) = refresh.exp {
-                pipe.cmd("EXPIREAT").arg(&key).arg(exp).ignore();
-            }
-            pipe.sadd(self.key("user", &session.user), &session.id)
-                .ignore();
-            pipe.query_async::<()>(&mut conn).await.map_err(store_error)
-        })
+    async fn create(&self, session: &SessionInfo, refresh: &RefreshId) -> Result<(), StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let key = self.key("fam", &session.id);
+        let exp = refresh.exp.map(|e| e.to_string()).unwrap_or_default();
+        let fields = [
+            ("user", session.user.clone()),
+            ("created_at", session.created_at.to_string()),
+            ("last_used_at", session.last_used_at.to_string()),
+            ("user_agent", session.user_agent.clone().unwrap_or_default()),
+            ("current_jti", refresh.jti.clone()),
+            ("current_exp", exp),
+        ];
+        let mut pipe = redis::pipe();
+        pipe.atomic().hset_multiple(&key, &fields).ignore();
+        if let Some(exp) = refresh.exp {
+            pipe.cmd("EXPIREAT").arg(&key).arg(exp).ignore();
+        }
+        pipe.sadd(self.key("user", &session.user), &session.id)
+            .ignore();
+        pipe.query_async::<()>(&mut conn).await.map_err(store_error)
     }
 
-    fn rotate<'a>(
-        &'a self,
-        family: &'a str,
-        presented: &'a str,
-        successor: &'a RefreshId,
+    async fn rotate(
+        &self,
+        family: &str,
+        presented: &str,
+        successor: &RefreshId,
         grace: Duration,
-    ) -> BoxFuture<'a, Result<RotateOutcome, StoreError>> {
-        Box::pin(async move {
-            let user = self.user_of(family).await?.unwrap_or_default();
-            let mut conn = self.inner.conn.clone();
-            let reply: Vec<String> = Script::new(ROTATE)
-                .key(self.key("fam", family))
-                .key(self.key("revoked-fam", family))
-                .key(self.key("user", &user))
-                .arg(presented)
-                .arg(&successor.jti)
-                .arg(successor.exp.map(|e| e.to_string()).unwrap_or_default())
-                .arg(now() as i64)
-                .arg(grace.as_secs())
-                .arg(self.channel())
-                .arg(family)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(store_error)?;
-            Ok(match reply.first().map(String::as_str) {
-                Some("rotated") => RotateOutcome::Rotated,
-                Some("grace") => RotateOutcome::Grace(RefreshId {
-                    jti: reply.get(1).cloned().unwrap_or_default(),
-                    exp: reply.get(2).and_then(|e| e.parse().ok()),
-                }),
-                Some("reused") => {
-                    self.remember("f", family, i64::MAX);
-                    RotateOutcome::Reused
-                }
-                _ => RotateOutcome::Revoked,
-            })
-        })
-    }
-
-    fn revoke_family<'a>(&'a self, family: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let user = self.user_of(family).await?.unwrap_or_default();
-            let mut conn = self.inner.conn.clone();
-            let until: i64 = Script::new(REVOKE_FAMILY)
-                .key(self.key("fam", family))
-                .key(self.key("revoked-fam", family))
-                .key(self.key("user", &user))
-                .arg(now() as i64)
-                .arg(self.channel())
-                .arg(family)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(store_error)?;
-            self.remember("f", family, until);
-            Ok(())
-        })
-    }
-
-    fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
-        Box::pin(async move {
-            let mut conn = self.inner.conn.clone();
-            let ids: Vec<String> = conn
-                .smembers(self.key("user", user))
-                .await
-                .map_err(store_error)?;
-            let mut live = Vec::with_capacity(ids.len());
-            for id in ids {
-                match self.session(&id).await? {
-                    Some(session) if !self.cached(None, Some(&id)).unwrap_or(false) => {
-                        live.push(session)
-                    }
-                    Some(_) => {}
-                    None => {
-                        let _: () = conn
-                            .srem(self.key("user", user), &id)
-                            .await
-                            .map_err(store_error)?;
-                    }
-                }
+    ) -> Result<RotateOutcome, StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let reply: Vec<String> = ROTATE
+            .key(self.key("fam", family))
+            .key(self.key("revoked-fam", family))
+            .arg(presented)
+            .arg(&successor.jti)
+            .arg(successor.exp.map(|e| e.to_string()).unwrap_or_default())
+            .arg(now_secs())
+            .arg(grace.as_secs())
+            .arg(self.channel())
+            .arg(family)
+            .arg(self.user_set_prefix())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(match reply.first().map(String::as_str) {
+            Some("rotated") => RotateOutcome::Rotated,
+            Some("grace") => RotateOutcome::Grace(RefreshId {
+                jti: reply.get(1).cloned().unwrap_or_default(),
+                exp: reply.get(2).and_then(|e| e.parse().ok()),
+            }),
+            Some("reused") => {
+                self.remember("f", family, i64::MAX);
+                RotateOutcome::Reused
             }
-            live.sort_by_key(|s| s.created_at);
-            Ok(live)
+            _ => RotateOutcome::Revoked,
         })
+    }
+
+    async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let until: i64 = REVOKE_FAMILY
+            .key(self.key("fam", family))
+            .key(self.key("revoked-fam", family))
+            .arg(now_secs())
+            .arg(self.channel())
+            .arg(family)
+            .arg(self.user_set_prefix())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        self.remember("f", family, until);
+        Ok(())
+    }
+
+    /// Two round trips whatever the number of logins: the user's set, then every family hash
+    /// in one pipeline. Ids whose hash has expired are dropped from the set.
+    async fn list(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let set = self.key("user", user);
+        let ids: Vec<String> = conn.smembers(&set).await.map_err(store_error)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.hgetall(self.key("fam", id));
+        }
+        let hashes: Vec<HashMap<String, String>> =
+            pipe.query_async(&mut conn).await.map_err(store_error)?;
+        let (mut live, mut gone) = (Vec::with_capacity(ids.len()), Vec::new());
+        for (id, fields) in ids.into_iter().zip(hashes) {
+            match session_from(&id, &fields) {
+                Some(session) if !self.cached(None, Some(&id)).unwrap_or(false) => {
+                    live.push(session);
+                }
+                Some(_) => {}
+                None => gone.push(id),
+            }
+        }
+        if !gone.is_empty() {
+            let _: () = conn.srem(&set, gone).await.map_err(store_error)?;
+        }
+        live.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(live)
     }
 }
 
@@ -513,7 +505,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::{JsonObject, JwtConfig, JwtError, JwtManager};
+    use crate::JsonObject;
 
     /// The local Redis, or `None` (and a note) on a machine without one; under `CI=true` a
     /// missing Redis fails the test.
@@ -570,7 +562,7 @@ mod tests {
         assert!(a.cache_is_live() && b.cache_is_live());
         let t = token("jti-1", None);
         assert!(!b.is_revoked(&t).await.expect("answer"));
-        a.revoke("jti-1", Some(now() as i64 + 60))
+        a.revoke("jti-1", Some(now_secs() + 60))
             .await
             .expect("revoke");
         let start = Instant::now();
@@ -593,87 +585,54 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rotation_replay_on_another_instance_revokes_the_family() {
+    async fn a_replay_on_another_instance_revokes_the_family_everywhere() {
         let prefix = format!("jwt-test-{}", uuid::Uuid::new_v4());
         let (Some(a), Some(b)) = (redis_store(&prefix).await, redis_store(&prefix).await) else {
             return;
         };
-        let config = || JwtConfig::default().with_secret_key("shared secret");
-        let jwt_a = JwtManager::builder(config())
-            .session_store(a)
-            .build()
-            .expect("config");
-        let jwt_b = JwtManager::builder(config())
-            .session_store(b.clone())
-            .build()
-            .expect("config");
-        let login = jwt_a
-            .login("7", JsonObject::new(), Some("ua".into()))
-            .await
-            .expect("login");
-        assert_eq!(jwt_b.sessions("7").await.expect("list").len(), 1);
-        let old = jwt_a
-            .decode_token(&login.refresh_token, None, false)
-            .expect("valid");
-        let next = jwt_a
-            .rotate(&old, &login.refresh_token, Duration::ZERO)
-            .await
-            .expect("rotated on A");
-        let replay = jwt_b
-            .rotate(&old, &login.refresh_token, Duration::ZERO)
-            .await;
-        assert!(
-            matches!(replay, Err(JwtError::Revoked(_))),
-            "replay on B refused"
-        );
-        let new = jwt_a
-            .decode_token(&next.refresh_token, None, false)
-            .expect("valid signature");
-        assert!(
-            b.is_revoked(&new).await.expect("answer"),
-            "the successor died with the family"
-        );
-        assert!(jwt_a.sessions("7").await.expect("list").is_empty());
-        cleanup(&prefix).await;
-    }
-
-    #[tokio::test]
-    async fn grace_window_and_logout_all() {
-        let prefix = format!("jwt-test-{}", uuid::Uuid::new_v4());
-        let Some(store) = redis_store(&prefix).await else {
-            return;
+        let exp = Some(now_secs() + 60);
+        let session = SessionInfo {
+            id: "fam-1".into(),
+            user: "7".into(),
+            created_at: now_secs(),
+            last_used_at: now_secs(),
+            user_agent: None,
+            expires_at: exp,
         };
-        let jwt = JwtManager::builder(JwtConfig::default().with_secret_key("k"))
-            .session_store(store.clone())
-            .build()
-            .expect("config");
-        let login = jwt
-            .login("9", JsonObject::new(), None)
-            .await
-            .expect("login");
-        let old = jwt
-            .decode_token(&login.refresh_token, None, false)
-            .expect("valid");
-        let a = jwt
-            .rotate(&old, &login.refresh_token, Duration::from_secs(5))
-            .await
-            .expect("first");
-        let b = jwt
-            .rotate(&old, &login.refresh_token, Duration::from_secs(5))
-            .await
-            .expect("second, in grace");
-        assert_eq!(
-            jwt.get_jti(&a.refresh_token).expect("jti"),
-            jwt.get_jti(&b.refresh_token).expect("jti")
+        let first = RefreshId {
+            jti: "r1".into(),
+            exp,
+        };
+        let second = RefreshId {
+            jti: "r2".into(),
+            exp,
+        };
+        a.create(&session, &first).await.expect("login on A");
+        assert_eq!(b.list("7").await.expect("list on B").len(), 1);
+        let rotated = a.rotate("fam-1", "r1", &second, Duration::ZERO).await;
+        assert_eq!(rotated.expect("rotated on A"), RotateOutcome::Rotated);
+        let third = RefreshId {
+            jti: "r3".into(),
+            exp,
+        };
+        let replay = b.rotate("fam-1", "r1", &third, Duration::ZERO).await;
+        assert_eq!(replay.expect("answer"), RotateOutcome::Reused);
+        let start = Instant::now();
+        while !a.cached(None, Some("fam-1")).unwrap_or(false)
+            && start.elapsed() < Duration::from_millis(100)
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(
+            a.is_revoked(&token("r2", Some("fam-1")))
+                .await
+                .expect("answer"),
+            "A learned of the reuse B saw"
         );
-        jwt.login("9", JsonObject::new(), None)
-            .await
-            .expect("second login");
-        assert_eq!(jwt.end_all_sessions("9").await.expect("ended"), 2);
-        let access = jwt
-            .decode_token(&login.access_token, None, false)
-            .expect("valid");
-        assert!(store.is_revoked(&access).await.expect("answer"));
+        assert!(
+            a.list("7").await.expect("list").is_empty(),
+            "the family left the user's set"
+        );
         cleanup(&prefix).await;
     }
 }

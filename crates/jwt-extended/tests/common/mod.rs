@@ -117,12 +117,10 @@ pub fn routes() -> Router<AppState> {
 
 async fn login(
     axum::extract::State(jwt): axum::extract::State<JwtManager>,
-) -> Result<jwt_extended::AuthCookies, jwt_extended::JwtRejection> {
-    let access = jwt.create_access_token("alice").expect("access token");
-    let refresh = jwt.create_refresh_token("alice").expect("refresh token");
-    Ok(jwt
-        .set_access_cookies(&access)?
-        .and(jwt.set_refresh_cookies(&refresh)?))
+) -> jwt_extended::AuthCookies {
+    let access = jwt.access_token("alice").mint().expect("access token");
+    let refresh = jwt.refresh_token("alice").mint().expect("refresh token");
+    jwt.cookies_for(&access).and(jwt.cookies_for(&refresh))
 }
 
 async fn logout(
@@ -162,6 +160,17 @@ impl Reply {
     #[track_caller]
     pub fn assert_error(&self, status: u16, message: &str) {
         self.assert_body(status, &json!({ "msg": message }));
+    }
+
+    /// Asserts the status alone.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected reply: {:?}",
+            String::from_utf8_lossy(&self.bytes)
+        );
     }
 
     /// Asserts the status and the exact JSON body.
@@ -303,6 +312,37 @@ pub fn csrf_of(token: &str) -> String {
     let bytes = URL_SAFE_NO_PAD.decode(payload).expect("base64 payload");
     let value: Value = serde_json::from_slice(&bytes).expect("JSON payload");
     value["csrf"].as_str().expect("a csrf claim").to_owned()
+}
+
+/// The names of a payload's claims in the order the token holds them, whatever serde_json's
+/// features (a `Value` map may sort them).
+pub fn payload_keys(token: &str) -> Vec<String> {
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys(Vec<String>);
+    struct KeysVisitor;
+    impl<'de> Visitor<'de> for KeysVisitor {
+        type Value = Keys;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+            let mut keys = Vec::new();
+            while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                keys.push(key);
+            }
+            Ok(Keys(keys))
+        }
+    }
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(KeysVisitor)
+        }
+    }
+    let payload = token.split('.').nth(1).expect("three segments");
+    let bytes = URL_SAFE_NO_PAD.decode(payload).expect("base64 payload");
+    serde_json::from_slice::<Keys>(&bytes)
+        .expect("JSON object")
+        .0
 }
 
 /// The payload of a token, read without verification.

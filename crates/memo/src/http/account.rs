@@ -9,12 +9,12 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use jwt_extended::{AuthCookies, CurrentUser as Current, JwtManager};
+use jwt_extended::{AuthCookies, CurrentUser as Current, IssuedTokens, JwtManager};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::auth::{CurrentUser, Message, set_cookies, user_agent};
+use super::auth::{CurrentUser, Message, user_agent};
 use crate::{
     db::{Db, User},
     domain::Password,
@@ -103,7 +103,7 @@ async fn change_password(
     ip: ClientIp,
     headers: HeaderMap,
     AppJson(body): AppJson<PasswordChange>,
-) -> Result<(AuthCookies, Json<Message>), ApiError> {
+) -> Result<(IssuedTokens, Json<Message>), ApiError> {
     let new_password = Password::parse(body.new_password).map_err(ApiError::Unprocessable)?;
     let check = PasswordCheck {
         db: &db,
@@ -124,9 +124,9 @@ async fn change_password(
             user_agent(&headers),
         )
         .await?;
-    tracing::info!(user_id = user.id, ended, session = %tokens.family, "password changed; other logins ended");
+    tracing::info!(user_id = user.id, ended, session = ?tokens.family, "password changed; other logins ended");
     Ok((
-        set_cookies(&jwt, &tokens)?,
+        tokens,
         Json(Message {
             msg: "Password changed",
         }),

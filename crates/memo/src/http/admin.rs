@@ -3,7 +3,7 @@
 //! reusable claim guard (403 `access to this resource is not allowed`).
 
 use axum::{Json, extract::State};
-use jwt_extended::{ClaimGuard, Claims, Guarded};
+use jwt_extended::{ClaimGuard, Claims, Guarded, JwtError};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -17,9 +17,9 @@ use crate::{
 #[derive(Debug)]
 pub struct IsManager;
 
-impl ClaimGuard for IsManager {
-    fn allows(claims: &Claims) -> bool {
-        claims.extra.get("manager_role_attached") == Some(&Value::Bool(true))
+impl ClaimGuard<AppState> for IsManager {
+    async fn allows(claims: &Claims, _: &AppState) -> Result<bool, JwtError> {
+        Ok(claims.extra.get("manager_role_attached") == Some(&Value::Bool(true)))
     }
 }
 

@@ -6,17 +6,14 @@
 //! refresh token (a replayed old one revokes the family); every check is
 //! jwt-extended's, so statuses and messages are Flask-JWT-Extended's.
 
-use std::time::Duration;
-
 use axum::{
     Extension, Json,
-    extract::{FromRef, FromRequestParts, Path, State},
+    extract::{Path, State},
     http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use jwt_extended::{
-    AuthCookies, DecodedToken, FAMILY_CLAIM, IssuedTokens, Jwt, JwtError, JwtManager, RefreshJwt,
-    SessionInfo, UserLoader as _, VerifyOptions,
+    AuthCookies, FAMILY_CLAIM, IssuedTokens, Jwt, JwtManager, RefreshToken, SessionInfo,
 };
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -33,8 +30,9 @@ use crate::{
     tokens::user_claims,
 };
 
-/// The app's `CurrentUser`: the token's user row.
-pub type CurrentUser = jwt_extended::CurrentUser<Db>;
+/// The app's `CurrentUser`: the token's user row, loaded by jwt-extended's
+/// user loader (the `Db`) for the request's token.
+pub type CurrentUser = jwt_extended::CurrentUser<User>;
 
 /// The auth routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,11 +48,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout_all))
         .routes(routes!(jwks))
 }
-
-/// How long a just-rotated refresh token still gets the same successor
-/// (MEMO_REFRESH_GRACE_SECONDS), put in the request extensions by the router.
-#[derive(Clone, Copy, Debug)]
-pub struct RefreshGrace(pub Duration);
 
 /// A user name and password (register and login).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -154,7 +147,7 @@ async fn login(
     ip: ClientIp,
     headers: header::HeaderMap,
     AppJson(body): AppJson<Credentials>,
-) -> Result<(AuthCookies, Json<User>), ApiError> {
+) -> Result<(IssuedTokens, Json<User>), ApiError> {
     refuse_nul("user_name", &body.user_name).map_err(ApiError::Unprocessable)?;
     let checked = limiter.login(&body.user_name, &ip, async {
         let found = db.user_by_name(&body.user_name).await?;
@@ -170,9 +163,8 @@ async fn login(
             user_agent(&headers),
         )
         .await?;
-    let cookies = set_cookies(&jwt, &tokens)?;
-    tracing::info!(user_id = user.id, session = %tokens.family, "user logged in");
-    Ok((cookies, Json(user)))
+    tracing::info!(user_id = user.id, session = ?tokens.family, "user logged in");
+    Ok((tokens, Json(user)))
 }
 
 /// The browser's User-Agent, for the logins list.
@@ -183,17 +175,8 @@ pub(super) fn user_agent(headers: &header::HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The four cookies for a login's or a refresh's tokens.
-pub(super) fn set_cookies(
-    jwt: &JwtManager,
-    tokens: &IssuedTokens,
-) -> Result<AuthCookies, ApiError> {
-    Ok(jwt
-        .set_access_cookies(&tokens.access_token)?
-        .and(jwt.set_refresh_cookies(&tokens.refresh_token)?))
-}
-
-/// Whether the access cookie is valid: the original's `verify_jwt_in_request()`.
+/// Whether the access cookie is valid and its user still exists: the
+/// original's `verify_jwt_in_request()` with its user lookup loader.
 #[utoipa::path(
     get,
     path = "/api/auth/status",
@@ -201,7 +184,7 @@ pub(super) fn set_cookies(
     security(("access_cookie" = [])),
     responses(
         (status = 200, description = "The access token is valid", body = Message),
-        (status = 401, description = "No, expired or revoked token", body = ErrorBody),
+        (status = 401, description = "No, expired or revoked token, or its user no longer exists", body = ErrorBody),
         (status = 422, description = "Invalid token", body = ErrorBody),
     )
 )]
@@ -243,72 +226,25 @@ async fn me(jwt_extended::CurrentUser(user): CurrentUser) -> Json<User> {
     )
 )]
 async fn refresh(
-    RefreshJwt(claims): RefreshJwt,
-    State(db): State<Db>,
     State(jwt): State<JwtManager>,
-    Extension(RefreshGrace(grace)): Extension<RefreshGrace>,
-    parts: Parts,
-) -> Result<(AuthCookies, Json<Message>), ApiError> {
-    // The same lookup as `CurrentUser` on access tokens: a deleted user's
-    // refresh token must stop working too.
-    let Some(user) = db.load_user(&claims).await? else {
-        let identity = claims.sub().unwrap_or("None").to_owned();
-        let token = Box::new(DecodedToken {
-            header: claims.header,
-            payload: claims.extra,
-        });
-        return Err(JwtError::UserLookup { identity, token }.into());
-    };
-    // The successor carries the presented token's app claims: put the user
-    // row's current ones there, so a change of role shows after a refresh.
-    let mut token = DecodedToken {
-        header: claims.header,
-        payload: claims.extra,
-    };
-    token.payload.extend(user_claims(&user));
-    let raw = jwt.cookie_token(&parts, true).unwrap_or_default();
-    let tokens = jwt.rotate(&token, &raw, grace).await?;
-    let cookies = set_cookies(&jwt, &tokens)?;
+    token: RefreshToken,
+) -> Result<(IssuedTokens, Json<Message>), ApiError> {
+    // The successor's claims come from the user row (the user loader's
+    // `claims_for`); a deleted user's refresh token was refused already.
+    let tokens = jwt.rotate(&token).await?;
     Ok((
-        cookies,
+        tokens,
         Json(Message {
             msg: "Token refreshed",
         }),
     ))
 }
 
-/// The request of a logout: a valid session must prove its CSRF token (a
-/// missing or wrong header is refused as everywhere). A session that is
-/// already dead (expired, revoked or invalid access token) can still log out:
-/// its cookies are cleared and a valid refresh token is still revoked.
-#[derive(Debug)]
-pub struct LogoutRequest(Parts);
-
-impl<S> FromRequestParts<S> for LogoutRequest
-where
-    JwtManager: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let jwt = JwtManager::from_ref(state);
-        let options = VerifyOptions {
-            optional: true,
-            ..VerifyOptions::default()
-        };
-        match jwt.verify_request(parts, options).await {
-            Err(
-                error @ (JwtError::Csrf(_) | JwtError::StoreUnavailable | JwtError::Internal(_)),
-            ) => Err(error.into()),
-            _ => Ok(Self(parts.clone())),
-        }
-    }
-}
-
 /// Logs out: clears the four cookies, revokes the access token and the
 /// refresh token (until they would expire) and ends their login, so copies
-/// of the cookies stop working too.
+/// of the cookies stop working too. Each token it revokes must come with its
+/// own CSRF value (the refresh token goes with the login the access token
+/// proves); a dead session can still clear its cookies.
 #[utoipa::path(
     post,
     path = "/api/auth/logout",
@@ -316,13 +252,13 @@ where
     security(("access_cookie" = [], "csrf_header" = [])),
     responses(
         (status = 200, description = "Logged out; the four cookies are cleared", body = Message),
-        (status = 401, description = "A valid access cookie without the matching X-CSRF-TOKEN", body = ErrorBody),
+        (status = 401, description = "A live access or refresh cookie without its own CSRF value in X-CSRF-TOKEN: nothing is revoked or cleared", body = ErrorBody),
         (status = 503, description = "The session store is unreachable (nothing was revoked)", body = ErrorBody),
     )
 )]
 async fn logout(
     State(jwt): State<JwtManager>,
-    LogoutRequest(parts): LogoutRequest,
+    parts: Parts,
 ) -> Result<(AuthCookies, Json<Message>), ApiError> {
     let cookies = jwt.logout(&parts).await?;
     Ok((cookies, Json(Message { msg: "Logged out" })))

@@ -62,7 +62,6 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         crate::limits::RateLimiter::new(config.rate_limits.clone(), config.redis_url.as_deref());
     let mut app = api
         .layer(Extension(document))
-        .layer(Extension(auth::RefreshGrace(config.refresh_grace)))
         .fallback(fallback)
         .with_state(state)
         .layer(Extension(limiter))

@@ -23,6 +23,8 @@ backend_tests!(
     logout_clears_all_four_cookies_and_revokes_both_tokens,
     logout_needs_the_csrf_header_of_a_valid_session,
     logout_of_a_dead_session_still_clears_the_cookies,
+    a_refresh_cookie_without_its_csrf_value_ends_no_login,
+    status_is_401_for_a_deleted_user,
     revocations_survive_a_restart,
     an_expired_access_token_is_401_token_has_expired,
     a_token_signed_with_another_key_is_422,
@@ -436,6 +438,8 @@ async fn logout_of_a_dead_session_still_clears_the_cookies(app: TestApp) {
                 "nbf": now() - 700, "csrf": "c", "exp": now() - 100}),
     );
 
+    // The access token is dead; the live refresh token it revokes is proven
+    // by its own CSRF value (the csrf_refresh_token cookie).
     let response = app
         .bare_client()
         .post(app.url("/api/auth/logout"))
@@ -443,7 +447,7 @@ async fn logout_of_a_dead_session_still_clears_the_cookies(app: TestApp) {
             "Cookie",
             format!("access_token_cookie={expired}; refresh_token_cookie={refresh}"),
         )
-        .header("X-CSRF-TOKEN", "c")
+        .header("X-CSRF-TOKEN", &refresh_csrf)
         .send()
         .await
         .expect("answer");
@@ -462,6 +466,71 @@ async fn logout_of_a_dead_session_still_clears_the_cookies(app: TestApp) {
         old_refresh,
         StatusCode::UNAUTHORIZED,
         "Token has been revoked",
+    )
+    .await;
+}
+
+/// Issue 12 item 5: a cross-site POST carries the cookies but cannot read the
+/// CSRF cookies; the refresh cookie alone must not end the login.
+async fn a_refresh_cookie_without_its_csrf_value_ends_no_login(app: TestApp) {
+    app.signed_in_user().await;
+    let refresh = app
+        .cookie_for("/api/auth/refresh", "refresh_token_cookie")
+        .expect("refresh");
+    let forged = |csrf: Option<&str>| {
+        let request = app
+            .bare_client()
+            .post(app.url("/api/auth/logout"))
+            .header("Cookie", format!("refresh_token_cookie={refresh}"));
+        match csrf {
+            Some(value) => request.header("X-CSRF-TOKEN", value),
+            None => request,
+        }
+        .send()
+    };
+
+    let without = forged(None).await.expect("answer");
+    let wrong = forged(Some("guessed")).await.expect("answer");
+
+    assert!(set_cookies(without.headers()).is_empty());
+    assert_error(without, StatusCode::UNAUTHORIZED, "Missing CSRF token").await;
+    assert_error(
+        wrong,
+        StatusCode::UNAUTHORIZED,
+        "CSRF double submit tokens do not match",
+    )
+    .await;
+    assert_eq!(app.get("/api/auth/status").await.status(), StatusCode::OK);
+    let refreshed = app
+        .send(Method::POST, "/api/auth/refresh", None, Csrf::Refresh)
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK, "the login lives on");
+}
+
+/// The original registers a user lookup loader, which Flask-JWT-Extended runs
+/// on every guarded route: a token whose user is gone is refused even by
+/// status (contract: 401).
+async fn status_is_401_for_a_deleted_user(app: TestApp) {
+    app.signed_in_user().await;
+    assert_eq!(app.get("/api/auth/status").await.status(), StatusCode::OK);
+    let ghost = forge(
+        &app,
+        &json!({"fresh": false, "iat": now(), "jti": "g", "type": "access", "sub": "987654321",
+                "nbf": now(), "csrf": "c", "exp": now() + 600}),
+    );
+
+    let status = app
+        .bare_client()
+        .get(app.url("/api/auth/status"))
+        .header("Cookie", format!("access_token_cookie={ghost}"))
+        .send()
+        .await
+        .expect("answer");
+
+    assert_error(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "Error loading the user 987654321",
     )
     .await;
 }

@@ -385,7 +385,6 @@ async fn api_answers_with_user_data_or_cookies_are_never_stored() {
 /// None) and log the user out. Logout checks the CSRF value of each token it
 /// revokes; that check is jwt-extended's one-call logout (issue 11).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs jwt-extended one-call logout (issue 11)"]
 async fn logout_with_the_refresh_cookie_alone_needs_its_csrf_header() {
     use reqwest::Method;
     let app = spawn_app_with(Backend::Sqlite, |_| {})

@@ -170,10 +170,12 @@ fn test_rate_limits() -> memo::limits::RateLimitConfig {
 
 async fn start(config: Config, db: Option<TestDb>, first: Option<Arc<ServerGuard>>) -> TestApp {
     let database_url = config.database_url.clone();
-    let secret = match &config.jwt.key {
-        memo::config::SigningKey::Secret(secret) => secret.expose().to_vec(),
-        memo::config::SigningKey::KeyPair { .. } => Vec::new(),
-    };
+    let secret = config
+        .jwt
+        .config
+        .secret_key()
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
     let app = App::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let (shutdown, stopped) = oneshot::channel::<()>();

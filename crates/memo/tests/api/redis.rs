@@ -3,7 +3,7 @@
 //! Redis: `MEMO_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). When it
 //! is unreachable the test says so and skips, except with `CI=true`.
 
-use memo::config::{Secret, SigningKey};
+use memo::config::Secret;
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{Backend, TestApp, assert_error, spawn_app_with};
@@ -13,12 +13,9 @@ pub async fn redis_url() -> Option<String> {
     crate::support::redis::redis_url().await
 }
 
-async fn with_redis(url: &str, secret: Option<&[u8]>) -> TestApp {
+async fn with_redis(url: &str) -> TestApp {
     spawn_app_with(Backend::Sqlite, |config| {
         config.redis_url = Some(url.to_owned());
-        if let Some(secret) = secret {
-            config.jwt.key = SigningKey::Secret(Secret::new(secret));
-        }
     })
     .await
     .expect("a SQLite server")
@@ -27,10 +24,22 @@ async fn with_redis(url: &str, secret: Option<&[u8]>) -> TestApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_on_one_instance_is_refused_by_another_through_redis() {
     let Some(url) = redis_url().await else { return };
-    // Two instances with the same key and Redis, but separate databases:
-    // only Redis can carry the revocation from one to the other.
-    let first = with_redis(&url, None).await;
-    let second = with_redis(&url, Some(&first.secret)).await;
+    // A second instance on the same database and Redis, as several stateless
+    // instances run: the users are shared, and the revocation travels through
+    // Redis (the session store then is Redis, not the database).
+    let first = with_redis(&url).await;
+    let mut config = memo::Config::new(
+        first.database_url.clone(),
+        Secret::new(first.secret.clone()),
+    );
+    config.redis_url = Some(url.clone());
+    config.rate_limits.enabled = false;
+    let second = memo::App::build(config).await.expect("a second instance");
+    let second_address = format!("http://127.0.0.1:{}", second.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(second.run_until(async {
+        let _ = stopped.await;
+    }));
     first.signed_in_user().await;
     let revoked = first
         .cookie_for("/", "access_token_cookie")
@@ -50,19 +59,21 @@ async fn a_logout_on_one_instance_is_refused_by_another_through_redis() {
     );
 
     let status_at_second = |token: String| {
-        second
+        first
             .bare_client()
-            .get(second.url("/api/auth/status"))
+            .get(format!("{second_address}/api/auth/status"))
             .header("Cookie", format!("access_token_cookie={token}"))
             .send()
     };
     let valid = status_at_second(still_valid).await.expect("answer");
+    let replayed = status_at_second(revoked).await.expect("answer");
+    let _ = stop.send(());
+    server.await.expect("joined").expect("a clean shutdown");
     assert_eq!(
         valid.status(),
         StatusCode::OK,
         "the second instance accepts the first one's tokens"
     );
-    let replayed = status_at_second(revoked).await.expect("answer");
     assert_error(replayed, StatusCode::UNAUTHORIZED, "Token has been revoked").await;
 }
 

@@ -10,13 +10,10 @@
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac as _};
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::{
-    config::SigningKey,
-    db::{Order, Position},
-};
+use crate::db::{Order, Position};
 
 /// The cursor format's version, first byte of every cursor.
 const VERSION: u8 = 1;
@@ -49,19 +46,13 @@ impl std::fmt::Debug for CursorKey {
 }
 
 impl CursorKey {
-    /// Derives the key from the JWT signing key (its secret, or its private
-    /// key for the asymmetric algorithms): SHA-256 over a label and the key,
-    /// so that the cursor key reveals nothing about the JWT key.
+    /// Derives the key from the JWT signing key with jwt-extended's
+    /// [`JwtConfig::derive_secret`](jwt_extended::JwtConfig::derive_secret), so
+    /// that the cursor key reveals nothing about the JWT key. `None` when the
+    /// config cannot sign (memo always can).
     #[must_use]
-    pub fn derive(signing_key: &SigningKey) -> Self {
-        let secret = match signing_key {
-            SigningKey::Secret(secret) => secret.expose(),
-            SigningKey::KeyPair { private_pem, .. } => private_pem.expose(),
-        };
-        let mut hash = Sha256::new();
-        hash.update(b"memo list cursor v1\0");
-        hash.update(secret);
-        Self(hash.finalize().into())
+    pub fn derive(jwt: &jwt_extended::JwtConfig) -> Option<Self> {
+        jwt.derive_secret("memo list cursor v1").map(Self)
     }
 
     /// The cursor for the page after `position` in `list`.
@@ -126,10 +117,10 @@ fn micros(at: OffsetDateTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
 
     fn key(secret: &str) -> CursorKey {
-        CursorKey::derive(&SigningKey::Secret(Secret::new(secret.as_bytes())))
+        CursorKey::derive(&jwt_extended::JwtConfig::default().with_secret_key(secret))
+            .expect("an HS256 secret signs")
     }
 
     const LIST: ListIdentity<'static> = ListIdentity {

@@ -1,10 +1,23 @@
 //! Signing and verification keys: the HS secret or the PEM pair of the config, checked once at
-//! build time, plus extra verification keys by `kid` for key rotation.
+//! build time, plus extra verification keys by `kid` for key rotation. Publishing them as a
+//! JWKS is `publish.rs`; verifying with another service's JWKS is `remote.rs`.
+//!
+//! Flask-JWT-Extended leaves key rotation to the app (`@jwt.decode_key_loader`, PyJWT's
+//! `PyJWKClient`). A token whose `kid` is not known, or whose `alg` is not the one its key was
+//! registered for, is refused with 422 `Signature verification failed`, PyJWT's message for a
+//! key that does not match; the `kid` is only logged (debug level), so a client learns nothing
+//! about the key set.
+
+mod publish;
+#[cfg(feature = "remote-jwks")]
+mod remote;
 
 use std::{borrow::Cow, collections::HashMap, fmt};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, crypto};
 
+#[cfg(feature = "remote-jwks")]
+pub use self::remote::{JwksError, RemoteJwks};
 use crate::config::{ConfigError, JwtConfig};
 
 /// The keys a manager signs and verifies with.
@@ -22,7 +35,7 @@ pub(crate) struct Keys {
     pub(crate) by_kid: HashMap<String, (Algorithm, DecodingKey)>,
     /// Another service's key set, asked for the kids not in `by_kid`.
     #[cfg(feature = "remote-jwks")]
-    pub(crate) remote: Option<crate::jwks::RemoteJwks>,
+    pub(crate) remote: Option<RemoteJwks>,
 }
 
 impl fmt::Debug for Keys {
@@ -105,6 +118,26 @@ impl Keys {
             return None;
         }
         self.verifying.as_ref().map(Cow::Borrowed)
+    }
+}
+
+#[cfg(feature = "remote-jwks")]
+impl Keys {
+    /// Before a request's token is decoded: when a remote JWKS is configured and the token's
+    /// `kid` is not one of the local keys, a throttled refetch of the set. Any parse error is
+    /// left to the decode.
+    pub(crate) async fn ensure_remote_key(&self, token: &str) {
+        let Some(remote) = &self.remote else { return };
+        let Some(kid) = remote::header_kid(token) else {
+            return;
+        };
+        let local = match kid.as_deref() {
+            Some(kid) => self.by_kid.contains_key(kid),
+            None => self.verifying.is_some(),
+        };
+        if !local {
+            remote.ensure(kid.as_deref()).await;
+        }
     }
 }
 
