@@ -4,6 +4,12 @@
 //! memory, loaded when it starts and kept current through Redis pub/sub, so a logout on one
 //! instance is refused on all of them within milliseconds. While the subscription is down the
 //! store asks Redis directly, so nothing revoked slips through during a reconnect.
+//!
+//! Outages fail closed and fast: a command or connection attempt that takes longer than half a
+//! second fails (the caller answers 503) instead of waiting for Redis to come back, and the next
+//! command tries to reconnect. The subscription is pinged every second: one that stopped
+//! answering without being closed (a dead host, a dropped route) no longer vouches for the
+//! memory, which would otherwise miss every revocation made meanwhile.
 
 use std::{
     collections::HashMap,
@@ -15,7 +21,10 @@ use std::{
 use std::sync::LazyLock;
 
 use futures_util::StreamExt;
-use redis::{AsyncCommands, Client, Script, aio::ConnectionManager};
+use redis::{
+    AsyncCommands, Client, Script,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
 use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -29,6 +38,27 @@ use crate::{
 
 /// Kept when a revoked token never expires (seconds from now): ten years.
 const FOREVER: i64 = 10 * 365 * 24 * 3600;
+
+/// The longest a connection attempt or a command may take before it fails: a request waits at
+/// most this long for an unreachable Redis (the redis crate's default retries with backoff for
+/// about six seconds first).
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How often the subscription is pinged; unanswered within [`COMMAND_TIMEOUT`], it is dropped
+/// and the memory stops answering until a new one has loaded the revocations again.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// The wait between two attempts to subscribe again.
+const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(250);
+
+/// Commands fail fast while Redis is unreachable: one connection attempt, no retry loop, each
+/// bounded by [`COMMAND_TIMEOUT`]. The manager reconnects at the next command.
+fn fail_fast() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_number_of_retries(0)
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+}
 
 /// Revoked ids known locally; `complete` while the subscription is live and the snapshot loaded.
 #[derive(Default)]
@@ -84,6 +114,10 @@ impl Drop for Inner {
 /// Keys live under a prefix (`<prefix>:revoked:<jti>`, `<prefix>:revoked-fam:<id>`,
 /// `<prefix>:fam:<id>`, `<prefix>:user:<user>`) and expire with the tokens they describe.
 ///
+/// While Redis is unreachable every call that needs it fails within half a second with a
+/// [`StoreError`] (the guard answers 503: fail closed), and ids this instance knows to be revoked
+/// are still refused from memory; once Redis answers again the store recovers by itself.
+///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use jwt_extended::{JwtConfig, JwtManager, RedisStore};
@@ -123,7 +157,10 @@ impl RedisStore {
     /// [`StoreError`] when Redis cannot be reached or the first subscription fails.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = Client::open(url).map_err(store_error)?;
-        let conn = client.get_connection_manager().await.map_err(store_error)?;
+        let conn = client
+            .get_connection_manager_with_config(fail_fast())
+            .await
+            .map_err(store_error)?;
         let inner = Arc::new(Inner {
             conn,
             prefix: prefix.trim_end_matches(':').to_owned(),
@@ -209,10 +246,12 @@ async fn listen(
             }
             tracing::warn!(error = %e, "redis revocation subscription lost; retrying");
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(RESUBSCRIBE_DELAY).await;
     }
 }
 
+/// Subscribes, loads the revoked ids, marks the memory complete, then applies each message
+/// until the subscription ends or stops answering its heartbeat.
 async fn subscribe_and_follow(
     client: &Client,
     weak: &std::sync::Weak<Inner>,
@@ -225,8 +264,8 @@ async fn subscribe_and_follow(
         ),
         None => return Ok(()),
     };
-    let mut pubsub = client.get_async_pubsub().await.map_err(store_error)?;
-    pubsub.subscribe(&channel).await.map_err(store_error)?;
+    let mut pubsub = within_timeout(client.get_async_pubsub()).await?;
+    within_timeout(pubsub.subscribe(&channel)).await?;
     let snapshot = load_snapshot(client, &prefix).await?;
     if let Some(inner) = weak.upgrade()
         && let Ok(mut cache) = inner.cache.write()
@@ -239,8 +278,22 @@ async fn subscribe_and_follow(
     if let Some(tx) = ready.take() {
         let _ = tx.send(Ok(()));
     }
-    let mut messages = pubsub.on_message();
-    while let Some(message) = messages.next().await {
+    let (mut sink, mut messages) = pubsub.split();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            _ = heartbeat.tick() => {
+                within_timeout(sink.ping::<redis::Value>())
+                    .await
+                    .map_err(|e| StoreError::new(format!("the subscription's heartbeat failed: {e}")))?;
+                continue;
+            }
+        };
+        let Some(message) = message else {
+            return Ok(());
+        };
         let Some(inner) = weak.upgrade() else {
             return Ok(());
         };
@@ -253,7 +306,16 @@ async fn subscribe_and_follow(
             cache.insert(kind, id, until.parse().unwrap_or(i64::MAX));
         }
     }
-    Ok(())
+}
+
+/// `operation`, failed with a [`StoreError`] past [`COMMAND_TIMEOUT`].
+async fn within_timeout<T>(
+    operation: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(COMMAND_TIMEOUT, operation)
+        .await
+        .map_err(|_| StoreError::new("timed out waiting for Redis"))?
+        .map_err(store_error)
 }
 
 /// Every revoked id now in Redis, with its expiry.
@@ -261,8 +323,11 @@ async fn load_snapshot(
     client: &Client,
     prefix: &str,
 ) -> Result<Vec<(&'static str, String, i64)>, StoreError> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_response_timeout(Some(COMMAND_TIMEOUT));
     let mut conn = client
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(store_error)?;
     let mut found = Vec::new();
