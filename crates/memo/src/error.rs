@@ -168,8 +168,39 @@ impl From<sqlx::Error> for ApiError {
 }
 
 impl From<crate::db::DbError> for ApiError {
+    /// As for sqlx's errors: a database that is unreachable, busy past the
+    /// wait or closing is a 503, a full disk a 507; only the rest is a 500.
     fn from(err: crate::db::DbError) -> Self {
-        Self::Internal(format!("database: {err}"))
+        use crate::db::DbError;
+        use rusqlite::ErrorCode;
+        if let DbError::Sqlx(err) = err {
+            return err.into();
+        }
+        let sqlite_code = match &err {
+            DbError::Sqlite(cause) => cause.sqlite_error_code(),
+            DbError::BatchFailed(cause) => cause.sqlite_error_code(),
+            _ => None,
+        };
+        match (&err, sqlite_code) {
+            (_, Some(ErrorCode::DiskFull)) => {
+                tracing::error!(error = %err, "the database's disk is full");
+                Self::InsufficientStorage
+            }
+            (DbError::Closed | DbError::TimedOut, _)
+            | (
+                _,
+                Some(
+                    ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::CannotOpen,
+                ),
+            ) => {
+                tracing::warn!(error = %err, "the database is unavailable");
+                Self::Unavailable("Database unavailable".into())
+            }
+            _ => Self::Internal(format!("database: {err}")),
+        }
     }
 }
 
@@ -318,5 +349,52 @@ fn is_json(headers: &HeaderMap) -> bool {
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::db::DbError;
+
+    fn sqlite(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn a_database_outage_is_503_and_a_full_disk_507_never_500() {
+        let lost = || sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        let cases = [
+            (DbError::Sqlx(lost()), StatusCode::SERVICE_UNAVAILABLE),
+            (
+                DbError::Sqlx(sqlx::Error::PoolTimedOut),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (DbError::Closed, StatusCode::SERVICE_UNAVAILABLE),
+            (DbError::TimedOut, StatusCode::SERVICE_UNAVAILABLE),
+            (
+                DbError::Sqlite(sqlite(rusqlite::ffi::SQLITE_BUSY)),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                DbError::Sqlite(sqlite(rusqlite::ffi::SQLITE_FULL)),
+                StatusCode::INSUFFICIENT_STORAGE,
+            ),
+            (
+                DbError::BatchFailed(Arc::new(sqlite(rusqlite::ffi::SQLITE_FULL))),
+                StatusCode::INSUFFICIENT_STORAGE,
+            ),
+            (
+                DbError::Sqlite(sqlite(rusqlite::ffi::SQLITE_CONSTRAINT)),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (DbError::WriterGone, StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (error, status) in cases {
+            let shown = error.to_string();
+            assert_eq!(ApiError::from(error).status(), status, "{shown}");
+        }
     }
 }
