@@ -15,6 +15,7 @@
 
 mod error;
 mod memos;
+mod outage;
 mod sqlite;
 mod user_cache;
 mod user_changes;
@@ -43,6 +44,7 @@ pub use self::{
     users::{NameCollision, NewUser, User, UserWithHash},
 };
 use self::{
+    outage::OutageWatch,
     sqlite::{MemoWrites, Readers, SqliteDb},
     user_cache::UserCache,
     user_changes::UserChanges,
@@ -85,7 +87,8 @@ macro_rules! on_writer {
 pub(crate) use on_writer;
 
 /// How long a request waits for a connection (or SQLite for a lock) before it
-/// fails, so that an overloaded database gives errors instead of a hang.
+/// fails, so that an overloaded database gives errors instead of a hang. An
+/// unreachable PostgreSQL fails sooner (`outage.rs`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// sqlx connections that read a SQLite file's users (on a cache miss or a
@@ -109,6 +112,8 @@ struct DbInner {
     users: UserCache,
     /// With `REDIS_URL`: where users' changes are published and heard.
     user_changes: OnceLock<UserChanges>,
+    /// On PostgreSQL: makes requests fail fast while it is down.
+    outage: Option<OutageWatch>,
 }
 
 #[derive(Debug)]
@@ -184,11 +189,16 @@ impl Db {
         };
         // One process serves a SQLite file; see `user_cache.rs` for PostgreSQL.
         let cache_is_live = matches!(backend, Backend::Sqlite(_));
+        let outage = match &backend {
+            Backend::Postgres(pool) => Some(OutageWatch::start(pool)),
+            Backend::Sqlite(_) => None,
+        };
         Ok(Self {
             inner: Arc::new(DbInner {
                 backend,
                 users: UserCache::new(cache_is_live),
                 user_changes: OnceLock::new(),
+                outage,
             }),
         })
     }
@@ -224,6 +234,9 @@ impl Db {
     /// SQLite, the memo writes already queued are run and answered first;
     /// later ones fail with [`DbError::Closed`].
     pub async fn close(&self) {
+        if let Some(outage) = &self.inner.outage {
+            outage.stop();
+        }
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => {
                 sqlite.writes.close().await;

@@ -159,6 +159,17 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
     Some(start(config, Some(db), None).await)
 }
 
+/// Starts a server on a database the test runs itself (a private PostgreSQL
+/// it stops, say), after `tweak`.
+pub async fn spawn_app_on(database_url: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let secret: Vec<u8> = (0..48).map(|_| rand::random::<u8>()).collect();
+    let mut config = Config::new(database_url.to_owned(), Secret::new(secret));
+    config.rate_limits = test_rate_limits();
+    tweak(&mut config);
+    start(config, None, None).await
+}
+
 /// The production limits, set explicitly; the Redis keys get a prefix of
 /// their own so that tests (and earlier runs) never share counters.
 fn test_rate_limits() -> memo::limits::RateLimitConfig {

@@ -18,6 +18,7 @@ mod auth;
 mod bad_input;
 mod binary;
 mod connections;
+mod faults;
 mod hardening;
 mod limits;
 mod memos;

@@ -130,3 +130,123 @@ pub fn with_database(admin_url: &str, name: &str) -> String {
         None => format!("{base}/{name}"),
     }
 }
+
+/// A PostgreSQL server of the test's own, for tests that stop it: `initdb`
+/// in a temporary folder, its own port on 127.0.0.1 and socket folder, trust
+/// authentication. The shared server is never touched. As root, the server
+/// runs as the `postgres` user (PostgreSQL refuses root). Dropping it stops
+/// it at once and removes its files.
+///
+/// Its methods block (they run `initdb` and `pg_ctl`): call them in
+/// `tokio::task::block_in_place`.
+#[derive(Debug)]
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    /// Creates and starts one; `None` (said) without PostgreSQL's programs,
+    /// except under `CI=true`, where that fails.
+    #[must_use]
+    pub fn start() -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let server = Self { dir, port };
+        if as_root() {
+            let owned = std::process::Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(server.dir.path())
+                .status();
+            assert!(matches!(owned, Ok(s) if s.success()), "chown to postgres");
+        }
+        let data = server.data();
+        if let Err(why) = server.run(
+            "initdb",
+            &["-D", &data, "-U", "postgres", "-A", "trust", "--no-sync"],
+        ) {
+            assert!(
+                !ci(),
+                "initdb failed ({why}), and CI=true requires this test to run"
+            );
+            say(&format!(
+                "SKIPPING a test that needs a PostgreSQL of its own: {why}"
+            ));
+            return None;
+        }
+        server.start_again();
+        Some(server)
+    }
+
+    /// The URL of its `postgres` database.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops it as an administrator would (`pg_ctl stop -m fast`: sessions
+    /// are ended, then the server shuts down).
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "stop"]).expect("pg_ctl stop");
+    }
+
+    /// Starts it (again) on the same port and data, and waits until it
+    /// accepts connections.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("log").display().to_string();
+        self.pg_ctl(&["-l", &log, "-o", &options, "start"])
+            .expect("pg_ctl start");
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
+        let data = self.data();
+        let mut all = vec!["-D", &data, "-w"];
+        all.extend_from_slice(args);
+        self.run("pg_ctl", &all)
+    }
+
+    /// Runs one of PostgreSQL's programs, as `postgres` when root.
+    fn run(&self, program: &str, args: &[&str]) -> Result<(), String> {
+        let mut command = if as_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--", program]);
+            command
+        } else {
+            std::process::Command::new(program)
+        };
+        let output = command
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("{program}: {e}"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{program}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
+    }
+}
+
+fn as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
