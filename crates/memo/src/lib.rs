@@ -25,6 +25,7 @@ pub mod files;
 pub mod http;
 pub mod limits;
 pub mod password;
+mod redis_client;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

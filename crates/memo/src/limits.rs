@@ -269,10 +269,13 @@ impl RedisCounters {
     async fn connection(&self) -> Result<redis::aio::ConnectionManager, String> {
         self.connection
             .get_or_try_init(|| async {
-                tokio::time::timeout(REDIS_TIMEOUT * 4, self.client.get_connection_manager())
-                    .await
-                    .map_err(|_| "timed out connecting".to_owned())?
-                    .map_err(|e| e.to_string())
+                tokio::time::timeout(
+                    REDIS_TIMEOUT * 4,
+                    crate::redis_client::connect(&self.client),
+                )
+                .await
+                .map_err(|_| "timed out connecting".to_owned())?
+                .map_err(|e| e.to_string())
             })
             .await
             .cloned()

@@ -14,6 +14,11 @@ use std::time::Duration;
 use memo::db::{Db, NewUser, User};
 use sqlx::Connection as _;
 
+#[path = "support/mod.rs"]
+mod support;
+
+use support::link::{Link, State};
+
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn skip_or_fail<T>(what: &str, why: &str) -> Option<T> {
@@ -199,6 +204,92 @@ async fn postgres_instances_forget_a_changed_user_through_redis() {
     one.user_changed(user.id).await;
     eventually(&two, user.id, None).await;
     eventually(&one, user.id, None).await;
+
+    one.close().await;
+    two.close().await;
+    drop(raw);
+    drop_database(&admin, &url).await;
+}
+
+/// A subscription that went silent without being closed (a dead host, a
+/// dropped route) no longer keeps the cache on: the change it missed is seen
+/// well before the cached row would have expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_behind_a_silent_redis_stop_serving_cached_rows() {
+    let Some((admin, url)) = postgres_database().await else {
+        return;
+    };
+    let Some(redis) = redis_url().await else {
+        drop_database(&admin, &url).await;
+        return;
+    };
+    let link = Link::to(redis.trim_start_matches("redis://")).await;
+    let prefix = format!("memo-test-{}", uuid::Uuid::new_v4().simple());
+    let one = Db::connect(&url).await.expect("instance one");
+    one.migrate().await.expect("migrations");
+    let two = Db::connect(&url).await.expect("instance two");
+    one.share_user_changes(&redis, &prefix)
+        .await
+        .expect("one subscribed");
+    two.share_user_changes(&link.url(), &prefix)
+        .await
+        .expect("two subscribed through the link");
+    let user = add_user(&one, "dave").await;
+    let mut raw = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("a connection");
+    assert_eq!(department(&two, user.id).await.as_deref(), Some("sales"));
+    set_department!(raw, user.id, "it");
+    assert_eq!(
+        department(&two, user.id).await.as_deref(),
+        Some("sales"),
+        "instance two answers from its cache"
+    );
+
+    link.set(State::Silent);
+    one.user_changed(user.id).await;
+    eventually(&two, user.id, Some("it")).await;
+
+    one.close().await;
+    two.close().await;
+    drop(raw);
+    drop_database(&admin, &url).await;
+}
+
+/// An instance that cannot reach Redis when it changes a user publishes the
+/// change once Redis answers again, so the others do not keep the old row
+/// until it expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_redis_was_unreachable_is_published_once_it_answers() {
+    let Some((admin, url)) = postgres_database().await else {
+        return;
+    };
+    let Some(redis) = redis_url().await else {
+        drop_database(&admin, &url).await;
+        return;
+    };
+    let link = Link::to(redis.trim_start_matches("redis://")).await;
+    let prefix = format!("memo-test-{}", uuid::Uuid::new_v4().simple());
+    let one = Db::connect(&url).await.expect("instance one");
+    one.migrate().await.expect("migrations");
+    let two = Db::connect(&url).await.expect("instance two");
+    one.share_user_changes(&link.url(), &prefix)
+        .await
+        .expect("one subscribed through the link");
+    two.share_user_changes(&redis, &prefix)
+        .await
+        .expect("two subscribed");
+    let user = add_user(&one, "erin").await;
+    let mut raw = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("a connection");
+    assert_eq!(department(&two, user.id).await.as_deref(), Some("sales"));
+
+    link.cut().await;
+    set_department!(raw, user.id, "it");
+    one.user_changed(user.id).await;
+    link.set(State::Open);
+    eventually(&two, user.id, Some("it")).await;
 
     one.close().await;
     two.close().await;

@@ -2,6 +2,13 @@
 //! that changed is published on `<prefix>:user-changes`, and every instance
 //! (this one too) forgets its cached row when the message comes in, the way
 //! jwt-extended's Redis store spreads revocations.
+//!
+//! Across a Redis outage no instance serves a row it may have missed a
+//! change of: PostgreSQL's cache is off whenever the subscription is down,
+//! and the subscription is pinged every [`HEARTBEAT`], so one that went
+//! silent without being closed (a dead host, a dropped route) counts as down
+//! too. A change that could not be published is published again once Redis
+//! answers, so the others hear of it before their entries expire.
 
 use std::{
     sync::{Arc, Weak},
@@ -12,10 +19,18 @@ use futures_util::StreamExt as _;
 use redis::{AsyncCommands as _, Client, aio::ConnectionManager};
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use super::{Backend, Db, DbInner};
+use super::{Backend, Db, DbInner, user_cache::TTL};
+use crate::redis_client::{self, within_timeout};
 
 /// How long start-up waits for the first subscription.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the subscription is pinged; unanswered within
+/// [`redis_client::TIMEOUT`], it is dropped and made again.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// The wait between two attempts to subscribe, or to publish a change again.
+const RETRY_DELAY: Duration = Duration::from_millis(250);
 
 /// The publishing side and the subscriber task.
 #[derive(Debug)]
@@ -40,8 +55,7 @@ impl Db {
     /// The Redis error when Redis cannot be reached or subscribed to.
     pub async fn share_user_changes(&self, redis_url: &str, prefix: &str) -> Result<(), String> {
         let client = Client::open(redis_url).map_err(|e| e.to_string())?;
-        let publisher = client
-            .get_connection_manager()
+        let publisher = redis_client::connect(&client)
             .await
             .map_err(|e| e.to_string())?;
         let channel = format!("{}:user-changes", prefix.trim_end_matches(':'));
@@ -77,12 +91,31 @@ impl Db {
         let Some(changes) = self.inner.user_changes.get() else {
             return;
         };
-        let mut publisher = changes.publisher.clone();
-        let published: Result<i64, _> = publisher.publish(&changes.channel, id).await;
-        if let Err(err) = published {
+        let publisher = changes.publisher.clone();
+        if let Err(err) = publish(publisher.clone(), &changes.channel, id).await {
             // Instances that cannot hear Redis turn their caches off by
-            // themselves; the others see the change within the cache's TTL.
-            tracing::error!(error = %err, user_id = id, "could not publish a user's change");
+            // themselves; those that can hear it again once it answers.
+            tracing::error!(error = %err, user_id = id, "could not publish a user's change; retrying");
+            tokio::spawn(publish_until_sent(publisher, changes.channel.clone(), id));
+        }
+    }
+}
+
+async fn publish(mut publisher: ConnectionManager, channel: &str, id: i64) -> Result<(), String> {
+    within_timeout(publisher.publish::<_, _, i64>(channel, id))
+        .await
+        .map(drop)
+}
+
+/// Publishes a change that could not be at first, until it is or until every
+/// entry it concerns has expired anyway.
+async fn publish_until_sent(publisher: ConnectionManager, channel: String, id: i64) {
+    let give_up = tokio::time::Instant::now() + TTL;
+    while tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(RETRY_DELAY).await;
+        if publish(publisher.clone(), &channel, id).await.is_ok() {
+            tracing::info!(user_id = id, "published a user's change after all");
+            return;
         }
     }
 }
@@ -112,7 +145,7 @@ async fn listen(
             }
             tracing::warn!(error = %err, "the Redis subscription to users' changes was lost; retrying");
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(RETRY_DELAY).await;
     }
 }
 
@@ -122,8 +155,8 @@ async fn follow(
     db: &Weak<DbInner>,
     ready: &mut Option<oneshot::Sender<Result<(), String>>>,
 ) -> Result<(), String> {
-    let mut pubsub = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
-    pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
+    let mut pubsub = within_timeout(client.get_async_pubsub()).await?;
+    within_timeout(pubsub.subscribe(channel)).await?;
     match db.upgrade() {
         // Changes may have been missed before: start empty.
         Some(inner) => inner.users.set_live(true),
@@ -132,9 +165,20 @@ async fn follow(
     if let Some(ready) = ready.take() {
         let _ = ready.send(Ok(()));
     }
-    let mut messages = pubsub.on_message();
-    while let Some(message) = messages.next().await {
-        let Some(inner) = db.upgrade() else {
+    let (mut sink, mut messages) = pubsub.split();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            _ = heartbeat.tick() => {
+                within_timeout(sink.ping::<redis::Value>())
+                    .await
+                    .map_err(|e| format!("the subscription's heartbeat failed: {e}"))?;
+                continue;
+            }
+        };
+        let (Some(message), Some(inner)) = (message, db.upgrade()) else {
             return Ok(());
         };
         match message.get_payload::<i64>() {
@@ -142,5 +186,4 @@ async fn follow(
             Err(err) => tracing::warn!(error = %err, "an unreadable user change on Redis"),
         }
     }
-    Ok(())
 }

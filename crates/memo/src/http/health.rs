@@ -38,7 +38,7 @@ pub struct Health {
 }
 
 /// Redis as the health check sees it: a client of its own, connected on
-/// first use and reconnecting by itself.
+/// first use and reconnecting by itself (failing fast while Redis is down).
 #[derive(Clone, Debug, Default)]
 pub struct RedisHealth(Option<std::sync::Arc<RedisPing>>);
 
@@ -70,7 +70,7 @@ impl RedisHealth {
         let ping = async {
             let mut connection = redis
                 .connection
-                .get_or_try_init(|| redis.client.get_connection_manager())
+                .get_or_try_init(|| crate::redis_client::connect(&redis.client))
                 .await?
                 .clone();
             redis::cmd("PING")

@@ -4,6 +4,9 @@
 //!   with a clean environment and reads its one `memo listening on` line;
 //! - [`postgres::TempDatabase`] is a PostgreSQL database of the test's own,
 //!   dropped with it; [`redis::redis_url`] finds the test Redis;
+//! - [`postgres::PrivatePostgres`] and [`redis::PrivateRedis`] are servers of
+//!   the test's own, for tests that stop them; [`link::Link`] is a proxy a
+//!   test can silence (the shared servers are never stopped);
 //! - [`tally`] counts the tests that ran on each backend and prints the
 //!   counts when the test binary exits, so a run that skipped a backend says
 //!   so in its last lines.
@@ -19,6 +22,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod link;
 pub mod postgres;
 pub mod process;
 pub mod redis;

@@ -51,6 +51,7 @@ pub fn unique_prefix() -> String {
 #[derive(Debug)]
 pub struct PrivateRedis {
     child: std::process::Child,
+    port: u16,
     /// `redis://127.0.0.1:PORT`.
     pub url: String,
 }
@@ -63,13 +64,7 @@ impl PrivateRedis {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let spawned = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-        let child = match spawned {
+        let child = match spawn(port) {
             Ok(child) => child,
             Err(err) => {
                 assert!(
@@ -82,18 +77,11 @@ impl PrivateRedis {
         };
         let redis = Self {
             child,
+            port,
             url: format!("redis://127.0.0.1:{port}"),
         };
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Some(redis);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start listening on {port}");
+        redis.wait_until_listening().await;
+        Some(redis)
     }
 
     /// Stops it (SIGKILL), as an outage would.
@@ -101,6 +89,35 @@ impl PrivateRedis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts it again, empty, on the same port (after [`stop`](Self::stop)).
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.child = spawn(self.port).expect("redis-server starts again");
+        self.wait_until_listening().await;
+    }
+
+    async fn wait_until_listening(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start listening on {}", self.port);
+    }
+}
+
+fn spawn(port: u16) -> std::io::Result<std::process::Child> {
+    std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
 }
 
 impl Drop for PrivateRedis {
