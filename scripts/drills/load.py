@@ -43,6 +43,7 @@ def main():
     lock = threading.Lock()
     events = []  # (t_start, t_end, kind, status)
     acked = []
+    exceptions = {}  # what the client raised instead of reading an answer (status 0)
     deadline = time.monotonic() + a.seconds
     t0 = time.monotonic()
 
@@ -61,8 +62,11 @@ def main():
                     r = conn.getresponse()
                     raw = r.read()
                     status = r.status
-                except Exception:
+                except Exception as e:
                     status, raw = 0, b""
+                    with lock:
+                        name = type(e).__name__
+                        exceptions[name] = exceptions.get(name, 0) + 1
                     conn.close()
                     conn = connect(a.port)
                 end = time.monotonic()
@@ -108,6 +112,7 @@ def main():
         "last_failure_at_s": None if last_fail is None else round(last_fail, 2),
         "first_success_after_s": None if recovered is None else round(recovered, 2),
         "non_json_errors": sum(1 for *_, st in events if st < 0),
+        "client_exceptions": exceptions,
     }))
 
 
