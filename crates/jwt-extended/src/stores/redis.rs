@@ -7,9 +7,9 @@
 //!
 //! Outages fail closed and fast: a command or connection attempt that takes longer than half a
 //! second fails (the caller answers 503) instead of waiting for Redis to come back, and the next
-//! command tries to reconnect. The subscription is pinged every second: one that stopped
-//! answering without being closed (a dead host, a dropped route) no longer vouches for the
-//! memory, which would otherwise miss every revocation made meanwhile.
+//! command tries to reconnect. The subscription is pinged after every quiet second: one that
+//! stopped answering without being closed (a dead host, a dropped route) no longer vouches for
+//! the memory, which would otherwise miss every revocation made meanwhile.
 
 use std::{
     collections::HashMap,
@@ -44,8 +44,9 @@ const FOREVER: i64 = 10 * 365 * 24 * 3600;
 /// about six seconds first).
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// How often the subscription is pinged; unanswered within [`COMMAND_TIMEOUT`], it is dropped
-/// and the memory stops answering until a new one has loaded the revocations again.
+/// How long the subscription may stay quiet before it is pinged; unanswered within
+/// [`COMMAND_TIMEOUT`], it is dropped and the memory stops answering until a new one has loaded
+/// the revocations again.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// The wait between two attempts to subscribe again.
@@ -279,20 +280,18 @@ async fn subscribe_and_follow(
         let _ = tx.send(Ok(()));
     }
     let (mut sink, mut messages) = pubsub.split();
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            _ = heartbeat.tick() => {
+        let message = match tokio::time::timeout(HEARTBEAT, messages.next()).await {
+            Ok(Some(message)) => message,
+            Ok(None) => return Ok(()),
+            Err(_quiet) => {
                 within_timeout(sink.ping::<redis::Value>())
                     .await
-                    .map_err(|e| StoreError::new(format!("the subscription's heartbeat failed: {e}")))?;
+                    .map_err(|e| {
+                        StoreError::new(format!("the subscription's heartbeat failed: {e}"))
+                    })?;
                 continue;
             }
-        };
-        let Some(message) = message else {
-            return Ok(());
         };
         let Some(inner) = weak.upgrade() else {
             return Ok(());

@@ -5,10 +5,11 @@
 //!
 //! Across a Redis outage no instance serves a row it may have missed a
 //! change of: PostgreSQL's cache is off whenever the subscription is down,
-//! and the subscription is pinged every [`HEARTBEAT`], so one that went
-//! silent without being closed (a dead host, a dropped route) counts as down
-//! too. A change that could not be published is published again once Redis
-//! answers, so the others hear of it before their entries expire.
+//! and the subscription is pinged after every quiet [`HEARTBEAT`], so one
+//! that went silent without being closed (a dead host, a dropped route)
+//! counts as down too. A change that could not be published is published
+//! again once Redis answers, so the others hear of it before their entries
+//! expire.
 
 use std::{
     sync::{Arc, Weak},
@@ -25,8 +26,8 @@ use crate::redis_client::{self, within_timeout};
 /// How long start-up waits for the first subscription.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often the subscription is pinged; unanswered within
-/// [`redis_client::TIMEOUT`], it is dropped and made again.
+/// How long the subscription may stay quiet before it is pinged; unanswered
+/// within [`redis_client::TIMEOUT`], it is dropped and made again.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// The wait between two attempts to subscribe, or to publish a change again.
@@ -166,19 +167,18 @@ async fn follow(
         let _ = ready.send(Ok(()));
     }
     let (mut sink, mut messages) = pubsub.split();
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            _ = heartbeat.tick() => {
+        let message = match tokio::time::timeout(HEARTBEAT, messages.next()).await {
+            Ok(Some(message)) => message,
+            Ok(None) => return Ok(()),
+            Err(_quiet) => {
                 within_timeout(sink.ping::<redis::Value>())
                     .await
                     .map_err(|e| format!("the subscription's heartbeat failed: {e}"))?;
                 continue;
             }
         };
-        let (Some(message), Some(inner)) = (message, db.upgrade()) else {
+        let Some(inner) = db.upgrade() else {
             return Ok(());
         };
         match message.get_payload::<i64>() {
