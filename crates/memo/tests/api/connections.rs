@@ -160,3 +160,81 @@ async fn slow_and_idle_connections_are_timed_out_and_cannot_starve_a_normal_requ
         .expect("answer");
     assert_eq!(again.status(), reqwest::StatusCode::OK);
 }
+
+/// Reads one answer (headers and a `Content-Length` body) from `stream`:
+/// its head, lowercased.
+async fn read_answer(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return head;
+            }
+        }
+        let read = tokio::time::timeout(Duration::from_secs(15), stream.read(&mut buf))
+            .await
+            .expect("an answer within 15 s")
+            .expect("the connection is still open");
+        assert!(read > 0, "closed after {} answer bytes", got.len());
+        got.extend_from_slice(&buf[..read]);
+    }
+}
+
+/// A 401 is decided before the body is read; the connection must still
+/// take the next request, even when the body arrives after the headers (a
+/// slow link): hyper alone closed such a connection without saying so, and
+/// the client's next request failed with a broken pipe.
+#[tokio::test]
+async fn a_post_refused_before_its_body_arrived_keeps_its_keep_alive_connection() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let server = MemoProcess::start(
+        MemoProcess::command(dir.path())
+            .env("JWT_SECRET_KEY", "connections-test-secret-0123456789abcdef")
+            .env("RUST_LOG", "error")
+            .stderr(std::process::Stdio::null()),
+    );
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let body = br#"{"title":"late","content":"a body that comes after its headers"}"#;
+    let head = format!(
+        "POST /api/memos HTTP/1.1\r\nHost: memo\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    for round in 0..10 {
+        stream.write_all(head.as_bytes()).await.expect("headers");
+        // The scenario itself, not a wait for the server: the body is sent
+        // after the server could have answered from the headers.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        stream.write_all(body).await.expect("body");
+        let answer = read_answer(&mut stream).await;
+        assert!(
+            answer.starts_with("http/1.1 401"),
+            "round {round}: {answer}"
+        );
+        assert!(
+            !answer.contains("connection: close"),
+            "round {round}: {answer}"
+        );
+    }
+
+    // A body over the limit is not worth reading: the answer says the
+    // connection closes, so the client does not reuse it.
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /api/memos HTTP/1.1\r\nHost: memo\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n",
+        )
+        .await
+        .expect("headers");
+    let answer = read_answer(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+}

@@ -12,6 +12,10 @@
 //! - a **64 KiB cap on the read buffer**, so a header block cannot hold more
 //!   (hyper's default is 400 KB per connection); larger headers get 431.
 //!
+//! - a request body its handler left unread is read to its end before the
+//!   answer (see [`unread_body`]), so the keep-alive connection survives a
+//!   401 on a POST.
+//!
 //! A timed-out connection is simply closed: no request was in flight.
 //! [`raise_file_limit`] lifts the soft `RLIMIT_NOFILE` to the hard limit at
 //! start, so the connection bound, not the file limit, is what refuses.
@@ -36,6 +40,8 @@ use tokio::{
     time::Instant,
 };
 use tower::ServiceExt as _;
+
+mod unread_body;
 
 /// Default of `MEMO_HEADER_READ_TIMEOUT`, in seconds (nginx's).
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 60;
@@ -238,9 +244,15 @@ async fn connection(
         move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             let in_flight = InFlight::begin(&activity);
-            let response = router.clone().oneshot(request.map(Body::new));
+            let (parts, body) = request.into_parts();
+            let (body, leftover) = unread_body::track(body);
+            let request = hyper::Request::from_parts(parts, Body::new(body));
+            let response = router.clone().oneshot(request);
             async move {
-                let response = response.await?;
+                let mut response = response.await?;
+                if let Some(leftover) = leftover {
+                    response = leftover.settle(response).await;
+                }
                 Ok::<_, Infallible>(response.map(|body| {
                     Body::new(Answered {
                         body,
