@@ -203,12 +203,34 @@ impl JwtManager {
     /// # Errors
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn end_all_sessions(&self, user: &str) -> Result<usize, JwtError> {
+        self.end_sessions_but(user, None).await
+    }
+
+    /// Revokes every login family of `user` but `keep` ("log out everywhere else", from the
+    /// login whose family is `keep`): one call, however many logins the user has.
+    ///
+    /// ```no_run
+    /// # async fn demo(jwt: jwt_extended::JwtManager) -> Result<(), jwt_extended::JwtError> {
+    /// let ended = jwt.end_other_sessions("42", "family-of-this-login").await?;
+    /// # let _ = ended; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`JwtError::StoreUnavailable`] when the store fails.
+    pub async fn end_other_sessions(&self, user: &str, keep: &str) -> Result<usize, JwtError> {
+        self.end_sessions_but(user, Some(keep)).await
+    }
+
+    async fn end_sessions_but(&self, user: &str, keep: Option<&str>) -> Result<usize, JwtError> {
         let store = self.session_store()?;
-        let sessions = store.list(user).await?;
-        for session in &sessions {
-            store.revoke_family(&session.id).await?;
+        let mut ended = 0;
+        for session in store.list(user).await? {
+            if keep != Some(session.id.as_str()) {
+                store.revoke_family(&session.id).await?;
+                ended += 1;
+            }
         }
-        Ok(sessions.len())
+        Ok(ended)
     }
 
     /// The user's live logins, oldest first.

@@ -537,3 +537,54 @@ async fn test_sessions_mint_fresh_stale_and_expired_tokens_with_extra_claims() {
         .await
         .assert_error(401, "Token has expired");
 }
+
+// --- ending logins ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ending_the_other_logins_keeps_this_one_and_other_users_logins() {
+    let users = Users::default();
+    let jwt = manager(&users, Duration::ZERO);
+    let app = app(&jwt);
+    let mut here = logged_in(&jwt, &users, "7").await;
+    let mut elsewhere = [
+        logged_in(&jwt, &users, "7").await,
+        logged_in(&jwt, &users, "7").await,
+    ];
+    let mut stranger = logged_in(&jwt, &users, "8").await;
+    let logins = jwt.sessions("7").await.expect("sessions");
+    assert_eq!(logins.len(), 3);
+    let this_one = jwt
+        .decode_token(here.access_token().expect("an access token"), None, false)
+        .expect("decodes")
+        .claim(jwt_extended::FAMILY_CLAIM)
+        .and_then(Value::as_str)
+        .expect("a login family")
+        .to_owned();
+
+    assert_eq!(
+        jwt.end_other_sessions("7", &this_one).await.expect("ended"),
+        2
+    );
+
+    let left = jwt.sessions("7").await.expect("sessions");
+    assert_eq!(
+        left.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [this_one.as_str()]
+    );
+    for session in &mut elsewhere {
+        browse(&app, session, |s: &TestSession| {
+            s.with_cookies(HttpRequest::get("/me"))
+        })
+        .await
+        .assert_error(401, "Token has been revoked");
+    }
+    for session in [&mut here, &mut stranger] {
+        let reply = browse(&app, session, |s: &TestSession| {
+            s.with_cookies(HttpRequest::get("/me"))
+        })
+        .await;
+        reply.assert_status(200);
+    }
+    assert_eq!(jwt.end_all_sessions("7").await.expect("ended"), 1);
+    assert!(jwt.sessions("7").await.expect("sessions").is_empty());
+}

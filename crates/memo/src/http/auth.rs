@@ -46,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions))
         .routes(routes!(end_session))
         .routes(routes!(logout_all))
+        .routes(routes!(logout_others))
         .routes(routes!(jwks))
 }
 
@@ -386,6 +387,48 @@ async fn logout_all(
             msg: "Logged out everywhere",
         }),
     ))
+}
+
+/// Logs out everywhere else: ends every login of the caller but this one,
+/// in one call however many there are ("log out everywhere else" on the
+/// account page); this browser keeps its cookies.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout-others",
+    tag = "auth",
+    security(("access_cookie" = [], "csrf_header" = [])),
+    responses(
+        (status = 200, description = "Every other login is ended; `ended` says how many", body = OthersEnded),
+        (status = 401, description = "No, expired or revoked token, or a missing or wrong X-CSRF-TOKEN", body = ErrorBody),
+        (status = 422, description = "Invalid token", body = ErrorBody),
+        (status = 503, description = "The session store is unreachable", body = ErrorBody),
+    )
+)]
+async fn logout_others(
+    Jwt(claims): Jwt,
+    State(jwt): State<JwtManager>,
+) -> Result<Json<OthersEnded>, ApiError> {
+    let user = caller(&claims);
+    let current = claims.extra.get(FAMILY_CLAIM).and_then(|v| v.as_str());
+    let ended = match current {
+        Some(family) => jwt.end_other_sessions(&user, family).await?,
+        // A token from before login families: no login of it to keep.
+        None => jwt.end_all_sessions(&user).await?,
+    };
+    tracing::info!(%user, ended, "logged out everywhere else");
+    Ok(Json(OthersEnded {
+        msg: "Logged out everywhere else",
+        ended,
+    }))
+}
+
+/// The answer of `POST /api/auth/logout-others`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OthersEnded {
+    /// `Logged out everywhere else`.
+    msg: &'static str,
+    /// How many logins were ended.
+    ended: usize,
 }
 
 /// The public keys that verify this server's tokens (RFC 7517), the signing

@@ -16,6 +16,7 @@ backend_tests!(
     sessions_lists_the_callers_logins_with_the_current_one_marked,
     deleting_a_session_ends_it_and_only_the_callers_own,
     logout_all_ends_every_login_and_clears_the_cookies,
+    logout_others_ends_every_other_login_in_one_call_and_keeps_this_one,
     the_session_routes_need_a_token_and_csrf_on_unsafe_methods,
     logout_ends_the_login_so_it_leaves_the_list,
 );
@@ -261,6 +262,59 @@ async fn logout_all_ends_every_login_and_clears_the_cookies(app: TestApp) {
         StatusCode::OK,
         "other users stay logged in"
     );
+}
+
+async fn logout_others_ends_every_other_login_in_one_call_and_keeps_this_one(app: TestApp) {
+    let (user, _) = app.signed_in_user().await;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let browser = app.other_browser();
+        assert_eq!(browser.login(&user).await.status(), StatusCode::OK);
+        others.push(browser);
+    }
+    let stranger = app.other_browser();
+    stranger.signed_in_user().await;
+
+    let response = app
+        .call(Method::POST, "/api/auth/logout-others", None)
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        set_cookies(response.headers()).is_empty(),
+        "this browser keeps its cookies"
+    );
+    let body = json(response).await;
+    assert_eq!(body["msg"], "Logged out everywhere else", "{body}");
+    assert_eq!(body["ended"], 3, "{body}");
+    for browser in &others {
+        assert_error(
+            browser.get("/api/auth/status").await,
+            StatusCode::UNAUTHORIZED,
+            "Token has been revoked",
+        )
+        .await;
+    }
+    assert_eq!(app.get("/api/auth/status").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.send(Method::POST, "/api/auth/refresh", None, Csrf::Refresh)
+            .await
+            .status(),
+        StatusCode::OK,
+        "this login can still refresh"
+    );
+    let list = json(app.get("/api/auth/sessions").await).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["current"], true, "{list}");
+    assert_eq!(
+        stranger.get("/api/auth/status").await.status(),
+        StatusCode::OK,
+        "other users stay logged in"
+    );
+    let refused = app
+        .send(Method::POST, "/api/auth/logout-others", None, Csrf::Off)
+        .await;
+    assert_error(refused, StatusCode::UNAUTHORIZED, "Missing CSRF token").await;
 }
 
 async fn the_session_routes_need_a_token_and_csrf_on_unsafe_methods(app: TestApp) {
