@@ -86,12 +86,18 @@ test('“log out everywhere else” ends every other login and keeps this one', 
   try {
     await openAccount(page)
     await expect(page.getByTestId('session')).toHaveCount(2)
+    // One call, however many logins: no DELETE per login.
+    const ends: string[] = []
+    page.on('request', (r) => {
+      if (r.url().includes('/api/auth/sessions/') || r.url().endsWith('/api/auth/logout-others')) ends.push(`${r.method()} ${new URL(r.url()).pathname}`)
+    })
     await page.getByTestId('logout-others').click()
     const confirm = page.getByTestId('confirm-dialog')
     await expect(confirm).toBeVisible()
     await confirm.getByTestId('confirm-ok').click()
     await expect(confirm).toBeHidden()
     await expect(page.getByTestId('session')).toHaveCount(0)
+    expect(ends).toEqual(['POST /api/auth/logout-others'])
 
     for (const other of others) await expectSentToLogin(other.page)
     await page.getByTestId('nav-memos').click()

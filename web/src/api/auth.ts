@@ -1,5 +1,5 @@
 import { api, type ApiClient } from './client'
-import type { AccountDeletion, Credentials, PasswordChange, RegisteredUser, Session, User } from './models'
+import type { AccountDeletion, Credentials, OthersEnded, PasswordChange, RegisteredUser, Session, User } from './models'
 
 export function authApi(client: ApiClient = api) {
   return {
@@ -23,6 +23,10 @@ export function authApi(client: ApiClient = api) {
     /** `DELETE /auth/sessions/{id}`: that login's tokens stop working; 404 when already gone. */
     endSession: (id: string) =>
       client.request<void>(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+
+    /** `POST /auth/logout-others`: every other login ends in one call; this one stays. */
+    endOtherSessions: () =>
+      client.request<OthersEnded>('/auth/logout-others', { method: 'POST' }),
 
     /** `POST /auth/password`: every other login ends; this one gets new cookies. 401 wrong password. */
     changePassword: (change: PasswordChange) =>

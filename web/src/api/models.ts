@@ -3,7 +3,7 @@
  * generated ./types.ts (its OpenAPI document), so a change on the server shows up here as a
  * type error rather than a runtime surprise.
  */
-import type { components } from './types'
+import type { components, paths } from './types'
 
 type Schemas = components['schemas']
 
@@ -24,18 +24,12 @@ export type MemoPatch = Partial<Pick<Memo, 'title' | 'content' | 'archived'>>
 /** Every error body of the API: `{"msg": "..."}`; validation errors may add `fields`. */
 export type ErrorBody = Partial<Schemas['ErrorBody']> & { fields?: Record<string, string> }
 
-/**
- * `POST /auth/password` and `DELETE /auth/account` (api-contract.md, "Sessions and account").
- * Written by hand until the server's document describes them; then these become aliases of
- * the generated schemas like the ones above.
- */
-export interface PasswordChange {
-  current_password: string
-  new_password: string
-}
-export interface AccountDeletion {
-  password: string
-}
+/** Body of `POST /auth/password`. */
+export type PasswordChange = Schemas['PasswordChange']
+/** Body of `DELETE /auth/account`. */
+export type AccountDeletion = Schemas['AccountDeletion']
+/** `POST /auth/logout-others`: how many other logins were ended. */
+export type OthersEnded = Schemas['OthersEnded']
 
 /** `?order=` of `GET /memos` (api-contract.md, "Paging, order and search"). */
-export type MemoOrder = 'id' | '-id' | '-updated_at'
+export type MemoOrder = NonNullable<NonNullable<paths['/api/memos']['get']['parameters']['query']>['order']>

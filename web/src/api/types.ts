@@ -43,6 +43,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes the caller's account: their logins end, then the user and all
+         *     their memos are deleted, and this browser's cookies are cleared.
+         */
+        delete: operations["delete_account"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -75,7 +95,9 @@ export type paths = {
         /**
          * Logs out: clears the four cookies, revokes the access token and the
          *     refresh token (until they would expire) and ends their login, so copies
-         *     of the cookies stop working too.
+         *     of the cookies stop working too. Each token it revokes must come with its
+         *     own CSRF value (the refresh token goes with the login the access token
+         *     proves); a dead session can still clear its cookies.
          */
         post: operations["logout"];
         delete?: never;
@@ -104,6 +126,27 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/logout-others": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logs out everywhere else: ends every login of the caller but this one,
+         *     in one call however many there are ("log out everywhere else" on the
+         *     account page); this browser keeps its cookies.
+         */
+        post: operations["logout_others"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/me": {
         parameters: {
             query?: never;
@@ -115,6 +158,27 @@ export type paths = {
         get: operations["me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Changes the caller's password. Every login of theirs ends, this one
+         *     included, and this browser is logged in again at once with new cookies,
+         *     so it stays signed in while every other copy of its tokens stops working.
+         */
+        post: operations["change_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -205,7 +269,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Whether the access cookie is valid: the original's `verify_jwt_in_request()`. */
+        /**
+         * Whether the access cookie is valid and its user still exists: the
+         *     original's `verify_jwt_in_request()` with its user lookup loader.
+         */
         get: operations["status"];
         put?: never;
         post?: never;
@@ -222,7 +289,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** Checks that the database answers a query. */
+        /** Checks that the database (and Redis, when configured) answer. */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -239,7 +306,10 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** The caller's memos, by id ascending. */
+        /**
+         * One page of the caller's memos; `Link: <...>; rel="next"` leads to the
+         *     next one.
+         */
         get: operations["list_memos"];
         put?: never;
         /** Creates a memo (unarchived). */
@@ -290,11 +360,19 @@ export type paths = {
 export type webhooks = Record<string, never>;
 export type components = {
     schemas: {
+        /** @description An account deletion, confirmed by the password. */
+        AccountDeletion: {
+            /** @description The password in use. */
+            password: string;
+        };
         /** @description A user name and password (register and login). */
         Credentials: {
             /** @description The password (at least 8 characters to register, at most 1024). */
             password: string;
-            /** @description The login name (1 to 64 characters). */
+            /**
+             * @description The login name (1 to 64 characters after trimming; any spelling that
+             *     is the same after NFKC and case folding is the same name).
+             */
             user_name: string;
         };
         /** @description The body of every error response. */
@@ -302,11 +380,15 @@ export type components = {
             /** @description What went wrong, for a person to read. */
             msg: string;
         };
-        /** @description A healthy server's answer. */
+        /** @description The health report. */
         Health: {
-            /** @description Always `ok` (a failing database gives a 503 instead). */
+            /** @description `ok` or `down`. */
             database: string;
-            /** @description Always `ok`. */
+            /** @description On 503: which services are down. */
+            msg?: string | null;
+            /** @description `ok`, `down`, or `not configured` (no REDIS_URL). */
+            redis: string;
+            /** @description `ok`, or `unavailable` when a required service is down. */
             status: string;
         };
         /** @description A memo as stored and as the API returns it. */
@@ -373,6 +455,20 @@ export type components = {
              * @description Ignored: the owner is the token's user.
              */
             user_id?: number | null;
+        };
+        /** @description The answer of `POST /api/auth/logout-others`. */
+        OthersEnded: {
+            /** @description How many logins were ended. */
+            ended: number;
+            /** @description `Logged out everywhere else`. */
+            msg: string;
+        };
+        /** @description A password change. */
+        PasswordChange: {
+            /** @description The password in use. */
+            current_password: string;
+            /** @description The new password: 8 to 1024 characters. */
+            new_password: string;
         };
         /** @description A newly registered user. */
         Registered: {
@@ -481,6 +577,93 @@ export interface operations {
             };
         };
     };
+    delete_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountDeletion"];
+            };
+        };
+        responses: {
+            /** @description Deleted, with their memos and logins; the four cookies are cleared */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `Wrong password` (counted by the login limits), or no, expired or revoked token, or a missing or wrong X-CSRF-TOKEN */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body over 512 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong or unknown fields, an invalid token */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `Too many failed login attempts; try again later`: a brute-force limit (see docs/security.md) */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit's window ends */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The session store is unreachable (nothing was deleted) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -530,7 +713,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Missing, wrong or unknown fields */
+            /** @description Missing, wrong or unknown fields, U+0000 in the name, a body that is not an object */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -570,7 +753,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description A valid access cookie without the matching X-CSRF-TOKEN */
+            /** @description A live access or refresh cookie without its own CSRF value in X-CSRF-TOKEN: nothing is revoked or cleared */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -637,6 +820,53 @@ export interface operations {
             };
         };
     };
+    logout_others: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every other login is ended; `ended` says how many */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OthersEnded"];
+                };
+            };
+            /** @description No, expired or revoked token, or a missing or wrong X-CSRF-TOKEN */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid token */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The session store is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     me: {
         parameters: {
             query?: never;
@@ -666,6 +896,95 @@ export interface operations {
             };
             /** @description Invalid token */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Changed; every other login is ended and the four cookies are set anew */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `Wrong password` (counted by the login limits), or no, expired or revoked token, or a missing or wrong X-CSRF-TOKEN */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body over 512 KiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A new password under 8 or over 1024 characters, U+0000, wrong or unknown fields, an invalid token */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `Too many failed login attempts; try again later`: a brute-force limit (see docs/security.md) */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit's window ends */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The session store is unreachable (the password may have changed; the logins were not all ended) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -753,7 +1072,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The name is taken */
+            /** @description The name is taken, in this or another spelling (case, width, Unicode normalization) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -762,7 +1081,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Body over 64 KiB */
+            /** @description Body over 512 KiB */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -780,7 +1099,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Empty or too long name, password under 8 characters, wrong or unknown fields */
+            /** @description Empty or too long name (after trimming), a control, format or bidi character or U+0000 in it, password under 8 characters, wrong or unknown fields, a body that is not an object */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -924,7 +1243,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description No, expired or revoked token */
+            /** @description No, expired or revoked token, or its user no longer exists */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -953,7 +1272,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The server and its database answer */
+            /** @description The server and every service it needs answer */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -962,39 +1281,58 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description The database does not answer */
+            /** @description A required service is down; `msg` names it, and each service's state is given */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
     };
     list_memos: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description `true` for the archived memos; `false` (the default) for the others. */
-                archived: boolean;
+                archived?: boolean;
+                /**
+                 * @description Where the page starts: copy it from the previous page's `Link`
+                 *     header; it is valid only with the same `archived`, `order` and `q`.
+                 */
+                cursor?: string;
+                /** @description The most memos in the page: 1 to 200 (default 50). */
+                limit?: number;
+                /**
+                 * @description `id` (the default: oldest first), `-id` (newest first) or
+                 *     `-updated_at` (most recently edited first, ties by id).
+                 */
+                order?: "id" | "-id" | "-updated_at";
+                /**
+                 * @description Only memos whose title or content contains this text (1 to 200
+                 *     characters, compared without regard to case, in any script).
+                 */
+                q?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The caller's unarchived (or, with ?archived=true, archived) memos */
+            /** @description A page of the caller's unarchived (or, with archived=true, archived) memos, at most `limit`, in `order`, matching `q` if given. When more may follow, the `Link` header holds the next page's URL (RFC 8288; the `cursor` in it is opaque). A search page may hold fewer memos than `limit`, even none, and still have a next page: each call reads a bounded number of memos (see docs/performance.md). */
             200: {
                 headers: {
+                    /** @description `<URL>; rel="next"` when more may follow */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Memo"][];
                 };
             };
-            /** @description A bad `archived` value */
+            /** @description A bad `limit`, `order`, `archived`, `q` or `cursor` (the message names it) */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -108,6 +108,12 @@ describe('calls that carry a password', () => {
     expect(stub.calls[0]).toMatchObject({ method: 'DELETE', path: '/api/auth/account', body: { password: 'pw' } })
   })
 
+  it('end every other login in one call', async () => {
+    const stub = stubFetch(() => json({ msg: 'Logged out everywhere else', ended: 3 }))
+    await expect(authApi(createApiClient({ fetch: stub.fetch })).endOtherSessions()).resolves.toMatchObject({ ended: 3 })
+    expect(stub.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /api/auth/logout-others'])
+  })
+
   it('end one login by its id', async () => {
     const stub = stubFetch(() => empty(204))
     await authApi(createApiClient({ fetch: stub.fetch })).endSession('fam/1')

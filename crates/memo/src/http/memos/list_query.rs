@@ -27,8 +27,8 @@ pub struct ListParams {
     limit: Option<u32>,
     /// `id` (the default: oldest first), `-id` (newest first) or
     /// `-updated_at` (most recently edited first, ties by id).
-    #[param(pattern = "^(id|-id|-updated_at)$")]
-    order: Option<String>,
+    #[param(inline)]
+    order: Option<OrderParam>,
     /// Only memos whose title or content contains this text (1 to 200
     /// characters, compared without regard to case, in any script).
     #[param(min_length = 1, max_length = 200)]
@@ -36,6 +36,18 @@ pub struct ListParams {
     /// Where the page starts: copy it from the previous page's `Link`
     /// header; it is valid only with the same `archived`, `order` and `q`.
     cursor: Option<String>,
+}
+
+/// `order`'s values, as the document lists them (for typed clients).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+enum OrderParam {
+    #[serde(rename = "id")]
+    Id,
+    #[serde(rename = "-id")]
+    IdDesc,
+    #[serde(rename = "-updated_at")]
+    UpdatedDesc,
 }
 
 /// The parsed query.
