@@ -46,6 +46,27 @@ export function useMemoList(options: MemoListOptions) {
   /** Bumped by every (re)load, so an answer to an older query is dropped. */
   let generation = 0
 
+  /**
+   * Follows `next` links until `wanted` more memos are loaded or the list ends. A search
+   * page may be short, or empty, and still name a next one (the server reads a bounded
+   * number of memos per call), so one request is not enough to say that nothing matched.
+   * Each page is shown as it arrives; a newer load stops it.
+   */
+  async function follow(mine: number, url: string | null, wanted: number): Promise<void> {
+    let added = 0
+    while (url && added < wanted) {
+      const page = await api.nextPage(url)
+      if (mine !== generation) return
+      // A memo edited or created since the first page is already at the top: keep that copy.
+      const seen = new Set(items.value.map((m) => m.id))
+      const fresh = page.items.filter((m) => !seen.has(m.id))
+      if (fresh.length) items.value = [...items.value, ...fresh]
+      added += fresh.length
+      url = page.next
+      next.value = url
+    }
+  }
+
   /** Loads the first page again, e.g. for a new search; what was loaded is replaced. */
   async function load(): Promise<void> {
     const mine = ++generation
@@ -59,6 +80,10 @@ export function useMemoList(options: MemoListOptions) {
       items.value = page.items
       next.value = page.next
       loadedQuery.value = q
+      // An empty search page is not "no match" while a next one is named. (A short page is
+      // followed by the list's end coming into view, as the user scrolls.)
+      await follow(mine, page.next, page.items.length ? 0 : 1)
+      if (mine !== generation) return
       loaded.value = true
     } catch (e) {
       if (mine !== generation) return
@@ -68,7 +93,7 @@ export function useMemoList(options: MemoListOptions) {
     }
   }
 
-  /** Appends the next page, if there is one and none is on its way. */
+  /** Appends the next page (or pages, while they are short), if there is one and none is on its way. */
   async function loadMore(): Promise<void> {
     const url = next.value
     if (!url || loading.value || loadingMore.value) return
@@ -76,12 +101,8 @@ export function useMemoList(options: MemoListOptions) {
     loadingMore.value = true
     loadError.value = null
     try {
-      const page = await api.nextPage(url)
+      await follow(mine, url, 1)
       if (mine !== generation) return
-      // A memo edited or created since the first page is already at the top: keep that copy.
-      const seen = new Set(items.value.map((m) => m.id))
-      items.value = [...items.value, ...page.items.filter((m) => !seen.has(m.id))]
-      next.value = page.next
     } catch (e) {
       if (mine !== generation) return
       loadError.value = describeError(e, 'load')

@@ -171,4 +171,29 @@ describe('useMemoList', () => {
     expect(list.loadError.value).toBeNull()
     expect(list.items.value.map((m) => m.id)).toEqual([3, 2, 1])
   })
+
+  it('follows empty search pages that name a next one, instead of saying nothing matched', async () => {
+    // The server reads a bounded number of memos per call: a rare word's first pages can be empty.
+    const pages: Record<string, Response> = {}
+    const { list, stub } = listWith((req) => {
+      const cursor = new URL(req.url, 'http://h.test').searchParams.get('cursor') ?? '0'
+      return pages[cursor] ?? page([])
+    }, false, ref('珍しい'))
+    pages['0'] = page([], '/api/memos?cursor=1')
+    pages['1'] = page([], '/api/memos?cursor=2')
+    pages['2'] = page([memo(5, { title: '珍しい言葉' })], '/api/memos?cursor=3')
+    pages['3'] = page([], '/api/memos?cursor=4')
+    pages['4'] = page([memo(1, { title: 'また珍しい' })])
+
+    await list.load()
+    expect(list.loaded.value).toBe(true)
+    expect(list.items.value.map((m) => m.id)).toEqual([5])
+    expect(list.hasMore.value).toBe(true)
+    expect(stub.calls).toHaveLength(3)
+
+    await list.loadMore()
+    expect(list.items.value.map((m) => m.id)).toEqual([5, 1])
+    expect(list.hasMore.value).toBe(false)
+    expect(stub.calls).toHaveLength(5)
+  })
 })
