@@ -60,24 +60,20 @@ macro_rules! list_sql {
 }
 
 /// A search by the index: `hits` is every match of the owner (counting no
-/// further than `$7`; the `ILIKE` pattern is `$6`); the page is taken from
-/// them. One row comes back even for an empty page, to carry the count.
+/// further than `$7`; the `ILIKE` pattern is `$6`), with its `updated_at`,
+/// from `memo_search_hits` (migration 0005: planned with the pattern's value,
+/// through the trigram index); the page's ids are taken from them and only
+/// those memos are read. One row comes back even for an empty page, to carry
+/// the count.
 macro_rules! indexed_search_sql {
     ($order:ident, $outer_order:expr) => {
         concat!(
-            "WITH hits AS MATERIALIZED (SELECT id FROM memos WHERE user_id = $1 AND archived = $2 \
-             AND (title ILIKE $6 OR content ILIKE $6) LIMIT $7) \
-             SELECT (SELECT count(*) FROM hits) AS hits, m.* FROM (SELECT 1) AS one LEFT JOIN (",
-            ordered!(
-                concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM memos WHERE id IN (SELECT id FROM hits) AND user_id = $1 AND archived = $2"
-                ),
-                " LIMIT $5",
-                $order
-            ),
-            ") AS m ON TRUE ORDER BY ",
+            "WITH hits AS MATERIALIZED (SELECT id, updated_at FROM memo_search_hits($1, $2, $6, $7)) \
+             SELECT (SELECT count(*) FROM hits) AS hits, m.* FROM (SELECT 1) AS one LEFT JOIN (SELECT ",
+            columns!(),
+            " FROM memos WHERE user_id = $1 AND archived = $2 AND id IN (",
+            ordered!("SELECT id FROM hits WHERE TRUE", " LIMIT $5", $order),
+            ")) AS m ON TRUE ORDER BY ",
             $outer_order
         )
     };
