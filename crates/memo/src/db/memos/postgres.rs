@@ -183,7 +183,7 @@ pub(super) async fn page(pool: &PgPool, request: &PageRequest<'_>) -> Result<Pag
         return list(pool, request).await;
     };
     let pattern = like_pattern(search);
-    if search.chars().count() >= TRIGRAM_CHARS
+    if has_trigram(search)
         && let Some(page) = indexed_search(pool, request, &pattern).await?
     {
         return Ok(page);
@@ -208,6 +208,18 @@ async fn list(pool: &PgPool, request: &PageRequest<'_>) -> Result<Page, DbError>
         .fetch_all(pool)
         .await?;
     Ok(Page::from_rows(memos, limit))
+}
+
+/// Whether pg_trgm can take a trigram from `search`: three letters or
+/// digits in a row (it splits text into words at everything else). Without
+/// one the trigram index would be read whole, all owners' entries, so such a
+/// search takes the bounded scan instead.
+fn has_trigram(search: &str) -> bool {
+    let mut run = 0;
+    search.chars().any(|c| {
+        run = if c.is_alphanumeric() { run + 1 } else { 0 };
+        run >= TRIGRAM_CHARS
+    })
 }
 
 /// The page from the index, or `None` when the owner has more than
@@ -362,6 +374,16 @@ mod tests {
     fn print_statements() {
         for (name, sql) in reads() {
             println!("-- {name}\n{sql};");
+        }
+    }
+
+    #[test]
+    fn only_text_with_three_letters_or_digits_in_a_row_is_searched_by_trigrams() {
+        for text in ["議事録", "milk", "a42b", "週次 議事録"] {
+            assert!(has_trigram(text), "{text}");
+        }
+        for text in ["議事", "a b c", "。。。", "!!!", "ab cd"] {
+            assert!(!has_trigram(text), "{text}");
         }
     }
 
