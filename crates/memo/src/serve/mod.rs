@@ -13,7 +13,7 @@
 //!   (hyper's default is 400 KB per connection); larger headers get 431.
 //!
 //! - a request body its handler left unread is read to its end before the
-//!   answer (see [`unread_body`]), so the keep-alive connection survives a
+//!   answer (see `serve/unread_body.rs`), so the keep-alive connection survives a
 //!   401 on a POST.
 //!
 //! A timed-out connection is simply closed: no request was in flight.

@@ -281,7 +281,7 @@ async fn non_get_requests_outside_the_api_are_405() {
 }
 
 /// Every route of the API, as the contract (and the issue) lists them.
-const ROUTES: [(&str, &str); 19] = [
+const ROUTES: [(&str, &str); 20] = [
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("get", "/api/auth/status"),
@@ -291,6 +291,7 @@ const ROUTES: [(&str, &str); 19] = [
     ("get", "/api/auth/sessions"),
     ("delete", "/api/auth/sessions/{id}"),
     ("post", "/api/auth/logout-all"),
+    ("post", "/api/auth/logout-others"),
     ("post", "/api/auth/password"),
     ("delete", "/api/auth/account"),
     ("get", "/api/.well-known/jwks.json"),
