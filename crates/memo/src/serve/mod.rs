@@ -246,7 +246,7 @@ async fn connection(
             let in_flight = InFlight::begin(&activity);
             let (parts, body) = request.into_parts();
             let (body, leftover) = unread_body::track(body);
-            let request = hyper::Request::from_parts(parts, Body::new(body));
+            let request = hyper::Request::from_parts(parts, body);
             let response = router.clone().oneshot(request);
             async move {
                 let mut response = response.await?;

@@ -18,7 +18,7 @@ use std::{
 };
 
 use axum::{
-    body::Bytes,
+    body::{Body, Bytes},
     http::{HeaderValue, header},
     response::Response,
 };
@@ -49,17 +49,19 @@ pub struct TrackedBody {
     leftover: Arc<Mutex<State>>,
 }
 
-/// Wraps `body`; `None` when there is no body to track (most GETs).
-pub fn track(body: Incoming) -> (TrackedBody, Option<Leftover>) {
-    let has_body = !body.is_end_stream();
+/// The request body for the router, and its [`Leftover`] when there is a
+/// body to track (a request without one, most GETs, costs nothing here).
+pub fn track(body: Incoming) -> (Body, Option<Leftover>) {
+    if body.is_end_stream() {
+        return (Body::new(body), None);
+    }
     let state = Arc::new(Mutex::new(State::Elsewhere));
-    let leftover = has_body.then(|| Leftover(state.clone()));
     let tracked = TrackedBody {
         body: Some(body),
-        ended: !has_body,
-        leftover: state,
+        ended: false,
+        leftover: state.clone(),
     };
-    (tracked, leftover)
+    (Body::new(tracked), Some(Leftover(state)))
 }
 
 impl http_body::Body for TrackedBody {
