@@ -93,7 +93,7 @@ export function useMemoList(options: MemoListOptions) {
     }
   }
 
-  /** Appends the next page (or pages, while they are short), if there is one and none is on its way. */
+  /** Appends the next page (and the ones after it while they are empty), if there is one and none is on its way. */
   async function loadMore(): Promise<void> {
     const url = next.value
     if (!url || loading.value || loadingMore.value) return
@@ -102,7 +102,6 @@ export function useMemoList(options: MemoListOptions) {
     loadError.value = null
     try {
       await follow(mine, url, 1)
-      if (mine !== generation) return
     } catch (e) {
       if (mine !== generation) return
       loadError.value = describeError(e, 'load')
