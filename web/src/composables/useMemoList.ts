@@ -150,7 +150,7 @@ export function useMemoList(options: MemoListOptions) {
     return loaded.value && next.value ? loadMore() : load()
   }
 
-    /** Drops a memo that the server no longer has (deleted elsewhere). */
+  /** Drops a memo that the server no longer has (deleted elsewhere). */
   function forget(id: number): void {
     items.value = items.value.filter((m) => m.id !== id)
   }
