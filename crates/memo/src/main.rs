@@ -23,7 +23,13 @@ use memo::{
 fn main() -> ExitCode {
     give_large_blocks_back_to_the_os();
     let cli = Cli::parse();
-    let _log_writer = telemetry::init(cli.settings.log_format);
+    let _log_writer = match telemetry::init(cli.settings.log_format) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("memo: cannot start the log writer: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

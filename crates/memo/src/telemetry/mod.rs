@@ -3,25 +3,28 @@
 
 use std::io::IsTerminal as _;
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt as _, util::SubscriberInitExt as _};
 
 use crate::cli::LogFormat;
 
+mod log_batch;
+
+pub use log_batch::BatchGuard;
+
 /// Installs the global subscriber: level from RUST_LOG (default `info`).
 /// Does nothing if one is already installed (tests call it repeatedly).
 ///
-/// Lines are written by a background thread, so a request never waits for
-/// the `write` of its access-log line; when that thread falls behind, the
-/// requests wait rather than lose lines. Keep the returned guard until exit:
-/// dropping it flushes what is queued. Colours only on a terminal: in a file
-/// they are noise, and formatting them was a measurable part of each
-/// request's cost.
-#[must_use = "dropping the guard stops the log writer"]
-pub fn init(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
+/// Lines are written in batches by a background thread (see `log_batch.rs`), so a
+/// request neither waits for the `write` of its access-log line nor wakes a
+/// thread for it; when that thread falls behind, the requests wait rather
+/// than lose lines. Keep the returned guard until exit: dropping it writes
+/// what is queued. Colours only on a terminal: in a file they are noise, and
+/// formatting them was a measurable part of each request's cost.
+///
+/// # Errors
+/// When the writer thread cannot be started.
+pub fn init(format: LogFormat) -> std::io::Result<BatchGuard> {
+    let (writer, guard) = log_batch::batch_sink(std::io::stderr())?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
@@ -36,5 +39,5 @@ pub fn init(format: LogFormat) -> WorkerGuard {
             .with(fmt::layer().json().with_writer(writer))
             .try_init(),
     };
-    guard
+    Ok(guard)
 }

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# A/B of two memo binaries on the hot rows, for a change's before and after:
+#
+#   bench/ab.sh OLD_BIN NEW_BIN [--rounds N] [--duration SECONDS] [--connections N]
+#
+# Starts both on fresh SQLite databases in a temp dir (MEMO_RATE_LIMITS=off, a
+# fixed secret), gives each a user with 20 memos through the API, then runs
+# GET /api/auth/status, GET /api/memos (20 memos) and POST /api/memos with wrk
+# (bench/lua/request.lua, 2 threads, --connections, default 8) on A and on B in
+# turn, alternating which goes first, for --rounds rounds (default 5) of
+# --duration seconds (default 5). Prints, per row, the median req/s of each, B/A,
+# and each one's server CPU per request. A row counts only when every response
+# had the row's status (wrk's non-2xx count is 0) and one probe request with
+# the same Lua settings reached the row's path with the expected status.
+# For a quiet machine only: anything else running moves the figures.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/common.sh
+source "$ROOT/bench/lib/common.sh"
+
+[[ $# -ge 2 ]] || { sed -n '2,16p' "$0"; exit 2; }
+A_BIN="$(realpath "$1")" B_BIN="$(realpath "$2")"
+shift 2
+ROUNDS=5 D=5 C=8
+while (($#)); do
+  case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --duration) D="$2"; shift 2 ;;
+    --connections) C="$2"; shift 2 ;;
+    *) die "unknown argument: $1" ;;
+  esac
+done
+command -v wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
+ulimit -n 65536 2>/dev/null || true
+LUA="$ROOT/bench/lua/request.lua"
+PASSWORD="bench-password-$RANDOM$RANDOM"
+export JWT_SECRET_KEY="bench-ab-secret-$RANDOM$RANDOM$RANDOM$RANDOM" MEMO_RATE_LIMITS=off
+
+# setup NAME BIN: starts BIN, registers and logs in a user with 20 memos; sets
+# <NAME>_COOKIE and <NAME>_CSRF.
+setup() {
+  local name="$1" bin="$2" jar="$WORK/$1.jar" creds i
+  start "$name" 'listening on' "$bin" serve --bind 127.0.0.1:0 --data-dir "$WORK/$name-data"
+  local url_var="${name^^}_URL"
+  local url="${!url_var}"
+  creds="{\"user_name\":\"ab\",\"password\":\"$PASSWORD\"}"
+  expect 201 "$(api "$url" POST /api/auth/register "$jar" "$creds")" "$name: register"
+  expect 200 "$(api "$url" POST /api/auth/login "$jar" "$creds")" "$name: login"
+  local csrf
+  csrf="$(cookie "$jar" csrf_access_token)"
+  for ((i = 1; i <= 20; i++)); do
+    expect 201 "$(api "$url" POST /api/memos "$jar" "{\"title\":\"memo $i\",\"content\":\"text $i\"}" "$csrf")" "$name: memo $i"
+  done
+  printf -v "${name^^}_COOKIE" '%s' "access_token_cookie=$(cookie "$jar" access_token_cookie)"
+  printf -v "${name^^}_CSRF" '%s' "$csrf"
+}
+setup a "$A_BIN"
+setup b "$B_BIN"
+
+ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /api/memos 201")
+BODY='{"title":"bench","content":"a memo written by the A/B bench"}'
+
+# measure NAME ROW: one wrk run of ROW on server NAME; prints "req/s cpu_us".
+measure() {
+  local name="$1" row method path status url cookie csrf out cpu0 cpu1 pid_var
+  read -r row method path status <<<"$2"
+  url="${name^^}_URL" cookie="${name^^}_COOKIE" csrf="${name^^}_CSRF" pid_var="${name^^}_PID"
+  local env=(BENCH_METHOD="$method" BENCH_PATH="$path" BENCH_COOKIE="${!cookie}" BENCH_CSRF="${!csrf}")
+  [[ $method == POST ]] && env+=(BENCH_BODY="$BODY")
+  out="$(env "${env[@]}" BENCH_PROBE=1 wrk -t1 -c1 -d2s -s "$LUA" "${!url}")"
+  grep -q "^BENCH_PROBE status=$status method=$method path=$path\$" <<<"$out" ||
+    die "$name $row: the probe did not reach $method $path with $status: $(grep BENCH_PROBE <<<"$out")"
+  cpu0="$(cpu_ticks "${!pid_var}")"
+  out="$(env "${env[@]}" wrk -t2 -c"$C" -d"${D}s" -s "$LUA" "${!url}")"
+  cpu1="$(cpu_ticks "${!pid_var}")"
+  local line requests duration non2xx errors
+  line="$(grep '^BENCH_RESULT' <<<"$out")" || die "$name $row: no result from wrk: $out"
+  requests="$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")"
+  duration="$(sed 's/.*duration_us=\([0-9]*\).*/\1/' <<<"$line")"
+  non2xx="$(sed 's/.*non2xx=\([0-9]*\).*/\1/' <<<"$line")"
+  errors="$(sed 's/.*socket_errors=\([0-9]*\).*/\1/' <<<"$line")"
+  ((non2xx == 0 && errors == 0 && requests > 0)) || die "$name $row: $non2xx non-2xx, $errors socket errors"
+  echo "$((requests * 1000000 / duration)) $(((cpu1 - cpu0) * TICK_US / requests))"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+printf '%-8s %10s %10s %7s %12s %12s\n' row "A req/s" "B req/s" "B/A" "A cpu/req" "B cpu/req"
+for spec in "${ROWS[@]}"; do
+  row="${spec%% *}"
+  : >"$WORK/a.$row" && : >"$WORK/b.$row"
+  for ((r = 0; r < ROUNDS; r++)); do
+    order=(a b)
+    ((r % 2)) && order=(b a)
+    for name in "${order[@]}"; do measure "$name" "$spec" >>"$WORK/$name.$row"; done
+  done
+  a_rps="$(cut -d' ' -f1 "$WORK/a.$row" | median)" b_rps="$(cut -d' ' -f1 "$WORK/b.$row" | median)"
+  a_cpu="$(cut -d' ' -f2 "$WORK/a.$row" | median)" b_cpu="$(cut -d' ' -f2 "$WORK/b.$row" | median)"
+  printf '%-8s %10s %10s %7s %10s µs %10s µs\n' "$row" "$a_rps" "$b_rps" \
+    "$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.3f", b / a }')" "$a_cpu" "$b_cpu"
+done
