@@ -218,12 +218,8 @@ fn app() -> &'static App {
                 .unwrap_or_default();
             // One memo to patch.
             db.insert_memo(user.id, "first", "").await.expect("a memo");
-            let state = AppState {
-                db,
-                jwt,
-                passwords,
-                cursors: memo::http::CursorKey::derive(&config.jwt.config).expect("a signing key"),
-            };
+            let cursors = memo::http::CursorKey::derive(&config.jwt.config).expect("a signing key");
+            let state = AppState::new(&config, db, jwt, passwords, cursors);
             let (router, _) = memo::http::router(state, &config);
             App {
                 router,

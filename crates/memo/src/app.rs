@@ -102,12 +102,7 @@ impl App {
         .map_err(StartupError::Jwt)?;
         let cursors = http::CursorKey::derive(&config.jwt.config)
             .ok_or_else(|| StartupError::Jwt("the JWT settings hold no key that signs".into()))?;
-        let state = AppState {
-            db: db.clone(),
-            jwt,
-            passwords,
-            cursors,
-        };
+        let state = AppState::new(&config, db.clone(), jwt, passwords, cursors);
         let (router, _) = http::router(state, &config);
         let listener =
             TcpListener::bind(config.bind)

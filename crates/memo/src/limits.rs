@@ -41,7 +41,7 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{HeaderMap, request::Parts},
 };
 use tokio::sync::OnceCell;
@@ -501,21 +501,20 @@ impl RateLimiter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp
+where
+    RateLimiter: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        let trusted = parts
-            .extensions
-            .get::<RateLimiter>()
-            .map(|limiter| limiter.config.trusted_proxies.as_slice())
-            .unwrap_or_default();
+        let limiter = RateLimiter::from_ref(state);
         Ok(Self(
-            client_ip(peer, &parts.headers, trusted)
+            client_ip(peer, &parts.headers, &limiter.config.trusted_proxies)
                 .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
         ))
     }

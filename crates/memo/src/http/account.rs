@@ -5,7 +5,7 @@
 //! an ended login are refused at once on every instance.
 
 use axum::{
-    Extension, Json,
+    Json,
     extract::State,
     http::{HeaderMap, StatusCode},
 };
@@ -99,7 +99,7 @@ async fn change_password(
     State(db): State<Db>,
     State(passwords): State<Passwords>,
     State(jwt): State<JwtManager>,
-    Extension(limiter): Extension<RateLimiter>,
+    State(limiter): State<RateLimiter>,
     ip: ClientIp,
     headers: HeaderMap,
     AppJson(body): AppJson<PasswordChange>,
@@ -156,7 +156,7 @@ async fn delete_account(
     State(db): State<Db>,
     State(passwords): State<Passwords>,
     State(jwt): State<JwtManager>,
-    Extension(limiter): Extension<RateLimiter>,
+    State(limiter): State<RateLimiter>,
     ip: ClientIp,
     AppJson(body): AppJson<AccountDeletion>,
 ) -> Result<(StatusCode, AuthCookies), ApiError> {

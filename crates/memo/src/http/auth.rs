@@ -7,7 +7,7 @@
 //! jwt-extended's, so statuses and messages are Flask-JWT-Extended's.
 
 use axum::{
-    Extension, Json,
+    Json,
     extract::{Path, State},
     http::{StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
@@ -97,7 +97,7 @@ pub struct Message {
 async fn register(
     State(db): State<Db>,
     State(passwords): State<Passwords>,
-    Extension(limiter): Extension<RateLimiter>,
+    State(limiter): State<RateLimiter>,
     ip: ClientIp,
     AppJson(body): AppJson<Credentials>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
@@ -144,7 +144,7 @@ async fn login(
     State(db): State<Db>,
     State(passwords): State<Passwords>,
     State(jwt): State<JwtManager>,
-    Extension(limiter): Extension<RateLimiter>,
+    State(limiter): State<RateLimiter>,
     ip: ClientIp,
     headers: header::HeaderMap,
     AppJson(body): AppJson<Credentials>,

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use axum::{
-    Extension, Json,
+    Json,
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -106,7 +106,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 503, description = "A required service is down; `msg` names it, and each service's state is given", body = Health),
     )
 )]
-async fn health(State(db): State<Db>, Extension(redis): Extension<RedisHealth>) -> Response {
+async fn health(State(db): State<Db>, State(redis): State<RedisHealth>) -> Response {
     let (database, redis) = tokio::join!(check_database(&db), redis.check());
     let down: Vec<&str> = [("database", database), ("Redis", redis)]
         .into_iter()

@@ -9,10 +9,13 @@ mod memos;
 mod openapi;
 mod spa;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use axum::{
-    Extension, Router,
+    Router,
     extract::{DefaultBodyLimit, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header},
     middleware::{self, Next},
@@ -30,7 +33,8 @@ use utoipa::OpenApi as _;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use self::{
-    admin::IsManager, memos::CursorKey, openapi::ApiDoc, spa::is_built as spa_is_built,
+    admin::IsManager, health::RedisHealth, memos::CursorKey, openapi::ApiDoc,
+    spa::is_built as spa_is_built,
 };
 use crate::{
     config::Config,
@@ -56,18 +60,11 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut openapi) = api_routes().split_for_parts();
     crate::limits::document(&mut openapi);
-    let document = OpenApiJson(Arc::from(openapi.to_json().unwrap_or_default()));
+    OPENAPI_JSON.get_or_init(|| openapi.to_json().unwrap_or_default());
 
-    let limiter =
-        crate::limits::RateLimiter::new(config.rate_limits.clone(), config.redis_url.as_deref());
     let mut app = api
-        .layer(Extension(document))
         .fallback(fallback)
         .with_state(state)
-        .layer(Extension(limiter))
-        .layer(Extension(health::RedisHealth::new(
-            config.redis_url.as_deref(),
-        )))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(middleware::from_fn(api_responses));
     if config.origin_check {
@@ -168,9 +165,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
 }
 
-/// The generated document, serialized once at start-up.
-#[derive(Clone, Debug)]
-struct OpenApiJson(Arc<str>);
+/// The generated document, serialized by the first [`router`]: it is the
+/// same for every app in a process (tests start many), and a static keeps it
+/// out of the state and the request extensions.
+static OPENAPI_JSON: OnceLock<String> = OnceLock::new();
 
 /// This API's OpenAPI 3.1 description.
 #[utoipa::path(
@@ -179,12 +177,9 @@ struct OpenApiJson(Arc<str>);
     tag = "operations",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
-async fn openapi_json(Extension(document): Extension<OpenApiJson>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        document.0.to_string(),
-    )
-        .into_response()
+async fn openapi_json() -> Response {
+    let document = OPENAPI_JSON.get().map_or("{}", String::as_str);
+    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
 }
 
 /// Unknown `/api` paths are a JSON 404; everything else is the SPA's.
