@@ -7,6 +7,7 @@ mod auth;
 mod health;
 mod memos;
 mod openapi;
+mod response_policy;
 mod spa;
 
 use std::{
@@ -16,9 +17,8 @@ use std::{
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header},
-    middleware::{self, Next},
+    extract::{DefaultBodyLimit, Request},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header},
     response::{IntoResponse, Response},
 };
 use tower_http::{
@@ -32,6 +32,7 @@ use tracing::Level;
 use utoipa::OpenApi as _;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use self::response_policy::ResponsePolicyLayer;
 pub use self::{
     admin::IsManager, health::RedisHealth, memos::CursorKey, openapi::ApiDoc,
     spa::is_built as spa_is_built,
@@ -65,8 +66,7 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
     let mut app = api
         .fallback(fallback)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(middleware::from_fn(api_responses));
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
     if config.origin_check {
         app = app.layer(origin_check_layer(config));
     }
@@ -74,10 +74,9 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
         app = app.layer(cors);
     }
     let app = app
-        .layer(middleware::map_response_with_state(
-            Arc::new(security_headers(config.cookie_secure)),
-            add_security_headers,
-        ))
+        .layer(ResponsePolicyLayer {
+            hsts: config.cookie_secure,
+        })
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
@@ -192,82 +191,6 @@ async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
 
 fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
-}
-
-/// What every `/api` response gets:
-/// - `Cache-Control: no-store` (unless the handler chose a policy): API
-///   answers carry a user's data or set cookies, and no cache, shared or the
-///   browser's, may keep them;
-/// - errors as JSON `{"msg"}`, including those written by axum and
-///   tower-http themselves (405 with `Allow`, 413, ...), whose bodies are
-///   plain text; their headers (`Allow`) are kept.
-async fn api_responses(request: Request, next: Next) -> Response {
-    if !is_api_path(request.uri().path()) {
-        return next.run(request).await;
-    }
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let error = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-        other => ApiError::Status(other),
-    };
-    let (mut parts, _) = response.into_parts();
-    let (rendered, body) = error.into_response().into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.extend(rendered.headers);
-    Response::from_parts(parts, body)
-}
-
-/// The security headers, decided once at start-up.
-fn security_headers(hsts: bool) -> Vec<(HeaderName, HeaderValue)> {
-    let mut headers = vec![
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        ),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ),
-        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-    ];
-    if hsts {
-        headers.push((
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
-        ));
-    }
-    headers
-}
-
-async fn add_security_headers(
-    State(headers): State<Arc<Vec<(HeaderName, HeaderValue)>>>,
-    mut response: Response,
-) -> Response {
-    for (name, value) in headers.iter() {
-        response
-            .headers_mut()
-            .entry(name)
-            .or_insert_with(|| value.clone());
-    }
-    response
 }
 
 /// CORS as the original's Flask-CORS setup: the listed origins, with
