@@ -36,7 +36,7 @@ use hyper_util::rt::TokioIo;
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{Notify, Semaphore, watch},
+    sync::{Semaphore, watch},
     time::Instant,
 };
 use tower::ServiceExt as _;
@@ -266,9 +266,13 @@ async fn connection(
     builder.max_buf_size(MAX_READ_BUFFER);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
+    // One timer per connection, re-armed only when it fires: never later
+    // than the connection's deadline (see `next_check`), so a request costs
+    // no timer or wake-up of its own.
+    let timer = tokio::time::sleep(limits.header_read_timeout);
+    tokio::pin!(timer);
     let mut shutting_down = false;
     loop {
-        let deadline = activity.deadline(&limits);
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(err) = result {
@@ -276,13 +280,16 @@ async fn connection(
                 }
                 return;
             }
-            () = sleep_until(deadline) => {
-                if activity.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
-                    tracing::debug!(%peer, "connection timed out");
-                    return;
+            () = timer.as_mut() => {
+                let now = Instant::now();
+                match activity.deadline(&limits) {
+                    Some(deadline) if deadline <= now => {
+                        tracing::debug!(%peer, "connection timed out");
+                        return;
+                    }
+                    deadline => timer.as_mut().reset(next_check(now, deadline, &limits)),
                 }
             }
-            () = activity.changed.notified() => {}
             _ = stopping.changed(), if !shutting_down => {
                 shutting_down = true;
                 conn.as_mut().graceful_shutdown();
@@ -291,11 +298,14 @@ async fn connection(
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// When the timer, firing at `now`, looks again: at the deadline, but no
+/// later than the shorter timeout from now. A deadline that appears later
+/// (a request's first bytes on an idle connection: `since` + the header
+/// timeout, `since` >= `now`) is then never before the timer, so nothing has
+/// to re-arm it when the connection's phase changes.
+fn next_check(now: Instant, deadline: Option<Instant>, limits: &ConnectionLimits) -> Instant {
+    let soonest = now + limits.header_read_timeout.min(limits.keep_alive_timeout);
+    deadline.map_or(soonest, |deadline| deadline.min(soonest))
 }
 
 /// Where a connection is in its life, for its timeouts.
@@ -309,10 +319,11 @@ enum Phase {
     Busy(usize),
 }
 
+/// The connection's phase, written by its reads and requests, read by its
+/// timer when it fires.
 #[derive(Debug)]
 struct Activity {
     phase: Mutex<Phase>,
-    changed: Notify,
 }
 
 impl Activity {
@@ -322,28 +333,22 @@ impl Activity {
                 since: Instant::now(),
                 idle: false,
             }),
-            changed: Notify::new(),
         }
     }
 
-    fn update(&self, change: impl FnOnce(&mut Phase) -> bool) {
-        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
-        if change(&mut phase) {
-            self.changed.notify_one();
-        }
+    fn update(&self, change: impl FnOnce(&mut Phase)) {
+        change(&mut self.phase.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// Bytes arrived: an idle connection starts a request's headers.
     fn read(&self) {
-        self.update(|phase| match phase {
-            Phase::Waiting { idle: true, .. } => {
+        self.update(|phase| {
+            if let Phase::Waiting { idle: true, .. } = phase {
                 *phase = Phase::Waiting {
                     since: Instant::now(),
                     idle: false,
                 };
-                true
             }
-            _ => false,
         });
     }
 
@@ -368,7 +373,6 @@ impl InFlight {
                 Phase::Busy(n) => Phase::Busy(n + 1),
                 Phase::Waiting { .. } => Phase::Busy(1),
             };
-            true
         });
         Self(activity.clone())
     }
@@ -384,7 +388,6 @@ impl Drop for InFlight {
                     idle: true,
                 },
             };
-            true
         });
     }
 }

@@ -238,3 +238,67 @@ async fn a_post_refused_before_its_body_arrived_keeps_its_keep_alive_connection(
     assert!(answer.starts_with("http/1.1 401"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
 }
+
+/// memo with a 2 s header timeout and an 8 s keep-alive timeout.
+fn short_timeouts(dir: &std::path::Path) -> MemoProcess {
+    MemoProcess::start(
+        MemoProcess::command(dir)
+            .env("JWT_SECRET_KEY", "connections-test-secret-0123456789abcdef")
+            .env("MEMO_HEADER_READ_TIMEOUT", "2")
+            .env("MEMO_KEEP_ALIVE_TIMEOUT", "8")
+            .env("RUST_LOG", "error")
+            .stderr(std::process::Stdio::null()),
+    )
+}
+
+const HEALTH: &[u8] = b"GET /api/health HTTP/1.1\r\nHost: memo\r\n\r\n";
+
+/// A keep-alive connection that starts its next request and stalls is held
+/// to the header timeout from its first byte, not to the keep-alive timeout
+/// it was under while idle (the connection's one timer is armed for the
+/// shorter of the two and looks again when it fires).
+#[tokio::test]
+async fn a_request_started_on_an_idle_connection_gets_the_header_timeout() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let server = short_timeouts(dir.path());
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    stream.write_all(HEALTH).await.expect("write");
+    let head = read_answer(&mut stream).await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    // Idle past the header timeout (the connection's timer fires while it
+    // is idle and is armed again), then half a header block.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: me")
+        .await
+        .expect("write");
+    let waited = closed_after(stream, Duration::from_secs(10)).await;
+    assert!(
+        waited >= Duration::from_millis(1_500) && waited < Duration::from_millis(3_500),
+        "closed {waited:?} after the request's first bytes (header timeout 2 s, keep-alive 8 s)"
+    );
+}
+
+/// A connection in use is never closed by a timeout, however long it lives:
+/// one request a second for longer than both timeouts, all on one socket.
+#[tokio::test]
+async fn a_connection_in_steady_use_outlives_both_timeouts() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let server = short_timeouts(dir.path());
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    let started = Instant::now();
+    let mut answered = 0;
+    while started.elapsed() < Duration::from_secs(10) {
+        stream
+            .write_all(HEALTH)
+            .await
+            .expect("the connection is open");
+        let head = read_answer(&mut stream).await;
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        answered += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(answered >= 9, "{answered} answers");
+}
