@@ -12,7 +12,8 @@ mod log_batch;
 pub use log_batch::BatchGuard;
 
 /// Installs the global subscriber: level from RUST_LOG (default `info`).
-/// Does nothing if one is already installed (tests call it repeatedly).
+/// Installs nothing if one is already installed (tests call it repeatedly);
+/// the returned guard's writer then just sleeps.
 ///
 /// Lines are written in batches by a background thread (see `log_batch.rs`), so a
 /// request neither waits for the `write` of its access-log line nor wakes a

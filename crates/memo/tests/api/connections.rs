@@ -19,6 +19,7 @@ const SLOW: usize = 550;
 const IDLE: usize = 550;
 /// Each slow connection sends this much of a header block and stops.
 const PARTIAL_HEADER_BYTES: usize = 32 * 1024;
+const HEALTH: &[u8] = b"GET /api/health HTTP/1.1\r\nHost: memo\r\n\r\n";
 
 /// This test process holds 1,100 sockets itself.
 fn raise_own_file_limit() {
@@ -45,10 +46,7 @@ async fn slow(address: &str) -> TcpStream {
 
 async fn idle(address: &str) -> TcpStream {
     let mut stream = TcpStream::connect(address).await.expect("connect");
-    stream
-        .write_all(b"GET /api/health HTTP/1.1\r\nHost: memo\r\n\r\n")
-        .await
-        .expect("write");
+    stream.write_all(HEALTH).await.expect("write");
     let mut answer = [0u8; 4096];
     let read = stream.read(&mut answer).await.expect("an answer");
     assert!(
@@ -251,8 +249,6 @@ fn short_timeouts(dir: &std::path::Path) -> MemoProcess {
     )
 }
 
-const HEALTH: &[u8] = b"GET /api/health HTTP/1.1\r\nHost: memo\r\n\r\n";
-
 /// A keep-alive connection that starts its next request and stalls is held
 /// to the header timeout from its first byte, not to the keep-alive timeout
 /// it was under while idle (the connection's one timer is armed for the
@@ -262,10 +258,7 @@ async fn a_request_started_on_an_idle_connection_gets_the_header_timeout() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let server = short_timeouts(dir.path());
     let address = server.address.trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&address).await.expect("connect");
-    stream.write_all(HEALTH).await.expect("write");
-    let head = read_answer(&mut stream).await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let mut stream = idle(&address).await;
     // Idle past the header timeout (the connection's timer fires while it
     // is idle and is armed again), then half a header block.
     tokio::time::sleep(Duration::from_secs(3)).await;
