@@ -269,6 +269,44 @@ macro_rules! store_tests {
             }
 
             #[tokio::test]
+            async fn concurrent_logins_and_rotations_each_land_once() {
+                let Some(f) = $fixture().await else { return };
+                let s = &f.store;
+                let grace = Duration::from_secs(30);
+                let logins = (0..40).map(|i| async move {
+                    let family = format!("fam-c{i}");
+                    s.create(&session(&family, "9", now()), &refresh(&format!("c{i}-1")))
+                        .await
+                        .expect("login");
+                    family
+                });
+                let families = futures_util::future::join_all(logins).await;
+                // Two tabs refresh each login at once with the same token: one rotates,
+                // the other gets the winner's successor.
+                let races = families.iter().map(|family| async move {
+                    let presented = format!("{}-1", &family[4..]);
+                    let a = refresh(&format!("{family}-a"));
+                    let b = refresh(&format!("{family}-b"));
+                    let (x, y) = futures_util::future::join(
+                        s.rotate(family, &presented, &a, grace),
+                        s.rotate(family, &presented, &b, grace),
+                    )
+                    .await;
+                    (x.expect("answer"), y.expect("answer"), a, b)
+                });
+                for (x, y, a, b) in futures_util::future::join_all(races).await {
+                    let won_a = (RotateOutcome::Rotated, RotateOutcome::Grace(a.clone()));
+                    let won_b = (RotateOutcome::Grace(b.clone()), RotateOutcome::Rotated);
+                    assert!(
+                        (x.clone(), y.clone()) == won_a || (x.clone(), y.clone()) == won_b,
+                        "{x:?} {y:?}"
+                    );
+                }
+                assert_eq!(s.list("9").await.expect("list").len(), 40);
+                f.done().await;
+            }
+
+            #[tokio::test]
             async fn an_unknown_family_does_not_rotate() {
                 let Some(f) = $fixture().await else { return };
                 let s = &f.store;

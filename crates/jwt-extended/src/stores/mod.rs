@@ -12,6 +12,8 @@ mod memory;
 mod redis;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite_writes;
 
 mod traits;
 

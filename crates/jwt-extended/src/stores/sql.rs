@@ -2,7 +2,8 @@
 //! (feature `postgres`) through sqlx.
 //!
 //! Rows outlive restarts and are purged once the tokens they describe have expired. Rotation is
-//! one conditional `UPDATE`, so two instances refreshing the same token cannot both win.
+//! one conditional `UPDATE`, so two instances refreshing the same token cannot both win. On
+//! SQLite every write goes through a group commit (`sqlite_writes.rs`).
 
 use std::{
     collections::HashMap,
@@ -18,6 +19,8 @@ use sqlx::Row;
 #[cfg(feature = "sqlite")]
 use sqlx::SqlitePool;
 
+#[cfg(feature = "sqlite")]
+use super::sqlite_writes::{Write, Writer, Written};
 use super::traits::{
     RefreshId, RevocationStore, RotateOutcome, SessionInfo, SessionStore, StoreError, in_grace,
 };
@@ -36,6 +39,64 @@ const SCHEMA: [&str; 3] = [
 
 /// Kept when a revoked token never expires: far in the future, so the row is never purged.
 const NEVER: i64 = i64::MAX / 2;
+
+pub(super) const CREATE_SQL: &str = "INSERT INTO jwt_sessions (family, user_id, created_at, last_used_at, \
+     user_agent, current_jti, current_exp) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Rotation's happy path: swaps the presented token for its successor if it is current.
+pub(super) const SWAP_SQL: &str = "UPDATE jwt_sessions SET retired_jti = current_jti, retired_at = $1, \
+     current_jti = $2, current_exp = $3, last_used_at = $1 WHERE family = $4 AND current_jti = $5 \
+     AND revoked_at IS NULL AND (current_exp IS NULL OR current_exp > $1)";
+
+/// A family's row, read when the swap did not happen ([`FamilyRow`]).
+pub(super) const READ_FAMILY_SQL: &str = "SELECT current_jti, current_exp, retired_jti, retired_at, \
+     revoked_at FROM jwt_sessions WHERE family = $1";
+
+pub(super) const MARK_REVOKED_SQL: &str =
+    "UPDATE jwt_sessions SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL";
+
+pub(super) const REVOKE_SQL: &str =
+    "INSERT INTO jwt_revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
+
+/// `current_jti, current_exp, retired_jti, retired_at, revoked_at` of a family.
+pub(super) type FamilyRow = (
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// What a rotation that did not swap comes to, from the family's row.
+pub(super) enum Settled {
+    Outcome(RotateOutcome),
+    /// A token retired before the grace window: the family must be revoked.
+    Reused,
+}
+
+/// Decides a rotation that did not swap: revoked or expired family, a repeat within the grace
+/// window, or reuse.
+pub(super) fn settle(
+    row: Option<FamilyRow>,
+    presented: &str,
+    now: i64,
+    grace: Duration,
+) -> Settled {
+    let Some((current, current_exp, retired, retired_at, revoked_at)) = row else {
+        return Settled::Outcome(RotateOutcome::Revoked);
+    };
+    if revoked_at.is_some() || current_exp.is_some_and(|e| e <= now) {
+        return Settled::Outcome(RotateOutcome::Revoked);
+    }
+    if retired.as_deref() == Some(presented) && in_grace(now, retired_at.unwrap_or_default(), grace)
+    {
+        return Settled::Outcome(RotateOutcome::Grace(RefreshId {
+            jti: current,
+            exp: current_exp,
+        }));
+    }
+    Settled::Reused
+}
 
 #[derive(Clone)]
 enum Pool {
@@ -80,6 +141,10 @@ struct LocalCache {
 pub struct SqlStore {
     pool: Pool,
     cache: Option<Arc<RwLock<LocalCache>>>,
+    /// SQLite's group commit (`sqlite_writes.rs`), started by the first write: the constructor
+    /// may run outside a tokio runtime.
+    #[cfg(feature = "sqlite")]
+    writer: Arc<std::sync::OnceLock<Writer>>,
 }
 
 impl fmt::Debug for SqlStore {
@@ -103,12 +168,19 @@ fn db_error(e: sqlx::Error) -> StoreError {
 
 impl SqlStore {
     /// A store in a SQLite database.
+    ///
+    /// Its writes (logins, rotations, revocations) are group-committed: one task, started by
+    /// the first write on the tokio runtime that makes it, commits all the writes that arrived
+    /// meanwhile in one transaction, so concurrent writes share one fsync and each is
+    /// answered only once durable. Use the store on that runtime: when it shuts down, the
+    /// store's writes fail with a [`StoreError`].
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub fn sqlite(pool: SqlitePool) -> Self {
         Self {
             pool: Pool::Sqlite(pool),
             cache: None,
+            writer: Arc::default(),
         }
     }
 
@@ -119,6 +191,8 @@ impl SqlStore {
         Self {
             pool: Pool::Postgres(pool),
             cache: None,
+            #[cfg(feature = "sqlite")]
+            writer: Arc::default(),
         }
     }
 
@@ -193,6 +267,17 @@ impl SqlStore {
         Ok(a.map_err(db_error)? + b.map_err(db_error)?)
     }
 
+    /// The group commit's writer on SQLite; `None` on PostgreSQL, whose concurrent commits
+    /// share WAL flushes by themselves.
+    #[cfg(feature = "sqlite")]
+    fn sqlite_writer(&self) -> Option<&Writer> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Some(self.writer.get_or_init(|| Writer::start(pool.clone()))),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => None,
+        }
+    }
+
     fn cached(&self, jti: Option<&str>, family: Option<&str>) -> Option<bool> {
         let cache = self.cache.as_ref()?.read().ok()?;
         let now = now_secs();
@@ -222,18 +307,33 @@ impl SqlStore {
     }
 
     async fn mark_revoked(&self, family: &str) -> Result<(), StoreError> {
-        let sql =
-            "UPDATE jwt_sessions SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL";
         let now = now_secs();
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(now)
-            .bind(family)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(db_error)?;
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer() {
+            let family = family.to_owned();
+            writer.write(Write::RevokeFamily { family, now }).await?;
+        }
+        if !self.is_sqlite() {
+            on_pool!(self, |pool| sqlx::query(MARK_REVOKED_SQL)
+                .bind(now)
+                .bind(family)
+                .execute(pool)
+                .await
+                .map(|_| ()))
+            .map_err(db_error)?;
+        }
         self.remember_family(family);
         Ok(())
+    }
+
+    /// Whether writes go through SQLite's group commit rather than straight to the pool.
+    fn is_sqlite(&self) -> bool {
+        match self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => true,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(_) => false,
+        }
     }
 }
 
@@ -249,14 +349,20 @@ impl RevocationStore for SqlStore {
 
     async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<(), StoreError> {
         let until = expires_at.unwrap_or(NEVER);
-        let sql = "INSERT INTO jwt_revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
-        on_pool!(self, |pool| sqlx::query(sql)
-            .bind(jti)
-            .bind(until)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(db_error)?;
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer() {
+            let jti = jti.to_owned();
+            writer.write(Write::Revoke { jti, until }).await?;
+        }
+        if !self.is_sqlite() {
+            on_pool!(self, |pool| sqlx::query(REVOKE_SQL)
+                .bind(jti)
+                .bind(until)
+                .execute(pool)
+                .await
+                .map(|_| ()))
+            .map_err(db_error)?;
+        }
         if let Some(Ok(mut cache)) = self.cache.as_ref().map(|c| c.write()) {
             let now = now_secs();
             cache.jtis.retain(|_, exp| *exp > now);
@@ -266,19 +372,17 @@ impl RevocationStore for SqlStore {
     }
 }
 
-type FamilyRow = (
-    String,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-);
-
 impl SessionStore for SqlStore {
     async fn create(&self, session: &SessionInfo, refresh: &RefreshId) -> Result<(), StoreError> {
-        let sql = "INSERT INTO jwt_sessions (family, user_id, created_at, last_used_at, user_agent, current_jti, current_exp) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        on_pool!(self, |pool| sqlx::query(sql)
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer() {
+            let (session, refresh) = (session.clone(), refresh.clone());
+            return writer
+                .write(Write::Create { session, refresh })
+                .await
+                .map(drop);
+        }
+        on_pool!(self, |pool| sqlx::query(CREATE_SQL)
             .bind(&session.id)
             .bind(&session.user)
             .bind(session.created_at)
@@ -293,6 +397,7 @@ impl SessionStore for SqlStore {
     }
 
     /// One conditional `UPDATE` on the happy path; the row is read only when it did not swap.
+    /// On SQLite the three steps are one transaction of the group commit.
     async fn rotate(
         &self,
         family: &str,
@@ -301,10 +406,26 @@ impl SessionStore for SqlStore {
         grace: Duration,
     ) -> Result<RotateOutcome, StoreError> {
         let now = now_secs();
-        let swap = "UPDATE jwt_sessions SET retired_jti = current_jti, retired_at = $1, current_jti = $2, \
-                    current_exp = $3, last_used_at = $1 WHERE family = $4 AND current_jti = $5 \
-                    AND revoked_at IS NULL AND (current_exp IS NULL OR current_exp > $1)";
-        let swapped = on_pool!(self, |pool| sqlx::query(swap)
+        #[cfg(feature = "sqlite")]
+        if let Some(writer) = self.sqlite_writer() {
+            let write = Write::Rotate {
+                family: family.to_owned(),
+                presented: presented.to_owned(),
+                successor: successor.clone(),
+                now,
+                grace,
+            };
+            let Written::Rotated(outcome) = writer.write(write).await? else {
+                return Err(StoreError::new(
+                    "the SQLite writer answered a rotation with nothing",
+                ));
+            };
+            if outcome == RotateOutcome::Reused {
+                self.remember_family(family);
+            }
+            return Ok(outcome);
+        }
+        let swapped = on_pool!(self, |pool| sqlx::query(SWAP_SQL)
             .bind(now)
             .bind(&successor.jti)
             .bind(successor.exp)
@@ -317,28 +438,18 @@ impl SessionStore for SqlStore {
         if swapped == 1 {
             return Ok(RotateOutcome::Rotated);
         }
-        let read = "SELECT current_jti, current_exp, retired_jti, retired_at, revoked_at FROM jwt_sessions WHERE family = $1";
-        let row: Option<FamilyRow> = on_pool!(self, |pool| sqlx::query_as(read)
+        let row: Option<FamilyRow> = on_pool!(self, |pool| sqlx::query_as(READ_FAMILY_SQL)
             .bind(family)
             .fetch_optional(pool)
             .await)
         .map_err(db_error)?;
-        let Some((current, current_exp, retired, retired_at, revoked_at)) = row else {
-            return Ok(RotateOutcome::Revoked);
-        };
-        if revoked_at.is_some() || current_exp.is_some_and(|e| e <= now) {
-            return Ok(RotateOutcome::Revoked);
+        match settle(row, presented, now, grace) {
+            Settled::Outcome(outcome) => Ok(outcome),
+            Settled::Reused => {
+                self.mark_revoked(family).await?;
+                Ok(RotateOutcome::Reused)
+            }
         }
-        if retired.as_deref() == Some(presented)
-            && in_grace(now, retired_at.unwrap_or_default(), grace)
-        {
-            return Ok(RotateOutcome::Grace(RefreshId {
-                jti: current,
-                exp: current_exp,
-            }));
-        }
-        self.mark_revoked(family).await?;
-        Ok(RotateOutcome::Reused)
     }
 
     async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
