@@ -3,7 +3,9 @@
 //! same data. Every write that was answered 2xx must be there, unchanged, and
 //! no row may be half-written: each memo's title carries a checksum of its
 //! content and the number of its content's characters, checked on every row
-//! read back.
+//! read back. The same for refresh-token rotations (the session store's
+//! writes, group-committed on SQLite): every login's newest acknowledged
+//! refresh token still refreshes after the restart.
 //!
 //! Runs on SQLite (a temporary data dir; the file is also checked with
 //! `PRAGMA integrity_check`) and on PostgreSQL (a fresh database, dropped
@@ -299,6 +301,158 @@ fn title_for_content(title: &str, content: &str) -> String {
         content.chars().count(),
         checksum(content)
     )
+}
+
+/// Logins that refresh concurrently, each with its own cookie jar.
+const REFRESHERS: usize = 8;
+/// Acknowledged rotations before the kill (the refreshers keep going).
+const KILL_AFTER_ROTATIONS: usize = 200;
+
+/// The value of the cookie `name` that `client`'s jar sends to `address`.
+fn jar_cookie(jar: &reqwest::cookie::Jar, address: &str, path: &str, name: &str) -> String {
+    let url = reqwest::Url::parse(&format!("{address}{path}")).expect("a URL");
+    let cookies = jar.cookies(&url).expect("cookies");
+    cookies
+        .to_str()
+        .expect("ASCII")
+        .split("; ")
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+/// A client logged in with a jar of its own (one login: one family).
+async fn refresher_login(address: &str) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("a client");
+    let credentials = json!({ "user_name": USER, "password": PASSWORD });
+    let response = client
+        .post(format!("{address}/api/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    (client, jar)
+}
+
+/// `POST /api/auth/refresh` with the jar's refresh cookie and its CSRF value.
+async fn refresh(
+    client: &reqwest::Client,
+    jar: &reqwest::cookie::Jar,
+    address: &str,
+) -> reqwest::Result<StatusCode> {
+    let csrf = jar_cookie(jar, address, "/api/auth/refresh", "csrf_refresh_token");
+    let response = client
+        .post(format!("{address}/api/auth/refresh"))
+        .header("X-CSRF-TOKEN", csrf)
+        .send()
+        .await?;
+    Ok(response.status())
+}
+
+/// Refreshes until the server goes away; the jar keeps the newest cookies
+/// acknowledged.
+async fn refresher(
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    address: String,
+    rotations: Arc<AtomicUsize>,
+) {
+    while let Ok(status) = refresh(&client, &jar, &address).await {
+        assert_eq!(status, StatusCode::OK, "a refresh before the kill");
+        rotations.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Kills memo while logins refresh, restarts it, and presents each login's
+/// newest acknowledged refresh token. It must refresh: a rotation lost after
+/// its answer would leave the family's current token an older one, and the
+/// newest would be taken for a stolen token (401, the family revoked). If the
+/// rotation in flight at the kill was committed, the newest acknowledged
+/// token was retired a moment ago and gets that rotation's successor again
+/// (the grace window, 10 s by default, outlasts the restart).
+async fn kill_mid_refreshes_and_check(database_url: &str) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let log = dir.path().join("memo.log");
+    let (mut server, address) = start(dir.path(), database_url, &log);
+    drop(logged_in(&address, true).await);
+    let mut logins = Vec::new();
+    for _ in 0..REFRESHERS {
+        logins.push(refresher_login(&address).await);
+    }
+    let rotations = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = logins
+        .iter()
+        .map(|(client, jar)| {
+            tokio::spawn(refresher(
+                client.clone(),
+                jar.clone(),
+                address.clone(),
+                rotations.clone(),
+            ))
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while rotations.load(Ordering::SeqCst) < KILL_AFTER_ROTATIONS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "too few refreshes acknowledged; server log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    for task in tasks {
+        task.await.expect("a refresher");
+    }
+    drop(server);
+
+    let (_server, new_address) = start(dir.path(), database_url, &log);
+    for (n, (_, jar)) in logins.iter().enumerate() {
+        // The jars hold cookies for the old port: carry them over by hand.
+        let refresh_token = jar_cookie(jar, &address, "/api/auth/refresh", "refresh_token_cookie");
+        let csrf = jar_cookie(jar, &address, "/api/auth/refresh", "csrf_refresh_token");
+        let status = reqwest::Client::new()
+            .post(format!("{new_address}/api/auth/refresh"))
+            .header("Cookie", format!("refresh_token_cookie={refresh_token}"))
+            .header("X-CSRF-TOKEN", csrf)
+            .send()
+            .await
+            .expect("refresh after the restart")
+            .status();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "login {n}: its newest acknowledged refresh token was refused after the restart"
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "crash test: {} rotations acknowledged before the kill, {REFRESHERS} logins refreshed after",
+        rotations.load(Ordering::SeqCst)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_every_acknowledged_rotation_across_a_kill_9() {
+    tally::ran(tally::Backend::Sqlite);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("memo.db");
+    kill_mid_refreshes_and_check(&format!("sqlite://{}", file.display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_keeps_every_acknowledged_rotation_across_a_kill_9() {
+    let Some(database) = TempDatabase::create().await else {
+        return;
+    };
+    tally::ran(tally::Backend::Postgres);
+    kill_mid_refreshes_and_check(database.url()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
