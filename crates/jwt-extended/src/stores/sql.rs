@@ -58,6 +58,47 @@ pub(super) const MARK_REVOKED_SQL: &str =
 pub(super) const REVOKE_SQL: &str =
     "INSERT INTO jwt_revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
 
+/// Each write's statement with its values bound, for either backend: run on a PostgreSQL pool
+/// here, and on SQLite inside the group commit (`sqlite_writes.rs`).
+macro_rules! create_query {
+    ($session:expr, $refresh:expr) => {
+        sqlx::query(CREATE_SQL)
+            .bind(&$session.id)
+            .bind(&$session.user)
+            .bind($session.created_at)
+            .bind($session.last_used_at)
+            .bind($session.user_agent.as_deref())
+            .bind(&$refresh.jti)
+            .bind($refresh.exp)
+    };
+}
+
+macro_rules! swap_query {
+    ($family:expr, $presented:expr, $successor:expr, $now:expr) => {
+        sqlx::query(SWAP_SQL)
+            .bind($now)
+            .bind(&$successor.jti)
+            .bind($successor.exp)
+            .bind($family)
+            .bind($presented)
+    };
+}
+
+macro_rules! mark_revoked_query {
+    ($family:expr, $now:expr) => {
+        sqlx::query(MARK_REVOKED_SQL).bind($now).bind($family)
+    };
+}
+
+macro_rules! revoke_query {
+    ($jti:expr, $until:expr) => {
+        sqlx::query(REVOKE_SQL).bind($jti).bind($until)
+    };
+}
+
+#[cfg(feature = "sqlite")]
+pub(super) use {create_query, mark_revoked_query, revoke_query, swap_query};
+
 /// `current_jti, current_exp, retired_jti, retired_at, revoked_at` of a family.
 pub(super) type FamilyRow = (
     String,
@@ -267,15 +308,10 @@ impl SqlStore {
         Ok(a.map_err(db_error)? + b.map_err(db_error)?)
     }
 
-    /// The group commit's writer on SQLite; `None` on PostgreSQL, whose concurrent commits
-    /// share WAL flushes by themselves.
+    /// The group commit's writer for this SQLite store, started by the first write.
     #[cfg(feature = "sqlite")]
-    fn sqlite_writer(&self) -> Option<&Writer> {
-        match &self.pool {
-            Pool::Sqlite(pool) => Some(self.writer.get_or_init(|| Writer::start(pool.clone()))),
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(_) => None,
-        }
+    fn writer(&self, pool: &SqlitePool) -> &Writer {
+        self.writer.get_or_init(|| Writer::start(pool.clone()))
     }
 
     fn cached(&self, jti: Option<&str>, family: Option<&str>) -> Option<bool> {
@@ -308,32 +344,24 @@ impl SqlStore {
 
     async fn mark_revoked(&self, family: &str) -> Result<(), StoreError> {
         let now = now_secs();
-        #[cfg(feature = "sqlite")]
-        if let Some(writer) = self.sqlite_writer() {
-            let family = family.to_owned();
-            writer.write(Write::RevokeFamily { family, now }).await?;
-        }
-        if !self.is_sqlite() {
-            on_pool!(self, |pool| sqlx::query(MARK_REVOKED_SQL)
-                .bind(now)
-                .bind(family)
-                .execute(pool)
-                .await
-                .map(|_| ()))
-            .map_err(db_error)?;
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let family = family.to_owned();
+                self.writer(pool)
+                    .write(Write::RevokeFamily { family, now })
+                    .await?;
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                mark_revoked_query!(family, now)
+                    .execute(pool)
+                    .await
+                    .map_err(db_error)?;
+            }
         }
         self.remember_family(family);
         Ok(())
-    }
-
-    /// Whether writes go through SQLite's group commit rather than straight to the pool.
-    fn is_sqlite(&self) -> bool {
-        match self.pool {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(_) => true,
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(_) => false,
-        }
     }
 }
 
@@ -349,19 +377,21 @@ impl RevocationStore for SqlStore {
 
     async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<(), StoreError> {
         let until = expires_at.unwrap_or(NEVER);
-        #[cfg(feature = "sqlite")]
-        if let Some(writer) = self.sqlite_writer() {
-            let jti = jti.to_owned();
-            writer.write(Write::Revoke { jti, until }).await?;
-        }
-        if !self.is_sqlite() {
-            on_pool!(self, |pool| sqlx::query(REVOKE_SQL)
-                .bind(jti)
-                .bind(until)
-                .execute(pool)
-                .await
-                .map(|_| ()))
-            .map_err(db_error)?;
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let jti = jti.to_owned();
+                self.writer(pool)
+                    .write(Write::Revoke { jti, until })
+                    .await?;
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                revoke_query!(jti, until)
+                    .execute(pool)
+                    .await
+                    .map_err(db_error)?;
+            }
         }
         if let Some(Ok(mut cache)) = self.cache.as_ref().map(|c| c.write()) {
             let now = now_secs();
@@ -374,26 +404,20 @@ impl RevocationStore for SqlStore {
 
 impl SessionStore for SqlStore {
     async fn create(&self, session: &SessionInfo, refresh: &RefreshId) -> Result<(), StoreError> {
-        #[cfg(feature = "sqlite")]
-        if let Some(writer) = self.sqlite_writer() {
-            let (session, refresh) = (session.clone(), refresh.clone());
-            return writer
-                .write(Write::Create { session, refresh })
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let (session, refresh) = (session.clone(), refresh.clone());
+                let write = Write::Create { session, refresh };
+                self.writer(pool).write(write).await.map(drop)
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => create_query!(session, refresh)
+                .execute(pool)
                 .await
-                .map(drop);
+                .map(drop)
+                .map_err(db_error),
         }
-        on_pool!(self, |pool| sqlx::query(CREATE_SQL)
-            .bind(&session.id)
-            .bind(&session.user)
-            .bind(session.created_at)
-            .bind(session.last_used_at)
-            .bind(session.user_agent.as_deref())
-            .bind(&refresh.jti)
-            .bind(refresh.exp)
-            .execute(pool)
-            .await
-            .map(|_| ()))
-        .map_err(db_error)
     }
 
     /// One conditional `UPDATE` on the happy path; the row is read only when it did not swap.
@@ -406,48 +430,48 @@ impl SessionStore for SqlStore {
         grace: Duration,
     ) -> Result<RotateOutcome, StoreError> {
         let now = now_secs();
-        #[cfg(feature = "sqlite")]
-        if let Some(writer) = self.sqlite_writer() {
-            let write = Write::Rotate {
-                family: family.to_owned(),
-                presented: presented.to_owned(),
-                successor: successor.clone(),
-                now,
-                grace,
-            };
-            let Written::Rotated(outcome) = writer.write(write).await? else {
-                return Err(StoreError::new(
-                    "the SQLite writer answered a rotation with nothing",
-                ));
-            };
-            if outcome == RotateOutcome::Reused {
-                self.remember_family(family);
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let write = Write::Rotate {
+                    family: family.to_owned(),
+                    presented: presented.to_owned(),
+                    successor: successor.clone(),
+                    now,
+                    grace,
+                };
+                let Written::Rotated(outcome) = self.writer(pool).write(write).await? else {
+                    return Err(StoreError::new(
+                        "the SQLite writer answered a rotation with nothing",
+                    ));
+                };
+                if outcome == RotateOutcome::Reused {
+                    self.remember_family(family);
+                }
+                Ok(outcome)
             }
-            return Ok(outcome);
-        }
-        let swapped = on_pool!(self, |pool| sqlx::query(SWAP_SQL)
-            .bind(now)
-            .bind(&successor.jti)
-            .bind(successor.exp)
-            .bind(family)
-            .bind(presented)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(db_error)?;
-        if swapped == 1 {
-            return Ok(RotateOutcome::Rotated);
-        }
-        let row: Option<FamilyRow> = on_pool!(self, |pool| sqlx::query_as(READ_FAMILY_SQL)
-            .bind(family)
-            .fetch_optional(pool)
-            .await)
-        .map_err(db_error)?;
-        match settle(row, presented, now, grace) {
-            Settled::Outcome(outcome) => Ok(outcome),
-            Settled::Reused => {
-                self.mark_revoked(family).await?;
-                Ok(RotateOutcome::Reused)
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(pool) => {
+                let swapped = swap_query!(family, presented, successor, now)
+                    .execute(pool)
+                    .await
+                    .map_err(db_error)?
+                    .rows_affected();
+                if swapped == 1 {
+                    return Ok(RotateOutcome::Rotated);
+                }
+                let row: Option<FamilyRow> = sqlx::query_as(READ_FAMILY_SQL)
+                    .bind(family)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db_error)?;
+                match settle(row, presented, now, grace) {
+                    Settled::Outcome(outcome) => Ok(outcome),
+                    Settled::Reused => {
+                        self.mark_revoked(family).await?;
+                        Ok(RotateOutcome::Reused)
+                    }
+                }
             }
         }
     }

@@ -14,7 +14,10 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    sql::{CREATE_SQL, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL, Settled, settle},
+    sql::{
+        CREATE_SQL, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL, Settled, create_query,
+        mark_revoked_query, revoke_query, settle, swap_query,
+    },
     traits::{RefreshId, RotateOutcome, SessionInfo, StoreError},
 };
 
@@ -74,12 +77,8 @@ impl Writer {
     /// Queues `write` and waits until it is committed (or failed).
     pub(super) async fn write(&self, write: Write) -> Result<Written, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { write, reply })
-            .map_err(|_| StoreError::new("the SQLite writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| StoreError::new("the SQLite writer has stopped"))?
+        self.jobs.send(Job { write, reply }).map_err(stopped)?;
+        answer.await.map_err(stopped)?
     }
 }
 
@@ -109,6 +108,10 @@ async fn commit(pool: &SqlitePool, jobs: Vec<Job>) {
         // The caller may have gone (its request was cancelled); the write stands.
         let _ = job.reply.send(answer);
     }
+}
+
+fn stopped<E>(_: E) -> StoreError {
+    StoreError::new("the SQLite writer has stopped")
 }
 
 fn no_answer() -> StoreError {
@@ -149,17 +152,7 @@ async fn run_sql(conn: &mut SqliteConnection, sql: &str) -> Result<(), StoreErro
 
 async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<Written, StoreError> {
     let done = match write {
-        Write::Create { session, refresh } => sqlx::query(CREATE_SQL)
-            .bind(&session.id)
-            .bind(&session.user)
-            .bind(session.created_at)
-            .bind(session.last_used_at)
-            .bind(session.user_agent.as_deref())
-            .bind(&refresh.jti)
-            .bind(refresh.exp)
-            .execute(&mut *conn)
-            .await
-            .map(drop),
+        Write::Create { session, refresh } => create_query!(session, refresh).execute(&mut *conn),
         Write::Rotate {
             family,
             presented,
@@ -167,20 +160,10 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<Written, St
             now,
             grace,
         } => return rotate(conn, family, presented, successor, *now, *grace).await,
-        Write::Revoke { jti, until } => sqlx::query(REVOKE_SQL)
-            .bind(jti)
-            .bind(until)
-            .execute(&mut *conn)
-            .await
-            .map(drop),
-        Write::RevokeFamily { family, now } => sqlx::query(MARK_REVOKED_SQL)
-            .bind(now)
-            .bind(family)
-            .execute(&mut *conn)
-            .await
-            .map(drop),
+        Write::Revoke { jti, until } => revoke_query!(jti, until).execute(&mut *conn),
+        Write::RevokeFamily { family, now } => mark_revoked_query!(family, now).execute(&mut *conn),
     };
-    done.map(|()| Written::Done).map_err(StoreError::new)
+    done.await.map(|_| Written::Done).map_err(StoreError::new)
 }
 
 async fn rotate(
@@ -191,12 +174,7 @@ async fn rotate(
     now: i64,
     grace: Duration,
 ) -> Result<Written, StoreError> {
-    let swapped = sqlx::query(SWAP_SQL)
-        .bind(now)
-        .bind(&successor.jti)
-        .bind(successor.exp)
-        .bind(family)
-        .bind(presented)
+    let swapped = swap_query!(family, presented, successor, now)
         .execute(&mut *conn)
         .await
         .map_err(StoreError::new)?
@@ -212,9 +190,7 @@ async fn rotate(
     let outcome = match settle(row, presented, now, grace) {
         Settled::Outcome(outcome) => outcome,
         Settled::Reused => {
-            sqlx::query(MARK_REVOKED_SQL)
-                .bind(now)
-                .bind(family)
+            mark_revoked_query!(family, now)
                 .execute(&mut *conn)
                 .await
                 .map_err(StoreError::new)?;
