@@ -79,6 +79,14 @@ fn title_for(writer: usize, n: usize, content: &str) -> String {
 
 /// A logged-in client and its CSRF value.
 async fn logged_in(address: &str, register: bool) -> (reqwest::Client, String) {
+    let (client, jar) = login(address, register).await;
+    let csrf = jar_cookie(&jar, address, "/", "csrf_access_token");
+    (client, csrf)
+}
+
+/// A client logged in (registered first if asked) with a cookie jar of its
+/// own: one login, one refresh-token family.
+async fn login(address: &str, register: bool) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -102,16 +110,7 @@ async fn logged_in(address: &str, register: bool) -> (reqwest::Client, String) {
         .await
         .expect("login");
     assert_eq!(response.status(), StatusCode::OK);
-    let url = reqwest::Url::parse(address).expect("a URL");
-    let cookies = jar.cookies(&url).expect("cookies");
-    let csrf = cookies
-        .to_str()
-        .expect("ASCII")
-        .split("; ")
-        .find_map(|pair| pair.strip_prefix("csrf_access_token="))
-        .expect("the CSRF cookie")
-        .to_owned();
-    (client, csrf)
+    (client, jar)
 }
 
 /// One write as sent.
@@ -321,25 +320,6 @@ fn jar_cookie(jar: &reqwest::cookie::Jar, address: &str, path: &str, name: &str)
         .to_owned()
 }
 
-/// A client logged in with a jar of its own (one login: one family).
-async fn refresher_login(address: &str) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("a client");
-    let credentials = json!({ "user_name": USER, "password": PASSWORD });
-    let response = client
-        .post(format!("{address}/api/auth/login"))
-        .json(&credentials)
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(response.status(), StatusCode::OK);
-    (client, jar)
-}
-
 /// `POST /api/auth/refresh` with the jar's refresh cookie and its CSRF value.
 async fn refresh(
     client: &reqwest::Client,
@@ -380,10 +360,9 @@ async fn kill_mid_refreshes_and_check(database_url: &str) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let log = dir.path().join("memo.log");
     let (mut server, address) = start(dir.path(), database_url, &log);
-    drop(logged_in(&address, true).await);
-    let mut logins = Vec::new();
-    for _ in 0..REFRESHERS {
-        logins.push(refresher_login(&address).await);
+    let mut logins = vec![login(&address, true).await];
+    for _ in 1..REFRESHERS {
+        logins.push(login(&address, false).await);
     }
     let rotations = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = logins
