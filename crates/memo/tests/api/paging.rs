@@ -24,6 +24,7 @@ backend_tests!(
     search_combines_with_archived_order_and_paging,
     search_with_more_matches_than_the_index_serves_pages_them_all,
     a_rare_short_word_is_found_past_pages_cut_short,
+    search_in_a_large_account_pages_exactly_in_every_order,
     bad_parameters_are_400_naming_the_parameter,
     forged_and_foreign_cursors_are_400,
 );
@@ -410,6 +411,60 @@ async fn a_rare_short_word_is_found_past_pages_cut_short(app: TestApp) {
     let (memos, pages) = all_pages(&app, "/api/memos?q=会議&limit=10").await;
     assert_eq!(memos, vec![rare], "found, once");
     assert!(pages >= 2, "the first call could not read all 1,101 memos");
+}
+
+async fn search_in_a_large_account_pages_exactly_in_every_order(app: TestApp) {
+    app.signed_in_user().await;
+    // 4,300 memos: more than PostgreSQL's search reads in one call by
+    // windows of the list (4 of at least 1,024 memos), so a page is found in
+    // one window or several, and a word rare in the account by the index.
+    let created = create_many(&app, 4_300, |i| {
+        let word = match i {
+            3 => "極秘の議題",
+            _ if i % 97 == 0 => "週次議事録",
+            _ => "日記",
+        };
+        (format!("memo {i}"), format!("{word} {i}"))
+    })
+    .await;
+    // Edit every 89th memo, so that -updated_at differs from the id orders.
+    let mut edited = Vec::new();
+    for memo in created.iter().step_by(89) {
+        let id = memo["id"].as_i64().expect("id");
+        edited.push(patch(&app, id, &json!({ "title": format!("edited {id}") })).await);
+    }
+    let with = |word: &str| -> Vec<i64> {
+        created
+            .iter()
+            .filter(|m| m["content"].as_str().is_some_and(|c| c.contains(word)))
+            .map(|m| m["id"].as_i64().expect("id"))
+            .collect()
+    };
+    let matching = with("議事録");
+    assert_eq!(matching.len(), 45);
+    let rare = with("極秘");
+    for order in ["id", "-id", "-updated_at"] {
+        for limit in [1, 7, 200] {
+            let path = format!(
+                "/api/memos?q={}&order={order}&limit={limit}",
+                urlencode("議事録")
+            );
+            let (memos, _) = all_pages(&app, &path).await;
+            assert_sorted(order, &memos);
+            let mut got = ids(&memos);
+            got.sort_unstable();
+            assert_eq!(got, matching, "{path}");
+        }
+        // The rare word of one of the oldest memos: found by the first
+        // call, even where the list reaches it last.
+        let path = format!("/api/memos?q={}&order={order}&limit=1", urlencode("極秘の"));
+        let (memos, next) = page(&app, &path).await;
+        assert_eq!(ids(&memos), rare, "{path}");
+        assert_eq!(next, None, "{path}");
+    }
+    let (recent, _) = page(&app, "/api/memos?q=edited&order=-updated_at&limit=2").await;
+    let expected: Vec<i64> = ids(&edited).into_iter().rev().take(2).collect();
+    assert_eq!(ids(&recent), expected, "the last edited first");
 }
 
 async fn bad_parameters_are_400_naming_the_parameter(app: TestApp) {

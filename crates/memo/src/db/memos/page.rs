@@ -17,8 +17,9 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// A search with at most this many matches in the account (and archived
 /// state) is answered from the trigram index: every match is fetched, sorted
 /// and paged, so a rare word is found however large the account is. With
-/// more matches, the page is found by [`SEARCH_SCAN`] instead, which stops as
-/// soon as the page is full, and a word that common fills it quickly.
+/// more matches, the page is found by [`SEARCH_SCAN`] instead (SQLite), or
+/// from the windows of the list PostgreSQL read first, and a word that
+/// common fills the page quickly.
 pub const SEARCH_CANDIDATES: i64 = 1_000;
 
 /// The most memos one search call reads in the list's order when the index

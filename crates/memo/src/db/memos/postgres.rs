@@ -6,10 +6,17 @@
 //! page is full), and at 100,000 memos the wrong one read the whole table.
 //!
 //! The search index is `memos_search`, a GIN index over `user_id`, `archived`
-//! (btree_gin) and the trigrams of `title` and `content` (pg_trgm, migration
-//! 0003), so an `ILIKE '%text%'` within one owner's memos reads that owner's
-//! matching entries only. PostgreSQL keeps it in step with every write in the
-//! write's own transaction, as any index.
+//! (btree_gin), `window_keys` (the memo's place in the list, migration 0006)
+//! and the trigrams of `title` and `content` (pg_trgm), so an
+//! `ILIKE '%text%'` reads either one owner's matching entries or only those
+//! of one window of the owner's list. PostgreSQL keeps it in step with every
+//! write in the write's own transaction, as any index.
+//!
+//! A search ([`page`]) reads windows of the list first: a page of a common
+//! word is found in the first window or two, at the same cost in any
+//! account. A word the windows do not fill the page with is rare, and its
+//! matches are read from the index whole (up to [`SEARCH_CANDIDATES`]); if it
+//! has more, the page is cut short after the windows read.
 
 use sqlx::{PgPool, Row as _, postgres::PgRow};
 use time::{OffsetDateTime, macros::datetime};
@@ -112,6 +119,12 @@ macro_rules! scan_end_sql {
     };
 }
 
+/// The windows' matches in order, then their marker rows (see [`Windowed`]).
+const WINDOWED_SEARCH: &str = "SELECT id, title, content, archived, created_at, updated_at, kind \
+     FROM memo_search_windows($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     WITH ORDINALITY AS w (id, title, content, archived, created_at, updated_at, kind, n) \
+     ORDER BY n";
+
 const SELECT_MEMO: &str = concat!(
     "SELECT ",
     columns!(),
@@ -183,12 +196,98 @@ pub(super) async fn page(pool: &PgPool, request: &PageRequest<'_>) -> Result<Pag
         return list(pool, request).await;
     };
     let pattern = like_pattern(search);
-    if has_trigram(search)
-        && let Some(page) = indexed_search(pool, request, &pattern).await?
-    {
+    if !has_trigram(search) {
+        return scan(pool, request, &pattern).await;
+    }
+    let partial = match windowed_search(pool, request, &pattern).await? {
+        Windowed::Page(page) => return Ok(page),
+        Windowed::Partial(page) => Some(page),
+        Windowed::Uncovered => None,
+    };
+    // A rare word: its few matches, wherever they are, from the index.
+    if let Some(page) = indexed_search(pool, request, &pattern).await? {
         return Ok(page);
     }
-    scan(pool, request, &pattern).await
+    match partial {
+        Some(page) => Ok(page),
+        None => scan(pool, request, &pattern).await,
+    }
+}
+
+/// What [`windowed_search`] found.
+enum Windowed {
+    /// The page, as the list's order has it.
+    Page(Page),
+    /// The matches of the windows read, fewer than a page, with `next` after
+    /// the last window: the word is rare in this part of the list.
+    Partial(Page),
+    /// The list's memos lie too far apart for the window entries (ids or
+    /// times beyond their top level).
+    Uncovered,
+}
+
+/// Memos per window: enough to fill the page with a word in 1 memo of 128.
+fn search_window(limit: i64) -> i64 {
+    ((limit + 1) * 128).clamp(1_024, 16_384)
+}
+
+/// Windows one call reads at most before it asks the index for a rare word.
+const SEARCH_WINDOWS: i32 = 4;
+
+/// The page from windows of the list (`memo_search_windows`, migration
+/// 0006): a few thousand memos at a time, of which only the matches are
+/// read, so the cost is that of the windows read, not of the account.
+async fn windowed_search(
+    pool: &PgPool,
+    request: &PageRequest<'_>,
+    pattern: &str,
+) -> Result<Windowed, DbError> {
+    let (id, updated_at) = position_binds(request);
+    let limit = request.limit();
+    let rows = sqlx::query(WINDOWED_SEARCH)
+        .bind(request.user_id)
+        .bind(request.archived)
+        .bind(pattern)
+        .bind(order_code(request.order))
+        .bind(id)
+        .bind(updated_at)
+        .bind(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+        .bind(i32::try_from(search_window(limit)).unwrap_or(i32::MAX))
+        .bind(SEARCH_WINDOWS)
+        .fetch_all(pool)
+        .await?;
+    let mut memos = Vec::with_capacity(rows.len());
+    let mut resume = None;
+    for row in &rows {
+        match row.try_get::<i32, _>("kind")? {
+            0 => memos.push(memo_from_row(row)?),
+            1 => {
+                resume = Some(Position {
+                    id: row.try_get("id")?,
+                    updated_at: row.try_get("updated_at")?,
+                });
+            }
+            _ => return Ok(Windowed::Uncovered),
+        }
+    }
+    Ok(match resume {
+        Some(next) if i64::try_from(memos.len()).unwrap_or(i64::MAX) <= limit => {
+            Windowed::Partial(Page {
+                memos,
+                next: Some(next),
+            })
+        }
+        _ => Windowed::Page(Page::from_rows(memos, limit)),
+    })
+}
+
+/// `memo_search_windows`' code for an order.
+fn order_code(order: Order) -> i32 {
+    match order {
+        Order::Id => 0,
+        Order::IdDesc => 1,
+        Order::UpdatedDesc => 2,
+    }
 }
 
 async fn list(pool: &PgPool, request: &PageRequest<'_>) -> Result<Page, DbError> {
@@ -353,6 +452,7 @@ pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
     vec![
         ("list by id", list_sql!(Id)),
         ("list by -updated_at", list_sql!(UpdatedDesc)),
+        ("search by windows", WINDOWED_SEARCH),
         (
             "search by -updated_at",
             indexed_search_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),

@@ -1,0 +1,200 @@
+-- ?q= on PostgreSQL at any account size: the page is looked for in windows of
+-- the list, each a few thousand memos long, instead of among all the owner's
+-- matches.
+--
+-- memo_search_hits (0005) reads every match of the owner through the trigram
+-- index, then orders them: 2-4 ms for a word in 1 memo of 100 at 100,000
+-- memos, growing with the account. A window is read from the list's b-tree
+-- (its first and last memo: index only), and only the window's matches are
+-- read, by ANDing the trigram entries with entries that name the window.
+--
+-- Those entries are `window_keys`: each memo's position in the list, its id
+-- and its `updated_at` (in microseconds), cut into buckets of 2^level at a
+-- ladder of levels (ids: 2^4 to 2^40, times: 2^12 us to 2^50 us, every other
+-- power of two), each bucket hashed with the owner and archived state into
+-- one bigint. A window is covered by at most 4 buckets of one level, the
+-- finest that fits, so the buckets hold the window and at most a few times
+-- its length around it; the window's own bounds are then checked on the rows.
+-- A hash collision only adds a candidate that those checks drop. The keys are
+-- a generated column, kept by PostgreSQL in step with every write, in the
+-- write's own transaction, as the index is.
+
+CREATE FUNCTION memo_window_levels(dim INT) RETURNS SETOF INT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT generate_series(CASE dim WHEN 0 THEN 4 ELSE 12 END, CASE dim WHEN 0 THEN 40 ELSE 50 END, 2)
+$$;
+
+-- One bucket's entry: dim 0 is the id, dim 1 is `updated_at`.
+CREATE FUNCTION memo_window_key(owner BIGINT, arch BOOLEAN, dim INT, level INT, bucket BIGINT)
+RETURNS BIGINT LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT hashint8extended(bucket, hashint8extended(owner, arch::int * 128 + dim * 64 + level))
+$$;
+
+CREATE FUNCTION memo_micros(t TIMESTAMPTZ) RETURNS BIGINT
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (extract(epoch FROM t) * 1000000)::bigint
+$$;
+
+CREATE FUNCTION memo_window_keys(owner BIGINT, arch BOOLEAN, id BIGINT, updated TIMESTAMPTZ)
+RETURNS BIGINT[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY(
+        SELECT memo_window_key(owner, arch, 0, g, id >> g) FROM memo_window_levels(0) AS g
+        UNION ALL
+        SELECT memo_window_key(owner, arch, 1, g, memo_micros(updated) >> g) FROM memo_window_levels(1) AS g)
+$$;
+
+-- The entries of the finest level's buckets (at most 4) that hold lo..hi;
+-- NULL when no level's do (a span beyond the ladder's top).
+CREATE FUNCTION memo_window_cover(owner BIGINT, arch BOOLEAN, dim INT, lo BIGINT, hi BIGINT)
+RETURNS BIGINT[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY(SELECT memo_window_key(owner, arch, dim, g, b) FROM generate_series(lo >> g, hi >> g) AS b)
+    FROM memo_window_levels(dim) AS g
+    WHERE (hi >> g) - (lo >> g) <= 3
+    ORDER BY g
+    LIMIT 1
+$$;
+
+ALTER TABLE memos ADD COLUMN window_keys BIGINT[]
+    GENERATED ALWAYS AS (memo_window_keys(user_id, archived, id, updated_at)) STORED;
+
+-- The search index, with the window entries beside the trigrams.
+DROP INDEX memos_search;
+CREATE INDEX memos_search ON memos
+    USING gin (user_id, archived, window_keys, title gin_trgm_ops, content gin_trgm_ops)
+    WITH (gin_pending_list_limit = 64);
+
+-- The matches within one window, in the list's order (`ord`: 0 id, 1 -id,
+-- 2 -updated_at): after the position (after_id, after_at), up to and with
+-- the window's last memo (end_id, end_at). Planned once per connection: the
+-- only index that holds `window_keys` is the GIN index, and the other
+-- conditions are written so that no b-tree serves them, so the plan is the
+-- bitmap AND of the window's and the text's entries whatever the statistics.
+CREATE FUNCTION memo_window_hits(owner BIGINT, arch BOOLEAN, pattern TEXT, ord INT, keys BIGINT[],
+    after_id BIGINT, after_at TIMESTAMPTZ, end_id BIGINT, end_at TIMESTAMPTZ, need INT)
+RETURNS TABLE (id BIGINT, title TEXT, content TEXT, archived BOOLEAN,
+    created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ)
+LANGUAGE plpgsql STABLE
+SET enable_seqscan = off
+SET enable_indexscan = off
+SET jit = off
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF ord = 0 THEN
+        RETURN QUERY SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
+            FROM memos AS m
+            WHERE m.window_keys && keys AND (m.title ILIKE pattern OR m.content ILIKE pattern)
+              AND m.user_id + 0 = owner AND m.archived::int = arch::int
+              AND m.id + 0 > after_id AND m.id + 0 <= end_id
+            ORDER BY m.id LIMIT need;
+    ELSIF ord = 1 THEN
+        RETURN QUERY SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
+            FROM memos AS m
+            WHERE m.window_keys && keys AND (m.title ILIKE pattern OR m.content ILIKE pattern)
+              AND m.user_id + 0 = owner AND m.archived::int = arch::int
+              AND m.id + 0 < after_id AND m.id + 0 >= end_id
+            ORDER BY m.id DESC LIMIT need;
+    ELSE
+        RETURN QUERY SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
+            FROM memos AS m
+            WHERE m.window_keys && keys AND (m.title ILIKE pattern OR m.content ILIKE pattern)
+              AND m.user_id + 0 = owner AND m.archived::int = arch::int
+              AND (m.updated_at + interval '0', m.id + 0) < (after_at, after_id)
+              AND (m.updated_at + interval '0', m.id + 0) >= (end_at, end_id)
+            ORDER BY m.updated_at DESC, m.id DESC LIMIT need;
+    END IF;
+END
+$$;
+
+-- The first `need` matches after the position, window by window (`win`
+-- memos each, at most `windows` of them). Rows of kind 0 are the matches, in
+-- order. Then, when the page is not full but the list goes on, one row of
+-- kind 1 carries the last window's end (id, updated_at): everything up to it
+-- has been searched. A row of kind 2 (only) says that a window spans more than
+-- the buckets can cover, and the caller searches otherwise.
+CREATE FUNCTION memo_search_windows(owner BIGINT, arch BOOLEAN, pattern TEXT, ord INT,
+    after_id BIGINT, after_at TIMESTAMPTZ, need INT, win INT, windows INT)
+RETURNS TABLE (id BIGINT, title TEXT, content TEXT, archived BOOLEAN,
+    created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, kind INT)
+LANGUAGE plpgsql STABLE
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    first_id BIGINT;
+    first_at TIMESTAMPTZ;
+    end_id BIGINT;
+    end_at TIMESTAMPTZ;
+    at_end BOOLEAN;
+    keys BIGINT[];
+    found_now INT;
+    wanted INT := need;
+BEGIN
+    FOR pass IN 1..windows LOOP
+        IF ord = 0 THEN
+            SELECT m.id INTO first_id FROM memos AS m
+                WHERE m.user_id = owner AND m.archived = arch AND m.id > after_id
+                ORDER BY m.user_id, m.archived, m.id LIMIT 1;
+            SELECT m.id INTO end_id FROM memos AS m
+                WHERE m.user_id = owner AND m.archived = arch AND m.id > after_id
+                ORDER BY m.user_id, m.archived, m.id OFFSET win - 1 LIMIT 1;
+            at_end := end_id IS NULL;
+            IF at_end THEN
+                SELECT m.id INTO end_id FROM memos AS m
+                    WHERE m.user_id = owner AND m.archived = arch
+                    ORDER BY m.user_id DESC, m.archived DESC, m.id DESC LIMIT 1;
+            END IF;
+        ELSIF ord = 1 THEN
+            SELECT m.id INTO first_id FROM memos AS m
+                WHERE m.user_id = owner AND m.archived = arch AND m.id < after_id
+                ORDER BY m.user_id DESC, m.archived DESC, m.id DESC LIMIT 1;
+            SELECT m.id INTO end_id FROM memos AS m
+                WHERE m.user_id = owner AND m.archived = arch AND m.id < after_id
+                ORDER BY m.user_id DESC, m.archived DESC, m.id DESC OFFSET win - 1 LIMIT 1;
+            at_end := end_id IS NULL;
+            IF at_end THEN
+                SELECT m.id INTO end_id FROM memos AS m
+                    WHERE m.user_id = owner AND m.archived = arch
+                    ORDER BY m.user_id, m.archived, m.id LIMIT 1;
+            END IF;
+        ELSE
+            SELECT m.id, m.updated_at INTO first_id, first_at FROM memos AS m
+                WHERE m.user_id = owner AND m.archived = arch
+                  AND (m.updated_at, m.id) < (after_at, after_id)
+                ORDER BY m.user_id DESC, m.archived DESC, m.updated_at DESC, m.id DESC LIMIT 1;
+            SELECT m.id, m.updated_at INTO end_id, end_at FROM memos AS m
+                WHERE m.user_id = owner AND m.archived = arch
+                  AND (m.updated_at, m.id) < (after_at, after_id)
+                ORDER BY m.user_id DESC, m.archived DESC, m.updated_at DESC, m.id DESC OFFSET win - 1 LIMIT 1;
+            at_end := end_id IS NULL;
+            IF at_end THEN
+                SELECT m.id, m.updated_at INTO end_id, end_at FROM memos AS m
+                    WHERE m.user_id = owner AND m.archived = arch
+                    ORDER BY m.user_id, m.archived, m.updated_at, m.id LIMIT 1;
+            END IF;
+        END IF;
+        EXIT WHEN first_id IS NULL;
+        keys := CASE ord
+            WHEN 0 THEN memo_window_cover(owner, arch, 0, first_id, end_id)
+            WHEN 1 THEN memo_window_cover(owner, arch, 0, end_id, first_id)
+            ELSE memo_window_cover(owner, arch, 1, memo_micros(end_at), memo_micros(first_at))
+        END;
+        IF keys IS NULL THEN
+            RETURN QUERY SELECT NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::BOOLEAN,
+                NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ, 2;
+            RETURN;
+        END IF;
+        RETURN QUERY SELECT h.*, 0 FROM memo_window_hits(owner, arch, pattern, ord, keys,
+            after_id, after_at, end_id, end_at, wanted) AS h;
+        GET DIAGNOSTICS found_now = ROW_COUNT;
+        wanted := wanted - found_now;
+        EXIT WHEN wanted <= 0 OR at_end;
+        after_id := end_id;
+        after_at := end_at;
+        IF pass = windows THEN
+            RETURN QUERY SELECT m.id, NULL::TEXT, NULL::TEXT, NULL::BOOLEAN,
+                NULL::TIMESTAMPTZ, m.updated_at, 1 FROM memos AS m WHERE m.id = end_id;
+        END IF;
+    END LOOP;
+END
+$$;
