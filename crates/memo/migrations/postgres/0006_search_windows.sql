@@ -126,12 +126,26 @@ CREATE INDEX memos_search ON memos
     USING gin (user_id, archived, window_keys, title gin_trgm_ops, content gin_trgm_ops)
     WITH (gin_pending_list_limit = 64);
 
--- The matches within one window, in the list's order (`ord`: 0 id, 1 -id,
--- 2 -updated_at): after the position (after_id, after_at), up to and with
--- the window's last memo (end_id, end_at). Planned once per connection: the
--- only index that holds `window_keys` is the GIN index, and the other
--- conditions are written so that no b-tree serves them, so the plan is the
--- bitmap AND of the window's and the text's entries whatever the statistics.
+-- Whether a memo at (id, at) lies in a window, in the list's order `ord`
+-- (0 id, 1 -id, 2 -updated_at): after the position (after_id, after_at), up
+-- to and with the window's end (end_id, end_at). A CASE, so that no b-tree
+-- can serve it: it only filters the rows the search index gave.
+CREATE FUNCTION memo_in_window(ord INT, id BIGINT, at TIMESTAMPTZ,
+    after_id BIGINT, after_at TIMESTAMPTZ, end_id BIGINT, end_at TIMESTAMPTZ)
+RETURNS BOOLEAN LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE ord
+        WHEN 0 THEN id > after_id AND id <= end_id
+        WHEN 1 THEN id < after_id AND id >= end_id
+        ELSE (at, id) < (after_at, after_id) AND (at, id) >= (end_at, end_id)
+    END
+$$;
+
+-- The matches within one window, in the list's order. The only index that
+-- holds `window_keys` is the GIN index, and the other conditions are written
+-- so that no b-tree serves them, so the plan is the bitmap AND of the
+-- window's and the text's entries whatever the statistics; the title's and
+-- the content's matches are read apart and joined (with `OR`, the planner
+-- read the window's entries alone and filtered them all by `ILIKE`).
 CREATE FUNCTION memo_window_hits(owner BIGINT, arch BOOLEAN, pattern TEXT, ord INT, keys BIGINT[],
     after_id BIGINT, after_at TIMESTAMPTZ, end_id BIGINT, end_at TIMESTAMPTZ, need INT)
 RETURNS TABLE (id BIGINT, title TEXT, content TEXT, archived BOOLEAN,
@@ -146,51 +160,23 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 BEGIN
-    IF ord = 0 THEN
-        RETURN QUERY SELECT u.* FROM (
-                SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
-                FROM memos AS m
-                WHERE m.window_keys && keys AND m.title ILIKE pattern
-                  AND m.user_id + 0 = owner AND m.archived::int = arch::int
-                  AND m.id + 0 > after_id AND m.id + 0 <= end_id
-            UNION
-                SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
-                FROM memos AS m
-                WHERE m.window_keys && keys AND m.content ILIKE pattern
-                  AND m.user_id + 0 = owner AND m.archived::int = arch::int
-                  AND m.id + 0 > after_id AND m.id + 0 <= end_id
-            ) AS u ORDER BY u.id LIMIT need;
-    ELSIF ord = 1 THEN
-        RETURN QUERY SELECT u.* FROM (
-                SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
-                FROM memos AS m
-                WHERE m.window_keys && keys AND m.title ILIKE pattern
-                  AND m.user_id + 0 = owner AND m.archived::int = arch::int
-                  AND m.id + 0 < after_id AND m.id + 0 >= end_id
-            UNION
-                SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
-                FROM memos AS m
-                WHERE m.window_keys && keys AND m.content ILIKE pattern
-                  AND m.user_id + 0 = owner AND m.archived::int = arch::int
-                  AND m.id + 0 < after_id AND m.id + 0 >= end_id
-            ) AS u ORDER BY u.id DESC LIMIT need;
-    ELSE
-        RETURN QUERY SELECT u.* FROM (
-                SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
-                FROM memos AS m
-                WHERE m.window_keys && keys AND m.title ILIKE pattern
-                  AND m.user_id + 0 = owner AND m.archived::int = arch::int
-                  AND (m.updated_at + interval '0', m.id + 0) < (after_at, after_id)
-                  AND (m.updated_at + interval '0', m.id + 0) >= (end_at, end_id)
-            UNION
-                SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
-                FROM memos AS m
-                WHERE m.window_keys && keys AND m.content ILIKE pattern
-                  AND m.user_id + 0 = owner AND m.archived::int = arch::int
-                  AND (m.updated_at + interval '0', m.id + 0) < (after_at, after_id)
-                  AND (m.updated_at + interval '0', m.id + 0) >= (end_at, end_id)
-            ) AS u ORDER BY u.updated_at DESC, u.id DESC LIMIT need;
-    END IF;
+    RETURN QUERY SELECT u.* FROM (
+            SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
+            FROM memos AS m
+            WHERE m.window_keys && keys AND m.title ILIKE pattern
+              AND m.user_id + 0 = owner AND m.archived::int = arch::int
+              AND memo_in_window(ord, m.id, m.updated_at, after_id, after_at, end_id, end_at)
+        UNION
+            SELECT m.id, m.title, m.content, m.archived, m.created_at, m.updated_at
+            FROM memos AS m
+            WHERE m.window_keys && keys AND m.content ILIKE pattern
+              AND m.user_id + 0 = owner AND m.archived::int = arch::int
+              AND memo_in_window(ord, m.id, m.updated_at, after_id, after_at, end_id, end_at)
+        ) AS u
+        ORDER BY CASE WHEN ord = 0 THEN u.id END,
+            CASE WHEN ord = 2 THEN u.updated_at END DESC,
+            u.id DESC
+        LIMIT need;
 END
 $$;
 
