@@ -270,14 +270,13 @@ async fn windowed_search(
             _ => return Ok(Windowed::Uncovered),
         }
     }
+    // A resume row comes only after a short page.
     Ok(match resume {
-        Some(next) if i64::try_from(memos.len()).unwrap_or(i64::MAX) <= limit => {
-            Windowed::Partial(Page {
-                memos,
-                next: Some(next),
-            })
-        }
-        _ => Windowed::Page(Page::from_rows(memos, limit)),
+        Some(next) => Windowed::Partial(Page {
+            memos,
+            next: Some(next),
+        }),
+        None => Windowed::Page(Page::from_rows(memos, limit)),
     })
 }
 
