@@ -86,7 +86,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `sqlite` | `SqlStore::sqlite`: revocations and sessions in SQLite (sqlx) |
-//! | `postgres` | `SqlStore::postgres`: the same in PostgreSQL |
+//! | `postgres` | `SqlStore::postgres`: the same in PostgreSQL; `with_shared_cache()` answers revocation checks from memory on every instance, kept current by LISTEN/NOTIFY |
 //! | `redis` | `RedisStore`: the same in Redis, answered from memory kept current by pub/sub |
 //! | `remote-jwks` | `RemoteJwks`: verify with another service's JWKS, fetched with reqwest and rustls |
 //!

@@ -1,5 +1,6 @@
 //! One suite for every store: the contract of `RevocationStore` and `SessionStore`, run against
-//! the memory store, SQLite (with and without its local cache), PostgreSQL and Redis.
+//! the memory store, SQLite (with and without its local cache), PostgreSQL (with and without
+//! its shared cache) and Redis.
 //!
 //! PostgreSQL and Redis are the local services (`POSTGRES_ADMIN_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; `REDIS_URL`, default `redis://127.0.0.1:6379`);
@@ -137,6 +138,21 @@ async fn postgres() -> Option<Fixture<jwt_extended::SqlStore>> {
     Some(Fixture {
         store,
         cleanup: Some(Box::pin(cleanup)),
+    })
+}
+
+/// PostgreSQL with the revocation cache shared by LISTEN/NOTIFY.
+#[cfg(feature = "postgres")]
+async fn postgres_shared() -> Option<Fixture<jwt_extended::SqlStore>> {
+    let fixture = postgres().await?;
+    Some(Fixture {
+        store: fixture
+            .store
+            .clone()
+            .with_shared_cache()
+            .await
+            .expect("listen"),
+        cleanup: fixture.cleanup,
     })
 }
 
@@ -402,5 +418,7 @@ store_tests!(sqlite_store, sqlite);
 store_tests!(sqlite_store_with_local_cache, sqlite_cached);
 #[cfg(feature = "postgres")]
 store_tests!(postgres_store, postgres);
+#[cfg(feature = "postgres")]
+store_tests!(postgres_store_with_shared_cache, postgres_shared);
 #[cfg(feature = "redis")]
 store_tests!(redis_store, redis);

@@ -8,8 +8,12 @@
 
 pub(crate) mod erased;
 mod memory;
+#[cfg(feature = "postgres")]
+mod pg_notify;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "redis", feature = "sqlite", feature = "postgres"))]
+mod revoked_ids;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]

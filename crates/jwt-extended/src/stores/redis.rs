@@ -28,6 +28,7 @@ use redis::{
 use serde_json::Value;
 use tokio::{sync::oneshot, task::JoinHandle};
 
+use super::revoked_ids::{Kind, RevokedIds};
 use super::traits::{
     RefreshId, RevocationStore, RotateOutcome, SessionInfo, SessionStore, StoreError,
 };
@@ -61,42 +62,10 @@ fn fail_fast() -> ConnectionManagerConfig {
         .set_response_timeout(Some(COMMAND_TIMEOUT))
 }
 
-/// Revoked ids known locally; `complete` while the subscription is live and the snapshot loaded.
-#[derive(Default)]
-struct Cache {
-    complete: bool,
-    jtis: HashMap<String, i64>,
-    families: HashMap<String, i64>,
-}
-
-impl Cache {
-    fn insert(&mut self, kind: &str, id: &str, until: i64) {
-        let now = now_secs();
-        let map = if kind == "f" {
-            &mut self.families
-        } else {
-            &mut self.jtis
-        };
-        if map.len() > 1024 && map.len().is_power_of_two() {
-            map.retain(|_, until| *until > now);
-        }
-        map.insert(id.to_owned(), until);
-    }
-
-    fn contains(&self, kind: &str, id: &str) -> bool {
-        let map = if kind == "f" {
-            &self.families
-        } else {
-            &self.jtis
-        };
-        map.get(id).is_some_and(|until| *until > now_secs())
-    }
-}
-
 struct Inner {
     conn: ConnectionManager,
     prefix: String,
-    cache: RwLock<Cache>,
+    cache: RwLock<RevokedIds>,
     listener: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -165,7 +134,7 @@ impl RedisStore {
         let inner = Arc::new(Inner {
             conn,
             prefix: prefix.trim_end_matches(':').to_owned(),
-            cache: RwLock::new(Cache::default()),
+            cache: RwLock::new(RevokedIds::default()),
             listener: std::sync::Mutex::new(None),
         });
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -197,7 +166,7 @@ impl RedisStore {
         format!("{}:revocations", self.inner.prefix)
     }
 
-    fn remember(&self, kind: &str, id: &str, until: i64) {
+    fn remember(&self, kind: Kind, id: &str, until: i64) {
         if let Ok(mut cache) = self.inner.cache.write() {
             cache.insert(kind, id, until);
         }
@@ -205,10 +174,7 @@ impl RedisStore {
 
     /// `Some(answer)` when memory can answer, `None` when Redis must.
     fn cached(&self, jti: Option<&str>, family: Option<&str>) -> Option<bool> {
-        let cache = self.inner.cache.read().ok()?;
-        let hit = jti.is_some_and(|j| cache.contains("j", j))
-            || family.is_some_and(|f| cache.contains("f", f));
-        (hit || cache.complete).then_some(hit)
+        self.inner.cache.read().ok()?.answer(jti, family)
     }
 
     async fn ask_redis(&self, jti: Option<&str>, family: Option<&str>) -> Result<bool, StoreError> {
@@ -297,12 +263,8 @@ async fn subscribe_and_follow(
             return Ok(());
         };
         let payload: String = message.get_payload().unwrap_or_default();
-        let mut parts = payload.splitn(3, ' ');
-        if let (Some(kind @ ("j" | "f")), Some(until), Some(id)) =
-            (parts.next(), parts.next(), parts.next())
-            && let Ok(mut cache) = inner.cache.write()
-        {
-            cache.insert(kind, id, until.parse().unwrap_or(i64::MAX));
+        if let Ok(mut cache) = inner.cache.write() {
+            cache.apply(&payload);
         }
     }
 }
@@ -321,7 +283,7 @@ async fn within_timeout<T>(
 async fn load_snapshot(
     client: &Client,
     prefix: &str,
-) -> Result<Vec<(&'static str, String, i64)>, StoreError> {
+) -> Result<Vec<(Kind, String, i64)>, StoreError> {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Some(COMMAND_TIMEOUT))
         .set_response_timeout(Some(COMMAND_TIMEOUT));
@@ -330,7 +292,7 @@ async fn load_snapshot(
         .await
         .map_err(store_error)?;
     let mut found = Vec::new();
-    for (kind, segment) in [("j", "revoked"), ("f", "revoked-fam")] {
+    for (kind, segment) in [(Kind::Token, "revoked"), (Kind::Family, "revoked-fam")] {
         let pattern = format!("{prefix}:{segment}:*");
         let keys: Vec<String> = {
             let iter: redis::AsyncIter<'_, String> =
@@ -381,7 +343,7 @@ impl RevocationStore for RedisStore {
             .query_async::<()>(&mut conn)
             .await
             .map_err(store_error)?;
-        self.remember("j", jti, until);
+        self.remember(Kind::Token, jti, until);
         Ok(())
     }
 }
@@ -508,7 +470,7 @@ impl SessionStore for RedisStore {
                 exp: reply.get(2).and_then(|e| e.parse().ok()),
             }),
             Some("reused") => {
-                self.remember("f", family, i64::MAX);
+                self.remember(Kind::Family, family, i64::MAX);
                 RotateOutcome::Reused
             }
             _ => RotateOutcome::Revoked,
@@ -527,7 +489,7 @@ impl SessionStore for RedisStore {
             .invoke_async(&mut conn)
             .await
             .map_err(store_error)?;
-        self.remember("f", family, until);
+        self.remember(Kind::Family, family, until);
         Ok(())
     }
 

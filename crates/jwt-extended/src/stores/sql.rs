@@ -6,7 +6,6 @@
 //! SQLite every write goes through a group commit (`sqlite_writes.rs`).
 
 use std::{
-    collections::HashMap,
     fmt,
     sync::{Arc, RwLock},
     time::Duration,
@@ -15,10 +14,12 @@ use std::{
 use serde_json::Value;
 #[cfg(feature = "postgres")]
 use sqlx::PgPool;
-use sqlx::Row;
 #[cfg(feature = "sqlite")]
 use sqlx::SqlitePool;
 
+#[cfg(feature = "postgres")]
+use super::pg_notify::{self, channel};
+use super::revoked_ids::{Kind, RevokedIds};
 #[cfg(feature = "sqlite")]
 use super::sqlite_writes::{Write, Writer, Written};
 use super::traits::{
@@ -52,11 +53,40 @@ pub(super) const SWAP_SQL: &str = "UPDATE jwt_sessions SET retired_jti = current
 pub(super) const READ_FAMILY_SQL: &str = "SELECT current_jti, current_exp, retired_jti, retired_at, \
      revoked_at FROM jwt_sessions WHERE family = $1";
 
+#[cfg(feature = "sqlite")]
 pub(super) const MARK_REVOKED_SQL: &str =
     "UPDATE jwt_sessions SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL";
 
+#[cfg(feature = "sqlite")]
 pub(super) const REVOKE_SQL: &str =
     "INSERT INTO jwt_revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING";
+
+/// PostgreSQL's revocation of a token: notifies the instances that share the database
+/// (`pg_notify.rs`) when the row is new, in the same statement, so on commit.
+#[cfg(feature = "postgres")]
+const PG_REVOKE_SQL: &str = concat!(
+    "WITH revoked AS (INSERT INTO jwt_revoked_tokens (jti, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (jti) DO NOTHING RETURNING jti, expires_at) \
+     SELECT pg_notify(",
+    channel!(),
+    ", 'j ' || expires_at || ' ' || jti) FROM revoked"
+);
+
+/// PostgreSQL's revocation of a family, notifying like [`PG_REVOKE_SQL`].
+#[cfg(feature = "postgres")]
+const PG_MARK_REVOKED_SQL: &str = concat!(
+    "WITH revoked AS (UPDATE jwt_sessions SET revoked_at = $1 WHERE family = $2 \
+     AND revoked_at IS NULL RETURNING family, COALESCE(current_exp, 4611686018427387903) AS until) \
+     SELECT pg_notify(",
+    channel!(),
+    ", 'f ' || until || ' ' || family) FROM revoked"
+);
+
+/// Every revocation that still matters, with its expiry: what a cache starts from.
+const REVOKED_TOKENS_SQL: &str =
+    "SELECT jti, expires_at FROM jwt_revoked_tokens WHERE expires_at > $1";
+const REVOKED_FAMILIES_SQL: &str = "SELECT family, COALESCE(current_exp, 4611686018427387903) \
+     FROM jwt_sessions WHERE revoked_at IS NOT NULL AND (current_exp IS NULL OR current_exp > $1)";
 
 /// Each write's statement with its values bound, for either backend: run on a PostgreSQL pool
 /// here, and on SQLite inside the group commit (`sqlite_writes.rs`).
@@ -84,12 +114,14 @@ macro_rules! swap_query {
     };
 }
 
+#[cfg(feature = "sqlite")]
 macro_rules! mark_revoked_query {
     ($family:expr, $now:expr) => {
         sqlx::query(MARK_REVOKED_SQL).bind($now).bind($family)
     };
 }
 
+#[cfg(feature = "sqlite")]
 macro_rules! revoke_query {
     ($jti:expr, $until:expr) => {
         sqlx::query(REVOKE_SQL).bind($jti).bind($until)
@@ -140,7 +172,7 @@ pub(super) fn settle(
 }
 
 #[derive(Clone)]
-enum Pool {
+pub(super) enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
     #[cfg(feature = "postgres")]
@@ -149,8 +181,8 @@ enum Pool {
 
 /// Runs the same statement on whichever pool the store has (`$1` placeholders work on both).
 macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.pool {
+    ($pool_enum:expr, |$pool:ident| $body:expr) => {
+        match $pool_enum {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite($pool) => $body,
             #[cfg(feature = "postgres")]
@@ -159,11 +191,24 @@ macro_rules! on_pool {
     };
 }
 
-/// Revoked ids held in memory when this process is the only writer.
-#[derive(Default)]
-struct LocalCache {
-    jtis: HashMap<String, i64>,
-    families: HashMap<String, ()>,
+/// Every revocation in the tables that still matters (see [`RevokedIds`]).
+pub(super) async fn revoked_snapshot(pool: &Pool) -> Result<Vec<(Kind, String, i64)>, sqlx::Error> {
+    let now = now_secs();
+    let tokens: Vec<(String, i64)> = on_pool!(pool, |pool| sqlx::query_as(REVOKED_TOKENS_SQL)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+    let families: Vec<(String, i64)> = on_pool!(pool, |pool| sqlx::query_as(REVOKED_FAMILIES_SQL)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+    let tokens = tokens
+        .into_iter()
+        .map(|(id, until)| (Kind::Token, id, until));
+    let families = families
+        .into_iter()
+        .map(|(id, until)| (Kind::Family, id, until));
+    Ok(tokens.chain(families).collect())
 }
 
 /// Revocations and sessions in SQL tables (`jwt_revoked_tokens`, `jwt_sessions`).
@@ -181,7 +226,11 @@ struct LocalCache {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: Pool,
-    cache: Option<Arc<RwLock<LocalCache>>>,
+    /// Revoked ids in memory: [`Self::with_local_cache`] or [`Self::with_shared_cache`].
+    cache: Option<Arc<RwLock<RevokedIds>>>,
+    /// What keeps a shared cache current, stopped with the last clone of the store.
+    #[cfg(feature = "postgres")]
+    listener: Option<Arc<pg_notify::Listener>>,
     /// SQLite's group commit (`sqlite_writes.rs`), started by the first write: the constructor
     /// may run outside a tokio runtime.
     #[cfg(feature = "sqlite")]
@@ -198,7 +247,8 @@ impl fmt::Debug for SqlStore {
         };
         f.debug_struct("SqlStore")
             .field("backend", &backend)
-            .field("local_cache", &self.cache.is_some())
+            .field("cache", &self.cache.is_some())
+            .field("cache_is_live", &self.cache_is_live())
             .finish()
     }
 }
@@ -221,6 +271,8 @@ impl SqlStore {
         Self {
             pool: Pool::Sqlite(pool),
             cache: None,
+            #[cfg(feature = "postgres")]
+            listener: None,
             writer: Arc::default(),
         }
     }
@@ -232,6 +284,7 @@ impl SqlStore {
         Self {
             pool: Pool::Postgres(pool),
             cache: None,
+            listener: None,
             #[cfg(feature = "sqlite")]
             writer: Arc::default(),
         }
@@ -243,7 +296,7 @@ impl SqlStore {
     /// [`StoreError`] when the database refuses.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         for statement in SCHEMA {
-            on_pool!(self, |pool| sqlx::query(statement)
+            on_pool!(&self.pool, |pool| sqlx::query(statement)
                 .execute(pool)
                 .await
                 .map(|_| ()))
@@ -254,36 +307,73 @@ impl SqlStore {
 
     /// Answers revocation lookups from memory, loading the revoked ids now. **Only** for a
     /// process that is the sole writer of these tables (one instance): revocations made by
-    /// another process would not be seen. Several instances share a Redis store instead.
+    /// another process would not be seen. Several instances sharing PostgreSQL use
+    /// [`Self::with_shared_cache`]; a Redis store shares its memory by itself.
     ///
     /// # Errors
     /// [`StoreError`] when the revoked ids cannot be loaded.
     pub async fn with_local_cache(mut self) -> Result<Self, StoreError> {
-        let now = now_secs();
-        let jti_sql = "SELECT jti, expires_at FROM jwt_revoked_tokens WHERE expires_at > $1";
-        let fam_sql = "SELECT family FROM jwt_sessions WHERE revoked_at IS NOT NULL";
-        let mut cache = LocalCache::default();
-        let rows = on_pool!(self, |pool| sqlx::query(jti_sql)
-            .bind(now)
-            .fetch_all(pool)
-            .await
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-                    .collect::<Vec<_>>()
-            }))
-        .map_err(db_error)?;
-        cache.jtis.extend(rows);
-        let families = on_pool!(self, |pool| sqlx::query(fam_sql).fetch_all(pool).await.map(
-            |rows| rows
-                .iter()
-                .map(|r| r.get::<String, _>(0))
-                .collect::<Vec<_>>()
-        ))
-        .map_err(db_error)?;
-        cache.families.extend(families.into_iter().map(|f| (f, ())));
-        self.cache = Some(Arc::new(RwLock::new(cache)));
+        let mut ids = RevokedIds::default();
+        for (kind, id, until) in revoked_snapshot(&self.pool).await.map_err(db_error)? {
+            ids.insert(kind, &id, until);
+        }
+        ids.complete = true;
+        self.cache = Some(Arc::new(RwLock::new(ids)));
         Ok(self)
+    }
+
+    /// Answers revocation lookups from memory on every instance that shares this PostgreSQL
+    /// database: each instance loads the revoked ids and is told of every new revocation by
+    /// PostgreSQL's `LISTEN`/`NOTIFY` (channel `jwt_revocations_<hash of the schema>`), so a
+    /// logout on one instance is refused on all of them within milliseconds, and the check on
+    /// a guarded request needs no round trip.
+    ///
+    /// The listening connection is the store's own (not one of `pool`'s; `application_name`
+    /// `jwt-extended revocations`), and is pinged after
+    /// every quiet second; while it is down, lookups that memory cannot answer go to the
+    /// database, as without a cache. Every store on PostgreSQL notifies when it revokes, cached
+    /// or not. Needs a session-level connection: not through a pooler in transaction mode.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: sqlx::PgPool) -> Result<(), jwt_extended::StoreError> {
+    /// let store = jwt_extended::SqlStore::postgres(pool);
+    /// store.migrate().await?;
+    /// let store = store.with_shared_cache().await?;
+    /// assert!(store.cache_is_live());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`StoreError`] when it cannot listen or load the revoked ids within 10 seconds; the
+    /// store itself is still usable without the cache.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub async fn with_shared_cache(mut self) -> Result<Self, StoreError> {
+        // Irrefutable when `postgres` is the only backend built.
+        #[allow(clippy::infallible_destructuring_match)]
+        let pool = match &self.pool {
+            Pool::Postgres(pool) => pool,
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => {
+                return Err(StoreError::new(
+                    "a shared cache needs PostgreSQL; use with_local_cache on SQLite",
+                ));
+            }
+        };
+        let cache = Arc::new(RwLock::new(RevokedIds::default()));
+        let listener = pg_notify::start(pool, &cache).await?;
+        self.cache = Some(cache);
+        self.listener = Some(Arc::new(listener));
+        Ok(self)
+    }
+
+    /// Whether misses are answered from memory: always with [`Self::with_local_cache`], while
+    /// the listening connection is live with [`Self::with_shared_cache`], never without a cache.
+    pub fn cache_is_live(&self) -> bool {
+        self.cache
+            .as_ref()
+            .and_then(|cache| cache.read().ok().map(|ids| ids.complete))
+            .unwrap_or_default()
     }
 
     /// Deletes rows of tokens and families that have expired.
@@ -295,12 +385,12 @@ impl SqlStore {
         let tokens = "DELETE FROM jwt_revoked_tokens WHERE expires_at <= $1";
         let families =
             "DELETE FROM jwt_sessions WHERE current_exp IS NOT NULL AND current_exp <= $1";
-        let a = on_pool!(self, |pool| sqlx::query(tokens)
+        let a = on_pool!(&self.pool, |pool| sqlx::query(tokens)
             .bind(now)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()));
-        let b = on_pool!(self, |pool| sqlx::query(families)
+        let b = on_pool!(&self.pool, |pool| sqlx::query(families)
             .bind(now)
             .execute(pool)
             .await
@@ -315,15 +405,13 @@ impl SqlStore {
     }
 
     fn cached(&self, jti: Option<&str>, family: Option<&str>) -> Option<bool> {
-        let cache = self.cache.as_ref()?.read().ok()?;
-        let now = now_secs();
-        let jti_hit = jti.is_some_and(|j| cache.jtis.get(j).is_some_and(|exp| *exp > now));
-        Some(jti_hit || family.is_some_and(|f| cache.families.contains_key(f)))
+        self.cache.as_ref()?.read().ok()?.answer(jti, family)
     }
 
-    fn remember_family(&self, family: &str) {
+    /// Notes a revocation made here (other instances hear of it by notification).
+    fn remember(&self, kind: Kind, id: &str, until: i64) {
         if let Some(Ok(mut cache)) = self.cache.as_ref().map(|c| c.write()) {
-            cache.families.insert(family.to_owned(), ());
+            cache.insert(kind, id, until);
         }
     }
 
@@ -332,7 +420,7 @@ impl SqlStore {
                    + (SELECT COUNT(*) FROM jwt_sessions WHERE family = $3 AND revoked_at IS NOT NULL)";
         let now = now_secs();
         let (jti, family) = (jti.unwrap_or_default(), family.unwrap_or_default());
-        let count: i64 = on_pool!(self, |pool| sqlx::query_scalar(sql)
+        let count: i64 = on_pool!(&self.pool, |pool| sqlx::query_scalar(sql)
             .bind(jti)
             .bind(now)
             .bind(family)
@@ -354,13 +442,15 @@ impl SqlStore {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
-                mark_revoked_query!(family, now)
+                sqlx::query(PG_MARK_REVOKED_SQL)
+                    .bind(now)
+                    .bind(family)
                     .execute(pool)
                     .await
                     .map_err(db_error)?;
             }
         }
-        self.remember_family(family);
+        self.remember(Kind::Family, family, NEVER);
         Ok(())
     }
 }
@@ -387,17 +477,15 @@ impl RevocationStore for SqlStore {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
-                revoke_query!(jti, until)
+                sqlx::query(PG_REVOKE_SQL)
+                    .bind(jti)
+                    .bind(until)
                     .execute(pool)
                     .await
                     .map_err(db_error)?;
             }
         }
-        if let Some(Ok(mut cache)) = self.cache.as_ref().map(|c| c.write()) {
-            let now = now_secs();
-            cache.jtis.retain(|_, exp| *exp > now);
-            cache.jtis.insert(jti.to_owned(), until);
-        }
+        self.remember(Kind::Token, jti, until);
         Ok(())
     }
 }
@@ -446,7 +534,7 @@ impl SessionStore for SqlStore {
                     ));
                 };
                 if outcome == RotateOutcome::Reused {
-                    self.remember_family(family);
+                    self.remember(Kind::Family, family, NEVER);
                 }
                 Ok(outcome)
             }
@@ -486,7 +574,7 @@ impl SessionStore for SqlStore {
                    ORDER BY created_at, family";
         let now = now_secs();
         type Row = (String, String, i64, i64, Option<String>, Option<i64>);
-        let rows: Vec<Row> = on_pool!(self, |pool| sqlx::query_as(sql)
+        let rows: Vec<Row> = on_pool!(&self.pool, |pool| sqlx::query_as(sql)
             .bind(user)
             .bind(now)
             .fetch_all(pool)
