@@ -80,6 +80,12 @@ impl App {
             db.share_user_changes(url, &config.redis_prefix)
                 .await
                 .map_err(StartupError::Redis)?;
+        } else if db.postgres_pool().is_some() {
+            // Without it every guarded request reads its user from the
+            // database: slower, still correct.
+            if let Err(error) = db.share_user_changes_in_postgres().await {
+                tracing::warn!(%error, "cannot LISTEN on PostgreSQL: users are not cached");
+            }
         }
         tracing::info!(backend = db.backend(), "database ready");
         let passwords = Passwords::new().await?;
@@ -205,9 +211,11 @@ pub async fn open_db(url: &str) -> Result<Db, StartupError> {
 }
 
 /// jwt-extended's `SqlStore` in the app's database. PostgreSQL shares the
-/// app's pool and asks the database on every check, so several instances may
-/// share it. A SQLite file is served by one process: the store gets a
-/// connection of its own and answers revocation checks from memory.
+/// app's pool, and answers revocation checks from memory kept current by
+/// `LISTEN`/`NOTIFY`, so several instances may share it (where it cannot
+/// listen, it asks the database on every check). A SQLite file is served by
+/// one process: the store gets a connection of its own and answers
+/// revocation checks from memory.
 async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, StartupError> {
     let sessions = |e: jwt_extended::StoreError| StartupError::Sessions(e.to_string());
     let store = match db.postgres_pool() {
@@ -231,7 +239,13 @@ async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, Startup
     if db.postgres_pool().is_none() {
         return store.with_local_cache().await.map_err(sessions);
     }
-    Ok(store)
+    match store.clone().with_shared_cache().await {
+        Ok(cached) => Ok(cached),
+        Err(error) => {
+            tracing::warn!(%error, "cannot LISTEN on PostgreSQL: revocations are checked in the database");
+            Ok(store)
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what service managers send).

@@ -1,8 +1,9 @@
 //! The users' cache behind `Db::user_by_id` (which the user loader runs on
 //! every guarded request): a cached row is served without asking the
 //! database, and `Db::user_changed` makes every instance forget it, through
-//! Redis pub/sub between instances. On PostgreSQL without Redis, nothing is
-//! cached, since another instance may change a user unseen.
+//! Redis pub/sub or PostgreSQL's LISTEN/NOTIFY between instances. On
+//! PostgreSQL with neither, nothing is cached, since another instance may
+//! change a user unseen.
 //!
 //! PostgreSQL and Redis: `MEMO_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`) and `MEMO_TEST_REDIS_URL`
@@ -298,7 +299,85 @@ async fn a_change_made_while_redis_was_unreachable_is_published_once_it_answers(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_without_redis_caches_nothing() {
+async fn postgres_instances_forget_a_changed_user_through_listen_notify() {
+    let Some((admin, url)) = postgres_database().await else {
+        return;
+    };
+    let one = Db::connect(&url).await.expect("instance one");
+    one.migrate().await.expect("migrations");
+    let two = Db::connect(&url).await.expect("instance two");
+    for db in [&one, &two] {
+        db.share_user_changes_in_postgres()
+            .await
+            .expect("listening");
+    }
+    let user = add_user(&one, "frank").await;
+    let mut raw = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("a connection");
+
+    assert_eq!(department(&two, user.id).await.as_deref(), Some("sales"));
+    set_department!(raw, user.id, "it");
+    assert_eq!(
+        department(&two, user.id).await.as_deref(),
+        Some("sales"),
+        "instance two answers from its cache"
+    );
+    one.user_changed(user.id).await;
+    eventually(&two, user.id, Some("it")).await;
+
+    delete_user!(raw, user.id);
+    one.user_changed(user.id).await;
+    eventually(&two, user.id, None).await;
+    eventually(&one, user.id, None).await;
+
+    one.close().await;
+    two.close().await;
+    drop(raw);
+    drop_database(&admin, &url).await;
+}
+
+/// A listening connection that PostgreSQL ended (a restart, an admin's
+/// `pg_terminate_backend`) turns the cache off until it listens again: a
+/// change made meanwhile is seen at once, not after the entry expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_instance_whose_listener_was_ended_stops_serving_cached_rows() {
+    let Some((admin, url)) = postgres_database().await else {
+        return;
+    };
+    let db = Db::connect(&url).await.expect("the instance");
+    db.migrate().await.expect("migrations");
+    db.share_user_changes_in_postgres()
+        .await
+        .expect("listening");
+    let user = add_user(&db, "grace").await;
+    let mut raw = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("a connection");
+    assert_eq!(department(&db, user.id).await.as_deref(), Some("sales"));
+    set_department!(raw, user.id, "it");
+    assert_eq!(department(&db, user.id).await.as_deref(), Some("sales"));
+
+    let ended = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'memo user changes'",
+    )
+    .execute(&mut raw)
+    .await
+    .expect("terminate")
+    .rows_affected();
+    assert_eq!(ended, 1, "one listening connection");
+    // The change was never published: only the dropped listener can make
+    // the instance read the row again.
+    eventually(&db, user.id, Some("it")).await;
+
+    db.close().await;
+    drop(raw);
+    drop_database(&admin, &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_shared_changes_caches_nothing() {
     let Some((admin, url)) = postgres_database().await else {
         return;
     };

@@ -4,16 +4,17 @@
 //!
 //! Correctness rests on one rule: **every write that changes or deletes a
 //! user row calls [`Db::user_changed`](super::Db::user_changed) once it has
-//! committed.** That forgets the entry here and, with `REDIS_URL`, publishes
-//! the id so that every instance forgets it too.
+//! committed.** That forgets the entry here and publishes the id (on Redis,
+//! or on PostgreSQL) so that every instance forgets it too.
 //!
 //! - A load that raced with a change must not put the old row back: each
 //!   load notes the cache's generation before it reads, and its row is kept
 //!   only if no change came in between.
 //! - A SQLite file is served by one process, so its cache is always on.
 //!   PostgreSQL may be shared by several instances: there the cache is used
-//!   only while the Redis subscription that carries other instances' changes
-//!   is live (and emptied whenever it comes back), and never without Redis.
+//!   only while the subscription that carries other instances' changes
+//!   (Redis pub/sub, or PostgreSQL's `LISTEN`/`NOTIFY` without Redis) is
+//!   live, and emptied whenever it comes back.
 //! - Entries also expire after [`TTL`], which bounds how long a change made
 //!   outside the app (another process on the file, a message lost with a
 //!   dropped subscription) can go unseen.

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, Csrf, TestApp, TestUser, assert_error, backend_tests, json, set_cookies,
+    Backend, Csrf, TestApp, TestUser, assert_error, backend_tests, json, set_cookies, spawn_app,
     spawn_app_with,
 };
 
@@ -271,6 +271,21 @@ async fn ended_logins_are_refused_at_once_on_another_instance(backend: Backend) 
         return;
     };
     let second = first.second_instance(with_redis).await;
+    ended_logins_are_refused_on(&first, &second).await;
+}
+
+/// PostgreSQL without Redis: the two instances answer revocation checks and
+/// user lookups from memory, told of each other's changes by LISTEN/NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_ended_logins_are_refused_at_once_on_another_instance_through_listen_notify() {
+    let Some(first) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
+    let second = first.second_instance(|_| {}).await;
+    ended_logins_are_refused_on(&first, &second).await;
+}
+
+async fn ended_logins_are_refused_on(first: &TestApp, second: &TestApp) {
     let (user, _) = first.signed_in_user().await;
     assert_eq!(second.login(&user).await.status(), StatusCode::OK);
     let ended = second.other_browser();
