@@ -77,7 +77,7 @@ const PG_REVOKE_SQL: &str = concat!(
 const PG_MARK_REVOKED_SQL: &str = concat!(
     "WITH revoked AS (UPDATE jwt_sessions SET revoked_at = $1 WHERE family = $2 \
      AND revoked_at IS NULL RETURNING family, COALESCE(current_exp, 4611686018427387903) AS until) \
-     SELECT pg_notify(",
+     SELECT until, pg_notify(",
     channel!(),
     ", 'f ' || until || ' ' || family) FROM revoked"
 );
@@ -432,25 +432,27 @@ impl SqlStore {
 
     async fn mark_revoked(&self, family: &str) -> Result<(), StoreError> {
         let now = now_secs();
-        match &self.pool {
+        // Until when the revocation matters: the family's expiry where known, so that memory
+        // lets go of it then.
+        let until = match &self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
                 let family = family.to_owned();
                 self.writer(pool)
                     .write(Write::RevokeFamily { family, now })
                     .await?;
+                NEVER
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
-                sqlx::query(PG_MARK_REVOKED_SQL)
-                    .bind(now)
-                    .bind(family)
-                    .execute(pool)
-                    .await
-                    .map_err(db_error)?;
-            }
-        }
-        self.remember(Kind::Family, family, NEVER);
+            Pool::Postgres(pool) => sqlx::query_scalar::<_, i64>(PG_MARK_REVOKED_SQL)
+                .bind(now)
+                .bind(family)
+                .fetch_optional(pool)
+                .await
+                .map_err(db_error)?
+                .unwrap_or(NEVER),
+        };
+        self.remember(Kind::Family, family, until);
         Ok(())
     }
 }
