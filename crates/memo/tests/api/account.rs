@@ -301,7 +301,7 @@ async fn ended_logins_are_refused_on(first: &TestApp, second: &TestApp) {
         .await;
     assert_eq!(changed.status(), StatusCode::OK);
 
-    for browser in [&second, &ended] {
+    for browser in [second, &ended] {
         assert_error(
             browser.get("/api/auth/status").await,
             StatusCode::UNAUTHORIZED,
