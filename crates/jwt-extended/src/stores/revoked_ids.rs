@@ -50,6 +50,15 @@ impl RevokedIds {
         map.get(id).is_some_and(|until| *until > now_secs())
     }
 
+    /// Until when `id`'s revocation is remembered.
+    #[cfg(all(test, feature = "postgres"))]
+    pub(super) fn until(&self, kind: Kind, id: &str) -> Option<i64> {
+        match kind {
+            Kind::Token => self.jtis.get(id).copied(),
+            Kind::Family => self.families.get(id).copied(),
+        }
+    }
+
     /// The answer for a token with this `jti` and `family`: `Some` when memory can give it (a
     /// hit, or a miss while complete), `None` when the store must be asked.
     pub(super) fn answer(&self, jti: Option<&str>, family: Option<&str>) -> Option<bool> {

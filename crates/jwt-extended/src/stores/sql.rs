@@ -629,3 +629,61 @@ mod tests {
         );
     }
 }
+
+#[cfg(all(test, feature = "postgres"))]
+mod postgres_tests {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    use super::*;
+
+    /// A family's revocation matters only until the family expires: memory keeps it that
+    /// long, not forever, so a long-running instance lets go of old logouts.
+    #[tokio::test]
+    async fn a_family_revoked_here_is_remembered_until_it_expires() {
+        let admin = std::env::var("POSTGRES_ADMIN_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut conn = match PgConnection::connect(&admin).await {
+            Ok(conn) => conn,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL is required under CI=true: {e}")
+            }
+            Err(e) => return eprintln!("skipped: no PostgreSQL ({e})"),
+        };
+        let name = format!("jwt_unit_{}", uuid::Uuid::new_v4().simple());
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create database");
+        let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+        let pool = PgPool::connect(&format!("{base}/{name}"))
+            .await
+            .expect("connect");
+        let store = SqlStore::postgres(pool.clone());
+        store.migrate().await.expect("migrate");
+        // The local cache: only this store's own writes reach it, no notification.
+        let store = store.with_local_cache().await.expect("load");
+        let exp = now_secs() + 600;
+        let session = SessionInfo {
+            id: "fam".into(),
+            user: "7".into(),
+            created_at: now_secs(),
+            last_used_at: now_secs(),
+            user_agent: None,
+            expires_at: Some(exp),
+        };
+        let refresh = RefreshId {
+            jti: "r1".into(),
+            exp: Some(exp),
+        };
+        store.create(&session, &refresh).await.expect("login");
+        store.revoke_family("fam").await.expect("logout");
+        let until = store
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.read().ok()?.until(Kind::Family, "fam"));
+        assert_eq!(until, Some(exp));
+        pool.close().await;
+        let _ = conn
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await;
+    }
+}
