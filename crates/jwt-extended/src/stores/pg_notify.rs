@@ -20,7 +20,11 @@ use sqlx::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use super::{revoked_ids::RevokedIds, traits::StoreError};
+use super::{
+    revoked_ids::RevokedIds,
+    sql::{Pool, revoked_snapshot},
+    traits::StoreError,
+};
 
 /// The channel's name as SQL, from the schema the store's tables are in.
 macro_rules! channel {
@@ -72,8 +76,15 @@ pub(super) async fn start(
         .max_lifetime(None)
         .idle_timeout(None)
         .connect_lazy_with(options.application_name(APPLICATION_NAME));
+    // The schema, hence the channel, is the pool's for good: named once.
+    let channel: String = within(
+        COMMAND_TIMEOUT,
+        sqlx::query_scalar(CHANNEL_SQL).fetch_one(pool),
+    )
+    .await?;
+    let tables = Pool::Postgres(pool.clone());
     let (ready, loaded) = oneshot::channel();
-    let task = tokio::spawn(listen(pool.clone(), own, Arc::downgrade(cache), ready));
+    let task = tokio::spawn(listen(tables, own, channel, Arc::downgrade(cache), ready));
     let listener = Listener(task);
     match tokio::time::timeout(START_TIMEOUT, loaded).await {
         Ok(Ok(Ok(()))) => Ok(listener),
@@ -87,14 +98,15 @@ pub(super) async fn start(
 /// Follows the channel; whenever that stops, memory stops vouching for misses, and it starts
 /// again.
 async fn listen(
-    pool: PgPool,
+    tables: Pool,
     own: PgPool,
+    channel: String,
     cache: Weak<RwLock<RevokedIds>>,
     ready: oneshot::Sender<Result<(), StoreError>>,
 ) {
     let mut ready = Some(ready);
     loop {
-        let result = follow(&pool, &own, &cache, &mut ready).await;
+        let result = follow(&tables, &own, &channel, &cache, &mut ready).await;
         let Some(strong) = cache.upgrade() else {
             return;
         };
@@ -116,21 +128,16 @@ async fn listen(
 /// Listens, loads every revoked id, marks memory complete, then applies each notification
 /// until the connection is lost or stops answering its heartbeat.
 async fn follow(
-    pool: &PgPool,
+    tables: &Pool,
     own: &PgPool,
+    channel: &str,
     cache: &Weak<RwLock<RevokedIds>>,
     ready: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
 ) -> Result<(), StoreError> {
-    let channel: String = within(
-        COMMAND_TIMEOUT,
-        sqlx::query_scalar(CHANNEL_SQL).fetch_one(pool),
-    )
-    .await?;
     let mut listener = within(COMMAND_TIMEOUT, PgListener::connect_with(own)).await?;
-    within(COMMAND_TIMEOUT, listener.listen(&channel)).await?;
+    within(COMMAND_TIMEOUT, listener.listen(channel)).await?;
     // Loaded after LISTEN: a revocation committed meanwhile is in the load or in a message.
-    let tables = super::sql::Pool::Postgres(pool.clone());
-    let snapshot = within(LOAD_TIMEOUT, super::sql::revoked_snapshot(&tables)).await?;
+    let snapshot = within(LOAD_TIMEOUT, revoked_snapshot(tables)).await?;
     {
         let Some(strong) = cache.upgrade() else {
             return Ok(());

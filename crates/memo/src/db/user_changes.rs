@@ -44,6 +44,10 @@ const RETRY_DELAY: Duration = Duration::from_millis(250);
 /// apps in one database with schemas of their own do not hear each other).
 const POSTGRES_CHANNEL_SQL: &str = "SELECT 'memo_user_changes_' || left(md5(current_schema()), 16)";
 
+/// The longest a PostgreSQL connection attempt, `LISTEN`, ping or publish may
+/// take, as for Redis.
+const POSTGRES_TIMEOUT: Duration = redis_client::TIMEOUT;
+
 /// The listening PostgreSQL connection's `application_name`.
 const POSTGRES_LISTENER_NAME: &str = "memo user changes";
 
@@ -189,11 +193,11 @@ async fn publish(publisher: Publisher, channel: &str, id: i64) -> Result<(), Str
     }
 }
 
-/// A PostgreSQL `operation`, failed past [`redis_client::TIMEOUT`] too.
+/// A PostgreSQL `operation`, failed past [`POSTGRES_TIMEOUT`].
 async fn within_pg<T>(
     operation: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, String> {
-    tokio::time::timeout(redis_client::TIMEOUT, operation)
+    tokio::time::timeout(POSTGRES_TIMEOUT, operation)
         .await
         .map_err(|_| "timed out waiting for PostgreSQL".to_owned())?
         .map_err(|e| e.to_string())
