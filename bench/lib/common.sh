@@ -22,8 +22,8 @@ trap 'exit 130' INT TERM
 
 # start NAME PATTERN CMD...: starts a server in the background, its stdout in
 # $WORK/NAME.out and stderr in $WORK/NAME.err, and waits (30 s at most) until
-# one of them holds PATTERN followed by its URL (http://ADDR). Sets
-# <NAME>_PID and <NAME>_URL.
+# one of them holds PATTERN followed by its URL (http://ADDR); START_TENTHS
+# (tenths of a second) waits longer. Sets <NAME>_PID and <NAME>_URL.
 start() {
   local name="$1" pattern="$2"; shift 2
   "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
@@ -31,7 +31,7 @@ start() {
   PIDS+=("$pid")
   printf -v "${name^^}_PID" '%s' "$pid"
   local i url
-  for ((i = 0; i < 300; i++)); do
+  for ((i = 0; i < ${START_TENTHS:-300}; i++)); do
     url="$(sed -n "s#.*$pattern \(http://[^ ]*\).*#\1#p" "$WORK/$name.out" "$WORK/$name.err" 2>/dev/null || true)"
     url="${url%%$'\n'*}"
     if [[ -n $url ]]; then
@@ -41,7 +41,7 @@ start() {
     kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.err" >&2; die "$name exited at start-up"; }
     sleep 0.1
   done
-  die "$name did not start in 30 s"
+  die "$name did not start in $((${START_TENTHS:-300} / 10)) s"
 }
 
 # api BASE METHOD PATH JAR [BODY] [CSRF]: a call with a cookie jar; prints the

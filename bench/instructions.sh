@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by valgrind's callgrind: a measure of a
+# change that does not move with the machine's load (wrk's req/s on a shared
+# 2-core machine drift by 10-20% from one minute to the next).
+#
+#   bench/instructions.sh [--requests N] [--keep DIR] MEMO_BIN [MEMO_BIN_B]
+#
+# Starts each memo binary under callgrind (instrumentation off) on a fresh SQLite
+# database in a temp dir, gives it a user with 20 memos through the API, and
+# for each row (GET /api/auth/status, GET /api/memos, POST /api/memos) sends 50
+# warm-up requests, then turns instrumentation on for exactly N more (default 2000)
+# on one keep-alive connection (curl), turns it off, and divides the
+# instructions of every thread of memo by N. bench-floor (bench/floor, from
+# FLOOR_BIN or the release build) gets the status row the same way. A row
+# counts only when memo's access log shows every request of it on the row's
+# path with the row's status. Kernel instructions (TCP, wake-ups) are not
+# counted: callgrind sees user space only. Under valgrind the writes do not
+# meet in one group commit: create's count is that of a batch of one, with
+# its commit (and the search index's flush) per write. --keep DIR keeps each row's profile
+# as DIR/NAME.ROW.callgrind, for callgrind_annotate --inclusive=yes.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib/common.sh
+source "$ROOT/bench/lib/common.sh"
+
+N=2000 WARMUP=50 KEEP="" BINS=()
+while (($#)); do
+  case "$1" in
+    --requests) N="$2"; shift 2 ;;
+    --keep) KEEP="$(mkdir -p "$2" && realpath "$2")"; shift 2 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) BINS+=("$(realpath "$1")"); shift ;;
+  esac
+done
+((${#BINS[@]} >= 1 && ${#BINS[@]} <= 2)) || { sed -n '2,18p' "$0"; exit 2; }
+for tool in valgrind callgrind_control curl; do command -v "$tool" >/dev/null || die "$tool is required"; done
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/bench-target}"
+FLOOR_BIN="${FLOOR_BIN:-$CARGO_TARGET_DIR/release/bench-floor}"
+[[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN is missing: cargo build --release -p bench-floor"
+PASSWORD="bench-password-$RANDOM$RANDOM"
+export JWT_SECRET_KEY="bench-instructions-secret-$RANDOM$RANDOM$RANDOM$RANDOM" MEMO_RATE_LIMITS=off
+# valgrind runs a program some 50 times slower: give it time to start.
+START_TENTHS=1200
+BODY='{"title":"bench","content":"a memo written by the instruction count"}'
+ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /api/memos 201")
+
+# grind NAME BIN ARGS...: starts BIN under callgrind, instrumentation off.
+grind() {
+  local name="$1"; shift
+  start "$name" 'listening on' valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$WORK/$name.%p.cg" "$@"
+}
+
+# setup NAME: a user with 20 memos on memo NAME; sets <NAME>_COOKIE, <NAME>_CSRF.
+setup() {
+  local name="$1" jar="$WORK/$1.jar" url_var="${1^^}_URL" creds csrf i
+  local url="${!url_var}"
+  creds="{\"user_name\":\"grind\",\"password\":\"$PASSWORD\"}"
+  expect 201 "$(api "$url" POST /api/auth/register "$jar" "$creds")" "$name: register"
+  expect 200 "$(api "$url" POST /api/auth/login "$jar" "$creds")" "$name: login"
+  csrf="$(cookie "$jar" csrf_access_token)"
+  for ((i = 1; i <= 20; i++)); do
+    expect 201 "$(api "$url" POST /api/memos "$jar" "{\"title\":\"memo $i\",\"content\":\"text $i\"}" "$csrf")" "$name: memo $i"
+  done
+  printf -v "${name^^}_COOKIE" '%s' "access_token_cookie=$(cookie "$jar" access_token_cookie)"
+  printf -v "${name^^}_CSRF" '%s' "$csrf"
+}
+
+# send COUNT URL METHOD COOKIE CSRF: COUNT requests on one connection; prints
+# each response's status, one per line.
+send() {
+  local count="$1" url="$2" method="$3" cookie="$4" csrf="$5" i
+  local args=(-s -X "$method" -H "Cookie: $cookie" -H "X-CSRF-TOKEN: $csrf" -w '%{http_code}\n')
+  [[ $method == POST ]] && args+=(-H 'Content-Type: application/json' --data "$BODY")
+  {
+    for ((i = 0; i < count; i++)); do printf 'url = "%s"\noutput = "/dev/null"\n' "$url"; done
+  } >"$WORK/urls"
+  curl "${args[@]}" -K "$WORK/urls"
+}
+
+# memo_log_count NAME OFFSET PATH STATUS: access-log lines of memo NAME after
+# byte OFFSET; dies if any is of another path or status.
+memo_log_count() {
+  local file="$WORK/$1.err" lines
+  lines="$(tail -c +"$(($2 + 1))" "$file" | awk '/finished processing request/ {
+    p = ""; s = ""
+    if (match($0, / path=[^ }]*/)) p = substr($0, RSTART + 6, RLENGTH - 6)
+    if (match($0, / status=[0-9]+/)) s = substr($0, RSTART + 8, RLENGTH - 8)
+    print p, s }')"
+  local bad; bad="$(grep -vc "^$3 $4\$" <<<"$lines" || true)"
+  ((bad == 0)) || die "$1: the access log shows requests of another route: $(sort <<<"$lines" | uniq -c | head)"
+  grep -c . <<<"$lines" || true
+}
+
+# logged NAME OFFSET PATH STATUS COUNT: waits until memo NAME has logged COUNT
+# requests after byte OFFSET, all of PATH with STATUS; prints the log's size.
+logged() {
+  local seen=0 tries
+  for ((tries = 0; tries < 100; tries++)); do
+    seen="$(memo_log_count "$1" "$2" "$3" "$4")"
+    ((seen >= $5)) && break
+    sleep 0.1
+  done
+  ((seen == $5)) || die "$1: the access log shows $seen requests of $3, not $5"
+  stat -c %s "$WORK/$1.err"
+}
+
+# count NAME ROW COOKIE CSRF: instructions per request of ROW on server NAME.
+count() {
+  local name="$1" row method path status pid_var url_var
+  read -r row method path status <<<"$2"
+  pid_var="${name^^}_PID" url_var="${name^^}_URL"
+  local pid="${!pid_var}" url="${!url_var}$path"
+  local offset=0
+  [[ $name != floor ]] && offset="$(stat -c %s "$WORK/$name.err")"
+  send "$WARMUP" "$url" "$method" "$3" "$4" | grep -vqx "$status" && die "$name $row: warm-up got $(send 1 "$url" "$method" "$3" "$4")"
+  # The warm-up's lines first, so that the row's are the rest.
+  [[ $name != floor ]] && offset="$(logged "$name" "$offset" "$path" "$status" "$WARMUP")"
+  # valgrind's pid is memo's: it runs memo in its own process.
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  callgrind_control -i on "$pid" >/dev/null 2>&1
+  local statuses; statuses="$(send "$N" "$url" "$method" "$3" "$4")"
+  callgrind_control -i off "$pid" >/dev/null 2>&1
+  callgrind_control -d "$row" "$pid" >/dev/null 2>&1
+  local ok; ok="$(grep -cx "$status" <<<"$statuses" || true)"
+  ((ok == N)) || die "$name $row: $ok of $N requests got $status"
+  [[ $name != floor ]] && logged "$name" "$offset" "$path" "$status" "$N" >/dev/null
+  local dump; dump="$(ls -t "$WORK/$name.$pid.cg"* | head -n1)"
+  local total; total="$(awk '/^totals:/ { print $2; exit }' "$dump")"
+  [[ -n $KEEP ]] && cp "$dump" "$KEEP/$name.$row.callgrind"
+  echo $((total / N))
+}
+
+grind floor "$FLOOR_BIN" --bind 127.0.0.1:0
+names=()
+for i in "${!BINS[@]}"; do
+  name="memo$i"
+  names+=("$name")
+  grind "$name" "${BINS[$i]}" serve --bind 127.0.0.1:0 --data-dir "$WORK/$name-data"
+  setup "$name"
+done
+FLOOR_COOKIE="${MEMO0_COOKIE}" FLOOR_CSRF="${MEMO0_CSRF}"
+
+say "instructions per request, $N requests per row (user space, every thread)"
+floor_ir="$(count floor "${ROWS[0]}" "$FLOOR_COOKIE" "$FLOOR_CSRF")"
+printf '%-8s %14s' row floor
+for name in "${names[@]}"; do printf ' %14s' "$name"; done
+((${#names[@]} == 2)) && printf ' %8s' "B/A"
+printf '\n'
+for spec in "${ROWS[@]}"; do
+  row="${spec%% *}"
+  if [[ $row == status ]]; then printf '%-8s %14s' "$row" "$floor_ir"; else printf '%-8s %14s' "$row" -; fi
+  results=()
+  for name in "${names[@]}"; do
+    cookie_var="${name^^}_COOKIE" csrf_var="${name^^}_CSRF"
+    ir="$(count "$name" "$spec" "${!cookie_var}" "${!csrf_var}")"
+    results+=("$ir")
+    printf ' %14s' "$ir"
+  done
+  ((${#results[@]} == 2)) && awk -v a="${results[0]}" -v b="${results[1]}" 'BEGIN { printf " %8.3f", b / a }'
+  printf '\n'
+done
