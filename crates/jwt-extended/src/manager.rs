@@ -12,7 +12,7 @@ use crate::{
     claims::{DecodedToken, JsonObject},
     config::JwtConfig,
     decode::{self, ClaimRules, DecodeRequest},
-    keys::Keys,
+    keys::{Keys, Verifier},
     rejection::{JwtError, JwtRejection, Renderer},
     stores::erased::{DynRevocationStore, DynSessionStore},
     user::DynUserLoader,
@@ -137,7 +137,10 @@ impl JwtManager {
         let parsed = decode::parse(token)?;
         let alg = parsed.algorithm(&self.inner.rules.algorithms)?;
         let key = match &self.inner.hooks.decode_key {
-            Some(loader) => std::borrow::Cow::Owned(loader(&parsed.header, &parsed.payload)),
+            Some(loader) => Verifier::Key(std::borrow::Cow::Owned(loader(
+                &parsed.header,
+                &parsed.payload,
+            ))),
             None => {
                 let kid = parsed.header.get("kid").and_then(Value::as_str);
                 self.inner.keys.for_kid(kid, alg).ok_or_else(|| {

@@ -317,20 +317,18 @@ impl<'m> TokenBuilder<'m> {
             B64.encode(serde_json::to_vec(&header)?),
             B64.encode(serde_json::to_vec(&payload)?)
         );
-        let hook_key;
-        let key = match &inner.hooks.encode_key {
-            Some(loader) => {
-                hook_key = loader(&raw_identity);
-                &hook_key
-            }
+        let signature = match &inner.hooks.encode_key {
+            Some(loader) => crypto::sign(
+                signing_input.as_bytes(),
+                &loader(&raw_identity),
+                inner.keys.algorithm,
+            ),
             None => inner
                 .keys
-                .signing
-                .as_ref()
+                .sign(signing_input.as_bytes())
                 .ok_or(TokenError::NoSigningKey)?,
-        };
-        let signature = crypto::sign(signing_input.as_bytes(), key, inner.keys.algorithm)
-            .map_err(|e| TokenError::Sign(e.to_string()))?;
+        }
+        .map_err(|e| TokenError::Sign(e.to_string()))?;
         Ok(MintedToken {
             token: format!("{signing_input}.{signature}"),
             refresh: payload.get("type").and_then(Value::as_str) == Some("refresh"),

@@ -14,11 +14,16 @@ mod remote;
 
 use std::{borrow::Cow, collections::HashMap, fmt};
 
+use aws_lc_rs::hmac;
+use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, crypto};
 
 #[cfg(feature = "remote-jwks")]
 pub use self::remote::{JwksError, RemoteJwks};
-use crate::config::{ConfigError, JwtConfig};
+use crate::{
+    base64url::B64,
+    config::{ConfigError, JwtConfig},
+};
 
 /// The keys a manager signs and verifies with.
 #[derive(Clone)]
@@ -31,6 +36,8 @@ pub(crate) struct Keys {
     /// The key for tokens without a `kid` (or with an unknown one, when no key set is used);
     /// `None` for a resource server that only verifies with a remote JWKS.
     pub(crate) verifying: Option<DecodingKey>,
+    /// `verifying`'s HS secret, keyed once per HMAC algorithm (see [`HmacKeys`]).
+    hmac: Option<HmacKeys>,
     /// Verification keys by `kid`: the current one and retired ones still in use.
     pub(crate) by_kid: HashMap<String, (Algorithm, DecodingKey)>,
     /// Another service's key set, asked for the kids not in `by_kid`.
@@ -49,6 +56,42 @@ impl fmt::Debug for Keys {
     }
 }
 
+/// The config's HS secret as HMAC keys whose padded key blocks are hashed once, at build time.
+/// `jsonwebtoken` keys a new HMAC for every token it checks: two of the five SHA-256 blocks of
+/// a session cookie's token, and 12% of a guarded request's instructions with the rest of
+/// its verifier set-up (`bench/instructions.sh`).
+#[derive(Clone)]
+struct HmacKeys {
+    hs256: hmac::Key,
+    hs384: hmac::Key,
+    hs512: hmac::Key,
+}
+
+impl HmacKeys {
+    fn new(secret: &[u8]) -> Self {
+        Self {
+            hs256: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            hs384: hmac::Key::new(hmac::HMAC_SHA384, secret),
+            hs512: hmac::Key::new(hmac::HMAC_SHA512, secret),
+        }
+    }
+
+    fn get(&self, algorithm: Algorithm) -> Option<&hmac::Key> {
+        match algorithm {
+            Algorithm::HS256 => Some(&self.hs256),
+            Algorithm::HS384 => Some(&self.hs384),
+            Algorithm::HS512 => Some(&self.hs512),
+            _ => None,
+        }
+    }
+}
+
+/// What checks a token's signature: the config's HS secret, keyed ahead, or any other key.
+pub(crate) enum Verifier<'k> {
+    Hmac(&'k hmac::Key),
+    Key(Cow<'k, DecodingKey>),
+}
+
 pub(crate) fn is_symmetric(algorithm: Algorithm) -> bool {
     matches!(
         algorithm,
@@ -61,11 +104,13 @@ impl Keys {
     /// `remote_jwks`, an asymmetric config may have neither key: it verifies with the remote set.
     pub(crate) fn from_config(config: &JwtConfig, remote_jwks: bool) -> Result<Self, ConfigError> {
         let algorithm = config.algorithm;
+        let mut hmac = None;
         let (signing, verifying) = if is_symmetric(algorithm) {
             let secret = config
                 .secret_key
                 .as_deref()
                 .ok_or(ConfigError::MissingSecret(algorithm))?;
+            hmac = Some(HmacKeys::new(secret));
             (
                 Some(EncodingKey::from_secret(secret)),
                 Some(DecodingKey::from_secret(secret)),
@@ -91,33 +136,46 @@ impl Keys {
             signing,
             signing_kid: None,
             verifying,
+            hmac,
             by_kid: HashMap::new(),
             #[cfg(feature = "remote-jwks")]
             remote: None,
         })
     }
 
+    /// Signs `message` with the config's key, as `jsonwebtoken::crypto::sign` does (the
+    /// base64url signature); `None` for a verify-only manager.
+    pub(crate) fn sign(&self, message: &[u8]) -> Option<jsonwebtoken::errors::Result<String>> {
+        if let Some(key) = self.hmac.as_ref().and_then(|keys| keys.get(self.algorithm)) {
+            return Some(Ok(B64.encode(hmac::sign(key, message))));
+        }
+        let key = self.signing.as_ref()?;
+        Some(crypto::sign(message, key, self.algorithm))
+    }
+
     /// The decoding key for a token's `kid` and algorithm: the key registered under that kid
     /// (none when it was registered for another algorithm), else the remote JWKS's cached key,
     /// else the config key when no key is registered by kid.
-    pub(crate) fn for_kid(
-        &self,
-        kid: Option<&str>,
-        alg: Algorithm,
-    ) -> Option<Cow<'_, DecodingKey>> {
+    pub(crate) fn for_kid(&self, kid: Option<&str>, alg: Algorithm) -> Option<Verifier<'_>> {
         if let Some((key_alg, key)) = kid.and_then(|k| self.by_kid.get(k)) {
-            return (*key_alg == alg).then_some(Cow::Borrowed(key));
+            return (*key_alg == alg).then_some(Verifier::Key(Cow::Borrowed(key)));
         }
         #[cfg(feature = "remote-jwks")]
         if let Some(remote) = &self.remote
             && (kid.is_some() || self.verifying.is_none())
         {
-            return remote.cached_key(kid, alg).map(Cow::Owned);
+            return remote
+                .cached_key(kid, alg)
+                .map(|key| Verifier::Key(Cow::Owned(key)));
         }
         if kid.is_some() && !self.by_kid.is_empty() {
             return None;
         }
-        self.verifying.as_ref().map(Cow::Borrowed)
+        let verifying = self.verifying.as_ref()?;
+        Some(match self.hmac.as_ref().and_then(|keys| keys.get(alg)) {
+            Some(key) => Verifier::Hmac(key),
+            None => Verifier::Key(Cow::Borrowed(verifying)),
+        })
     }
 }
 
@@ -193,5 +251,88 @@ fn check_pair(
             algorithm,
             reason: e.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+
+    use super::{HmacKeys, Verifier};
+    use crate::decode::parse;
+
+    /// Both ways of checking a signature: the keys made ahead and `jsonwebtoken`'s.
+    fn answers(token: &str, secret: &[u8], alg: Algorithm) -> (bool, bool) {
+        let keys = HmacKeys::new(secret);
+        let parsed = parse(token).expect("a token");
+        let ahead = Verifier::Hmac(keys.get(alg).expect("an HMAC algorithm"));
+        let decoding = DecodingKey::from_secret(secret);
+        let theirs = Verifier::Key(Cow::Borrowed(&decoding));
+        (
+            parsed.verify_signature(&ahead, alg).is_ok(),
+            parsed.verify_signature(&theirs, alg).is_ok(),
+        )
+    }
+
+    #[test]
+    fn hmac_keys_made_ahead_sign_as_jsonwebtoken_does() {
+        let secret = b"a secret of the config";
+        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            let config = crate::JwtConfig::default()
+                .with_secret_key(secret)
+                .with_algorithm(alg);
+            let keys = super::Keys::from_config(&config, false).expect("keys");
+            let ours = keys
+                .sign(b"header.payload")
+                .expect("a signing key")
+                .expect("signed");
+            let theirs = jsonwebtoken::crypto::sign(
+                b"header.payload",
+                &EncodingKey::from_secret(secret),
+                alg,
+            )
+            .expect("signed");
+            assert_eq!(ours, theirs, "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn hmac_keys_made_ahead_accept_and_refuse_what_jsonwebtoken_does() {
+        let secret = b"a secret of the config, long enough for HS512 too";
+        for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
+            let claims = serde_json::json!({"sub": "1", "exp": 4_000_000_000_u64});
+            let token = jsonwebtoken::encode(
+                &Header::new(alg),
+                &claims,
+                &EncodingKey::from_secret(secret),
+            )
+            .expect("signed");
+            assert_eq!(answers(&token, secret, alg), (true, true), "{alg:?}");
+            assert_eq!(
+                answers(&token, b"another secret", alg),
+                (false, false),
+                "{alg:?}"
+            );
+            let (input, signature) = token.rsplit_once('.').expect("three parts");
+            let flipped = if signature.starts_with('A') { "B" } else { "A" };
+            let forged = [
+                format!("{input}.{flipped}{}", &signature[1..]),
+                format!("{input}.{}", &signature[..signature.len() - 4]),
+                format!("{input}.{signature}AAAA"),
+                format!("{input}.{}", signature.repeat(2)),
+                format!("{input}x.{signature}"),
+            ];
+            for token in &forged {
+                if parse(token).is_ok() {
+                    assert_eq!(
+                        answers(token, secret, alg),
+                        (false, false),
+                        "{alg:?} {token}"
+                    );
+                }
+            }
+        }
     }
 }
