@@ -19,6 +19,8 @@
 # its commit (and the search index's flush) per write. --keep DIR keeps each row's profile
 # as DIR/NAME.ROW.callgrind, for callgrind_annotate --inclusive=yes.
 set -euo pipefail
+# A failed check inside $(...) stops the run too.
+shopt -s inherit_errexit
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib/common.sh
 source "$ROOT/bench/lib/common.sh"
@@ -81,12 +83,16 @@ send() {
 # memo_log_count NAME OFFSET PATH STATUS: access-log lines of memo NAME after
 # byte OFFSET; dies if any is of another path or status.
 memo_log_count() {
-  local file="$WORK/$1.err" lines
-  lines="$(tail -c +"$(($2 + 1))" "$file" | awk '/finished processing request/ {
+  local file="$WORK/$1.err" lines chunk
+  # Whole lines only: the log writer may be half-way through the last one.
+  chunk="$(tail -c +"$(($2 + 1))" "$file"; echo x)"
+  if [[ $chunk == *$'\n'* ]]; then chunk="${chunk%$'\n'*}"; else chunk=""; fi
+  lines="$(awk '/finished processing request/ {
     p = ""; s = ""
     if (match($0, / path=[^ }]*/)) p = substr($0, RSTART + 6, RLENGTH - 6)
     if (match($0, / status=[0-9]+/)) s = substr($0, RSTART + 8, RLENGTH - 8)
-    print p, s }')"
+    print p, s }' <<<"$chunk")"
+  [[ -n $lines ]] || { echo 0; return; }
   local bad; bad="$(grep -vc "^$3 $4\$" <<<"$lines" || true)"
   ((bad == 0)) || die "$1: the access log shows requests of another route: $(sort <<<"$lines" | uniq -c | head)"
   grep -c . <<<"$lines" || true
