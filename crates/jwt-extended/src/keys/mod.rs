@@ -299,6 +299,24 @@ mod tests {
     }
 
     #[test]
+    fn an_hs_signature_with_base64_padding_is_accepted_as_pyjwt_accepts_it() {
+        let secret = b"a secret of the config";
+        let claims = serde_json::json!({"sub": "1"});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .expect("signed");
+        // 32 bytes are 43 characters of base64, 44 with the padding.
+        let padded = format!("{token}=");
+        let keys = HmacKeys::new(secret);
+        let parsed = parse(&padded).expect("a token");
+        let hs256 = Verifier::Hmac(keys.get(Algorithm::HS256).expect("HS256"));
+        assert!(parsed.verify_signature(&hs256, Algorithm::HS256).is_ok());
+    }
+
+    #[test]
     fn hmac_keys_made_ahead_accept_and_refuse_what_jsonwebtoken_does() {
         let secret = b"a secret of the config, long enough for HS512 too";
         for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
