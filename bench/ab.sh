@@ -36,23 +36,10 @@ LUA="$ROOT/bench/lua/request.lua"
 PASSWORD="bench-password-$RANDOM$RANDOM"
 export JWT_SECRET_KEY="bench-ab-secret-$RANDOM$RANDOM$RANDOM$RANDOM" MEMO_RATE_LIMITS=off
 
-# setup NAME BIN: starts BIN, registers and logs in a user with 20 memos; sets
-# <NAME>_COOKIE and <NAME>_CSRF.
+# setup NAME BIN: starts BIN and seeds a user with 20 memos (seed_user).
 setup() {
-  local name="$1" bin="$2" jar="$WORK/$1.jar" creds i
-  start "$name" 'listening on' "$bin" serve --bind 127.0.0.1:0 --data-dir "$WORK/$name-data"
-  local url_var="${name^^}_URL"
-  local url="${!url_var}"
-  creds="{\"user_name\":\"ab\",\"password\":\"$PASSWORD\"}"
-  expect 201 "$(api "$url" POST /api/auth/register "$jar" "$creds")" "$name: register"
-  expect 200 "$(api "$url" POST /api/auth/login "$jar" "$creds")" "$name: login"
-  local csrf
-  csrf="$(cookie "$jar" csrf_access_token)"
-  for ((i = 1; i <= 20; i++)); do
-    expect 201 "$(api "$url" POST /api/memos "$jar" "{\"title\":\"memo $i\",\"content\":\"text $i\"}" "$csrf")" "$name: memo $i"
-  done
-  printf -v "${name^^}_COOKIE" '%s' "access_token_cookie=$(cookie "$jar" access_token_cookie)"
-  printf -v "${name^^}_CSRF" '%s' "$csrf"
+  start "$1" 'listening on' "$2" serve --bind 127.0.0.1:0 --data-dir "$WORK/$1-data"
+  seed_user "$1" ab "$PASSWORD"
 }
 setup a "$A_BIN"
 setup b "$B_BIN"

@@ -53,21 +53,6 @@ grind() {
     --callgrind-out-file="$WORK/$name.%p.cg" "$@"
 }
 
-# setup NAME: a user with 20 memos on memo NAME; sets <NAME>_COOKIE, <NAME>_CSRF.
-setup() {
-  local name="$1" jar="$WORK/$1.jar" url_var="${1^^}_URL" creds csrf i
-  local url="${!url_var}"
-  creds="{\"user_name\":\"grind\",\"password\":\"$PASSWORD\"}"
-  expect 201 "$(api "$url" POST /api/auth/register "$jar" "$creds")" "$name: register"
-  expect 200 "$(api "$url" POST /api/auth/login "$jar" "$creds")" "$name: login"
-  csrf="$(cookie "$jar" csrf_access_token)"
-  for ((i = 1; i <= 20; i++)); do
-    expect 201 "$(api "$url" POST /api/memos "$jar" "{\"title\":\"memo $i\",\"content\":\"text $i\"}" "$csrf")" "$name: memo $i"
-  done
-  printf -v "${name^^}_COOKIE" '%s' "access_token_cookie=$(cookie "$jar" access_token_cookie)"
-  printf -v "${name^^}_CSRF" '%s' "$csrf"
-}
-
 # send COUNT URL METHOD COOKIE CSRF: COUNT requests on one connection; prints
 # each response's status, one per line.
 send() {
@@ -83,15 +68,7 @@ send() {
 # memo_log_count NAME OFFSET PATH STATUS: access-log lines of memo NAME after
 # byte OFFSET; dies if any is of another path or status.
 memo_log_count() {
-  local file="$WORK/$1.err" lines chunk
-  # Whole lines only: the log writer may be half-way through the last one.
-  chunk="$(tail -c +"$(($2 + 1))" "$file"; echo x)"
-  if [[ $chunk == *$'\n'* ]]; then chunk="${chunk%$'\n'*}"; else chunk=""; fi
-  lines="$(awk '/finished processing request/ {
-    p = ""; s = ""
-    if (match($0, / path=[^ }]*/)) p = substr($0, RSTART + 6, RLENGTH - 6)
-    if (match($0, / status=[0-9]+/)) s = substr($0, RSTART + 8, RLENGTH - 8)
-    print p, s }' <<<"$chunk")"
+  local lines; lines="$(access_lines "$WORK/$1.err" "$2")"
   [[ -n $lines ]] || { echo 0; return; }
   local bad; bad="$(grep -vc "^$3 $4\$" <<<"$lines" || true)"
   ((bad == 0)) || die "$1: the access log shows requests of another route: $(sort <<<"$lines" | uniq -c | head)"
@@ -143,7 +120,7 @@ for i in "${!BINS[@]}"; do
   name="memo$i"
   names+=("$name")
   grind "$name" "${BINS[$i]}" serve --bind 127.0.0.1:0 --data-dir "$WORK/$name-data"
-  setup "$name"
+  seed_user "$name" grind "$PASSWORD"
 done
 FLOOR_COOKIE="${MEMO0_COOKIE}" FLOOR_CSRF="${MEMO0_CSRF}"
 

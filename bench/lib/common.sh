@@ -68,3 +68,33 @@ cpu_ticks() {
 }
 TICK_US="$((1000000 / $(getconf CLK_TCK)))"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+# seed_user NAME USER PASSWORD: on the server started as NAME (its <NAME>_URL),
+# registers and logs in USER and gives it 20 memos through the API; sets
+# <NAME>_COOKIE (the access cookie, as a Cookie header) and <NAME>_CSRF.
+seed_user() {
+  local name="$1" jar="$WORK/$1.jar" url_var="${1^^}_URL" csrf i
+  local url="${!url_var}" creds="{\"user_name\":\"$2\",\"password\":\"$3\"}"
+  expect 201 "$(api "$url" POST /api/auth/register "$jar" "$creds")" "$name: register"
+  expect 200 "$(api "$url" POST /api/auth/login "$jar" "$creds")" "$name: login"
+  csrf="$(cookie "$jar" csrf_access_token)"
+  for ((i = 1; i <= 20; i++)); do
+    expect 201 "$(api "$url" POST /api/memos "$jar" "{\"title\":\"memo $i\",\"content\":\"text $i\"}" "$csrf")" "$name: memo $i"
+  done
+  printf -v "${name^^}_COOKIE" '%s' "access_token_cookie=$(cookie "$jar" access_token_cookie)"
+  printf -v "${name^^}_CSRF" '%s' "$csrf"
+}
+
+# access_lines FILE OFFSET: "PATH STATUS" for each request memo logged in FILE
+# after byte OFFSET (its INFO "finished processing request" lines). Whole
+# lines only: memo's log writer may be half-way through the last one.
+access_lines() {
+  local chunk
+  chunk="$(tail -c +"$(($2 + 1))" "$1"; echo x)"
+  [[ $chunk == *$'\n'* ]] || return 0
+  awk '/finished processing request/ {
+    p = ""; s = ""
+    if (match($0, / path=[^ }]*/)) p = substr($0, RSTART + 6, RLENGTH - 6)
+    if (match($0, / status=[0-9]+/)) s = substr($0, RSTART + 8, RLENGTH - 8)
+    print p, s }' <<<"${chunk%$'\n'*}"
+}

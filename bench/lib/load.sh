@@ -32,12 +32,7 @@ log_lines() {
   local file; file="$(target_log "$1")"
   [[ -n $file ]] || return 0
   case "$1" in
-    memo)
-      tail -c +"$(($2 + 1))" "$file" | awk '/finished processing request/ {
-        p = ""; s = ""
-        if (match($0, / path=[^ }]*/)) p = substr($0, RSTART + 6, RLENGTH - 6)
-        if (match($0, / status=[0-9]+/)) s = substr($0, RSTART + 8, RLENGTH - 8)
-        print p, s }' ;;
+    memo) access_lines "$file" "$2" ;;
     peer) tail -c +"$(($2 + 1))" "$file" | awk 'NF >= 2 { print $1, $2 }' ;;
   esac
 }
