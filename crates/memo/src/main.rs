@@ -20,8 +20,19 @@ use memo::{
     telemetry,
 };
 
+/// jemalloc instead of glibc's malloc: every request allocates (headers,
+/// claims, rows, JSON), and glibc's malloc and free were a sixth of a status
+/// request's instructions; jemalloc takes 11% off a status request and 8% off
+/// a page of the list (bench/instructions.sh, docs/performance.md). It also
+/// gives the 19 MiB argon2 block of each login back to the system when it is
+/// freed (allocations that large get an arena that purges at once), which
+/// glibc did only with a fixed mmap threshold. Not on MSVC, where it does not
+/// build.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
-    give_large_blocks_back_to_the_os();
     let cli = Cli::parse();
     let _log_writer = match telemetry::init(cli.settings.log_format) {
         Ok(guard) => guard,
@@ -120,25 +131,6 @@ async fn add_user(
     );
     Ok(())
 }
-
-/// Every login hashes with a 19 MiB argon2 block. glibc serves the first
-/// with mmap and gives it back on free, but then raises its mmap threshold
-/// (up to 32 MiB), so every later block comes from a per-thread arena and
-/// stays in the process for good: RSS passed 1.8 GB in the benchmark. A fixed
-/// threshold (1 MiB) keeps large blocks mmapped and returned on free.
-/// (mimalloc, tried instead, still held 78 MB after the login rows.)
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn give_large_blocks_back_to_the_os() {
-    const ONE_MIB: libc::c_int = 1 << 20;
-    // SAFETY: mallopt only sets a parameter of glibc's allocator, and this
-    // runs first in main, before any thread of ours exists.
-    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, ONE_MIB) };
-}
-
-/// Other allocators do not need it.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn give_large_blocks_back_to_the_os() {}
 
 /// The password from a prompt (asked twice) or from standard input's first
 /// line when it is not a terminal (for scripts: `echo "$PW" | memo user add`).

@@ -182,33 +182,51 @@ const RELEASE_AFTER_CLOSED: usize = 256;
 
 /// After a burst of connections has closed (a flood of slow clients timed
 /// out, say), hands the memory their buffers held back to the system:
-/// glibc keeps freed blocks in its per-thread arenas for reuse, so without
-/// this the process would stay at its peak size for good.
+/// jemalloc keeps freed pages for reuse and returns them only gradually
+/// (and only while the process keeps allocating), so without this an idle
+/// process would stay near its peak size for seconds to minutes. Released
+/// once more when the burst's last connections have closed (the count held
+/// still for a tick), so that those closed after the first release, fewer
+/// than [`RELEASE_AFTER_CLOSED`], do not keep their memory either.
 async fn release_memory_after_bursts(permits: Arc<Semaphore>, max: usize) {
     let mut every = tokio::time::interval(Duration::from_secs(2));
-    let mut peak = 0;
+    let (mut peak, mut last, mut after_burst) = (0, 0, false);
     loop {
         every.tick().await;
         let open = max.saturating_sub(permits.available_permits());
         peak = peak.max(open);
         if peak - open >= RELEASE_AFTER_CLOSED {
             release_freed_memory();
-            peak = open;
+            (peak, after_burst) = (open, true);
+        } else if after_burst && open == last {
+            release_freed_memory();
+            after_burst = false;
         }
+        last = open;
     }
 }
 
-/// `malloc_trim(0)`: returns the free pages of every glibc arena.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// jemalloc's `arena.<all>.purge`: returns the unused pages of every arena.
+#[cfg(not(target_env = "msvc"))]
 #[allow(unsafe_code)]
 fn release_freed_memory() {
-    // SAFETY: malloc_trim only walks glibc's own arenas under their locks
-    // and madvises pages that hold no allocation; any thread may call it.
-    let _ = unsafe { libc::malloc_trim(0) };
+    // 4096 is jemalloc's MALLCTL_ARENAS_ALL.
+    const PURGE_ALL_ARENAS: &std::ffi::CStr = c"arena.4096.purge";
+    // SAFETY: this mallctl reads and writes nothing (null old and new
+    // values, as its documentation requires), and any thread may call it.
+    let _ = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            PURGE_ALL_ARENAS.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
 }
 
-/// Other allocators give memory back by themselves.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+/// The system allocator on MSVC gives memory back by itself.
+#[cfg(target_env = "msvc")]
 fn release_freed_memory() {}
 
 /// Out of file descriptors (or another accept error): the pending
