@@ -1,0 +1,377 @@
+//! The text log when it is not a terminal (a file, a pipe, journald): the
+//! lines tracing-subscriber's default format writes without colours, byte for
+//! byte, written with fewer instructions.
+//!
+//! Every request logs one line (the access log) inside its span. With the
+//! default format, writing that line and the span's fields cost about 16,000
+//! instructions, a sixth of a status request: the fields go through
+//! `nu_ansi_term` paint wrappers that paint nothing, and the message through
+//! an escaping writer that copies one character at a time. Here fields and
+//! message are copied a run at a time, and only the rare character that
+//! needs it is escaped (the same escapes, so no terminal injection either).
+//! Events from the `log` crate and error fields, rare, go through
+//! tracing-subscriber's own code.
+
+use std::fmt::{self, Write as _};
+
+use tracing::{Event, Level, Subscriber, field::Field};
+use tracing_log::NormalizeEvent as _;
+use tracing_subscriber::{
+    field::{MakeVisitor, Visit, VisitFmt, VisitOutput},
+    fmt::{
+        FmtContext, FormatEvent, FormatFields, FormattedFields,
+        format::{DefaultVisitor, Writer},
+        time::FormatTime,
+    },
+    registry::LookupSpan,
+};
+
+/// The event format: `Format<Full>` without colours (timestamp, level, the
+/// spans from the root with their fields, target, fields). For a layer
+/// `with_ansi(false)`: an error field is written by tracing-subscriber's own
+/// visitor, which paints when the layer says so.
+#[derive(Debug, Clone, Default)]
+pub struct PlainFormat<T> {
+    timer: T,
+}
+
+impl<T> PlainFormat<T> {
+    /// Timestamps from `timer` (tracing-subscriber's `SystemTime` in memo).
+    pub fn new(timer: T) -> Self {
+        Self { timer }
+    }
+}
+
+impl<S, N, T> FormatEvent<S, N> for PlainFormat<T>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    T: FormatTime,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        if self.timer.format_time(&mut writer).is_err() {
+            writer.write_str("<unknown time>")?;
+        }
+        writer.write_char(' ')?;
+        writer.write_str(level_str(meta.level()))?;
+        writer.write_char(' ')?;
+        if let Some(scope) = ctx.event_scope() {
+            let mut seen = false;
+            for span in scope.from_root() {
+                writer.write_str(span.metadata().name())?;
+                seen = true;
+                let extensions = span.extensions();
+                if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                    && !fields.is_empty()
+                {
+                    writer.write_char('{')?;
+                    writer.write_str(fields)?;
+                    writer.write_char('}')?;
+                }
+                writer.write_char(':')?;
+            }
+            if seen {
+                writer.write_char(' ')?;
+            }
+        }
+        writer.write_str(meta.target())?;
+        writer.write_str(": ")?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writer.write_char('\n')
+    }
+}
+
+/// The level as the default format pads it to five characters.
+fn level_str(level: &Level) -> &'static str {
+    match *level {
+        Level::TRACE => "TRACE",
+        Level::DEBUG => "DEBUG",
+        Level::INFO => " INFO",
+        Level::WARN => " WARN",
+        Level::ERROR => "ERROR",
+    }
+}
+
+/// The field format: `DefaultFields` without colours, used for the spans'
+/// fields and the events' alike.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainFields;
+
+impl<'w> MakeVisitor<Writer<'w>> for PlainFields {
+    type Visitor = PlainVisitor<'w>;
+
+    fn make_visitor(&self, writer: Writer<'w>) -> Self::Visitor {
+        PlainVisitor {
+            writer,
+            is_empty: true,
+            result: Ok(()),
+        }
+    }
+}
+
+/// Writes `name=value` pairs separated by spaces, the message bare first.
+#[derive(Debug)]
+pub struct PlainVisitor<'w> {
+    writer: Writer<'w>,
+    is_empty: bool,
+    result: fmt::Result,
+}
+
+impl PlainVisitor<'_> {
+    fn pad(&mut self) -> fmt::Result {
+        if self.is_empty {
+            self.is_empty = false;
+            Ok(())
+        } else {
+            self.writer.write_char(' ')
+        }
+    }
+
+    /// `name=` as the default format writes it (a raw identifier's `r#` dropped).
+    fn name(&mut self, field: &Field) -> fmt::Result {
+        let name = field.name();
+        self.writer
+            .write_str(name.strip_prefix("r#").unwrap_or(name))?;
+        self.writer.write_char('=')
+    }
+
+    fn write_str_field(&mut self, field: &Field, value: &str) -> fmt::Result {
+        self.pad()?;
+        if field.name() == "message" {
+            return write_escaped(&mut self.writer, value);
+        }
+        self.name(field)?;
+        if is_plain(value) {
+            self.writer.write_char('"')?;
+            self.writer.write_str(value)?;
+            self.writer.write_char('"')
+        } else {
+            write!(self.writer, "{value:?}")
+        }
+    }
+
+    fn write_debug_field(&mut self, field: &Field, value: &dyn fmt::Debug) -> fmt::Result {
+        self.pad()?;
+        if field.name() == "message" {
+            return write!(Escaping(&mut self.writer), "{value:?}");
+        }
+        self.name(field)?;
+        write!(self.writer, "{value:?}")
+    }
+}
+
+impl Visit for PlainVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if self.result.is_ok() && !is_log_metadata(field) {
+            self.result = self.write_str_field(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.result.is_ok() && !is_log_metadata(field) {
+            self.result = self.write_debug_field(field, value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if self.result.is_err() {
+            return;
+        }
+        // The error and its sources, as the default format lists them.
+        let mut default = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
+        default.record_error(field, value);
+        self.result = default.finish();
+        self.is_empty = false;
+    }
+}
+
+impl VisitOutput<fmt::Result> for PlainVisitor<'_> {
+    fn finish(self) -> fmt::Result {
+        self.result
+    }
+}
+
+impl VisitFmt for PlainVisitor<'_> {
+    fn writer(&mut self) -> &mut dyn fmt::Write {
+        &mut self.writer
+    }
+}
+
+/// Fields the `log` bridge adds (`log.target`, ...): the format shows them
+/// as the event's own target and place instead.
+fn is_log_metadata(field: &Field) -> bool {
+    field.name().starts_with("log.")
+}
+
+/// Whether `{:?}` of `value` is `value` in quotes: printable ASCII without a
+/// quote or backslash.
+fn is_plain(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// Whether the default format's sanitizing writer would change `c`.
+fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
+    )
+}
+
+/// `s` with terminal control characters escaped as tracing-subscriber does.
+fn write_escaped(out: &mut dyn fmt::Write, s: &str) -> fmt::Result {
+    let mut rest = s;
+    while let Some((at, c)) = rest.char_indices().find(|&(_, c)| needs_escape(c)) {
+        out.write_str(&rest[..at])?;
+        match c {
+            '\x1b' => out.write_str("\\x1b")?,
+            '\x07' => out.write_str("\\x07")?,
+            '\x08' => out.write_str("\\x08")?,
+            '\x0c' => out.write_str("\\x0c")?,
+            '\x7f' => out.write_str("\\x7f")?,
+            c => write!(out, "\\u{{{:x}}}", u32::from(c))?,
+        }
+        rest = &rest[at + c.len_utf8()..];
+    }
+    out.write_str(rest)
+}
+
+/// A writer that escapes what passes through it, a run at a time.
+struct Escaping<'a>(&'a mut dyn fmt::Write);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        write_escaped(self.0, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io,
+        sync::{Arc, Mutex},
+    };
+
+    use tracing_subscriber::{fmt::layer, layer::SubscriberExt as _};
+
+    use super::*;
+
+    /// A clock that always says the same, so two formats' lines compare.
+    #[derive(Clone, Copy)]
+    struct Fixed;
+
+    impl FormatTime for Fixed {
+        fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+            w.write_str("2026-12-03T10:00:00.000000Z")
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| io::ErrorKind::Other)?
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer \u{1b}[31mfailure")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner cause")]
+    struct Inner;
+
+    /// Logs a spread of events: what the access log writes, and the
+    /// awkward cases (escapes, quotes, non-ASCII, errors, raw names, nested
+    /// spans, a span without fields).
+    fn log_everything() {
+        let request = tracing::info_span!("request", method = %"GET", path = %"/api/memos", request_id = "9f-1");
+        let _in_request = request.enter();
+        tracing::info!(latency = %format_args!("{} ms", 3), status = 200_u16, "finished processing request");
+        tracing::warn!(error = %"db \"down\"", "revocation store unavailable; access token let through (fail open)");
+        let outer = tracing::debug_span!("outer");
+        let _in_outer = outer.enter();
+        tracing::error!(
+            error = &Outer(Inner) as &(dyn std::error::Error + 'static),
+            "failed"
+        );
+        tracing::info!(
+            name = "メモ \u{9b}x \u{1b}[0m \\ \"q\"",
+            r#type = "raw",
+            n = -5_i64,
+            ok = true,
+            f = 1.5_f64,
+            "a message with \u{1b}[2J, \u{85} and \u{7f}"
+        );
+        tracing::info!(only = 1_u64);
+        tracing::trace!("not shown at debug");
+        tracing::info!(target: "custom::target", "{} and {:?}", "formatted", "debug");
+    }
+
+    #[test]
+    fn lines_match_tracing_subscribers_default_format_without_colours() {
+        let ours = Captured::default();
+        let theirs = Captured::default();
+        let (o, t) = (ours.clone(), theirs.clone());
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .with(
+                layer()
+                    .with_ansi(false)
+                    .fmt_fields(PlainFields)
+                    .event_format(PlainFormat::new(Fixed))
+                    .with_writer(move || o.clone()),
+            );
+        tracing::subscriber::with_default(subscriber, log_everything);
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::filter::LevelFilter::DEBUG)
+            .with(
+                layer()
+                    .with_ansi(false)
+                    .with_timer(Fixed)
+                    .with_writer(move || t.clone()),
+            );
+        tracing::subscriber::with_default(subscriber, log_everything);
+
+        let (ours, theirs) = (ours.text(), theirs.text());
+        assert_eq!(ours.lines().count(), 6, "{ours}");
+        assert!(
+            ours.contains(r#"request{method=GET path=/api/memos request_id="9f-1"}: "#),
+            "{ours}"
+        );
+        assert!(
+            ours.contains("finished processing request latency=3 ms status=200"),
+            "{ours}"
+        );
+        assert!(
+            ours.contains("\\x1b[2J"),
+            "the message's escape is escaped: {ours}"
+        );
+        assert_eq!(ours, theirs);
+    }
+}
