@@ -113,6 +113,12 @@ async fn a_new_user_has_no_memos(app: TestApp) {
     let response = app.get("/api/memos").await;
 
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get(reqwest::header::CONTENT_TYPE),
+        Some(&reqwest::header::HeaderValue::from_static(
+            "application/json"
+        ))
+    );
     assert_eq!(json(response).await, json!([]));
 }
 
