@@ -9,8 +9,9 @@
 //! an escaping writer that copies one character at a time. Here fields and
 //! message are copied a run at a time, and only the rare character that
 //! needs it is escaped (the same escapes, so no terminal injection either).
-//! Events from the `log` crate and error fields, rare, go through
-//! tracing-subscriber's own code.
+//! Events from the `log` crate show their own target and level, as in the
+//! default format; error fields, rare, go through tracing-subscriber's own
+//! visitor.
 
 use std::fmt::{self, Write as _};
 
