@@ -261,7 +261,12 @@ mod tests {
         sync::{Arc, Mutex},
     };
 
-    use tracing_subscriber::{fmt::layer, layer::SubscriberExt as _};
+    use tracing_subscriber::{
+        Layer, Registry,
+        filter::LevelFilter,
+        fmt::layer,
+        layer::{Layered, SubscriberExt as _},
+    };
 
     use super::*;
 
@@ -334,32 +339,40 @@ mod tests {
         tracing::info!(target: "custom::target", "{} and {:?}", "formatted", "debug");
     }
 
+    type DebugRegistry = Layered<LevelFilter, Registry>;
+
+    /// What `log_everything` writes through `layer` (at DEBUG) into `captured`.
+    fn logged_by<L>(layer: L, captured: &Captured) -> String
+    where
+        L: Layer<DebugRegistry> + Send + Sync + 'static,
+    {
+        let subscriber = tracing_subscriber::registry()
+            .with(LevelFilter::DEBUG)
+            .with(layer);
+        tracing::subscriber::with_default(subscriber, log_everything);
+        captured.text()
+    }
+
     #[test]
     fn lines_match_tracing_subscribers_default_format_without_colours() {
-        let ours = Captured::default();
-        let theirs = Captured::default();
-        let (o, t) = (ours.clone(), theirs.clone());
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::LevelFilter::DEBUG)
-            .with(
-                layer()
-                    .with_ansi(false)
-                    .fmt_fields(PlainFields)
-                    .event_format(PlainFormat::new(Fixed))
-                    .with_writer(move || o.clone()),
-            );
-        tracing::subscriber::with_default(subscriber, log_everything);
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::filter::LevelFilter::DEBUG)
-            .with(
-                layer()
-                    .with_ansi(false)
-                    .with_timer(Fixed)
-                    .with_writer(move || t.clone()),
-            );
-        tracing::subscriber::with_default(subscriber, log_everything);
+        let (o, t) = (Captured::default(), Captured::default());
+        let (to_o, to_t) = (o.clone(), t.clone());
+        let ours = logged_by(
+            layer()
+                .with_ansi(false)
+                .fmt_fields(PlainFields)
+                .event_format(PlainFormat::new(Fixed))
+                .with_writer(move || to_o.clone()),
+            &o,
+        );
+        let theirs = logged_by(
+            layer()
+                .with_ansi(false)
+                .with_timer(Fixed)
+                .with_writer(move || to_t.clone()),
+            &t,
+        );
 
-        let (ours, theirs) = (ours.text(), theirs.text());
         assert_eq!(ours.lines().count(), 6, "{ours}");
         assert!(
             ours.contains(r#"request{method=GET path=/api/memos request_id="9f-1"}: "#),
