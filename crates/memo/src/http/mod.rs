@@ -56,6 +56,9 @@ const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000; includeSubDomains";
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The `Content-Type` of the JSON bodies written without axum's `Json`.
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
 /// The whole app: API routes, SPA fallback and middleware, plus the OpenAPI
 /// document that describes the API routes.
 pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::OpenApi) {
@@ -178,7 +181,7 @@ static OPENAPI_JSON: OnceLock<String> = OnceLock::new();
 )]
 async fn openapi_json() -> Response {
     let document = OPENAPI_JSON.get().map_or("{}", String::as_str);
-    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
+    ([(header::CONTENT_TYPE, APPLICATION_JSON)], document).into_response()
 }
 
 /// Unknown `/api` paths are a JSON 404; everything else is the SPA's.

@@ -18,7 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use self::cursor::CursorKey;
 use self::list_query::{ListParams, ListQuery};
-use super::auth::CurrentUser;
+use super::{APPLICATION_JSON, auth::CurrentUser};
 use crate::{
     db::{Db, Memo, MemoChanges},
     domain::{MemoContent, MemoTitle},
@@ -158,8 +158,6 @@ fn memos_json(memos: &[Memo]) -> Result<Response, ApiError> {
     serde_json::to_writer(&mut body, memos).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, APPLICATION_JSON)], body).into_response())
 }
-
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Creates a memo (unarchived).
 #[utoipa::path(
