@@ -7,7 +7,7 @@
 //! with another fault reports that fault (Flask re-decodes it with `allow_expired`).
 
 use aws_lc_rs::hmac;
-use base64::Engine;
+use base64::{DecodeSliceError, Engine};
 use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
@@ -46,6 +46,34 @@ pub(crate) struct Unverified<'t> {
     pub(crate) payload: JsonObject,
     signing_input: &'t str,
     signature: &'t str,
+    /// The signature's bytes when short enough to be an HMAC tag, decoded once here for the
+    /// HMAC check; `None` for longer ones (RSA and ECDSA verification decode their own).
+    tag: Option<Tag>,
+}
+
+/// Room for HS512's 64-byte tag, and for base64's decoding estimate of it (66); a longer
+/// signature is no HMAC tag.
+const TAG_ROOM: usize = 96;
+
+/// A decoded signature short enough to be an HMAC tag, on the stack.
+struct Tag {
+    bytes: [u8; TAG_ROOM],
+    len: usize,
+}
+
+/// Decodes a signature segment: `Ok(Some)` when it fits a tag, `Ok(None)` when it is valid
+/// base64url but longer, `Err` when it is not base64url (PyJWT's "Invalid crypto padding").
+fn decode_signature(signature: &str) -> Result<Option<Tag>, JwtError> {
+    let padding = || JwtError::invalid("Invalid crypto padding");
+    let mut bytes = [0u8; TAG_ROOM];
+    match B64.decode_slice(signature, &mut bytes) {
+        Ok(len) => Ok(Some(Tag { bytes, len })),
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            B64.decode(signature).map_err(|_| padding())?;
+            Ok(None)
+        }
+        Err(DecodeSliceError::DecodeError(_)) => Err(padding()),
+    }
 }
 
 /// Splits and parses a token without verifying it (`get_unverified_jwt_headers` and the first
@@ -61,9 +89,7 @@ pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, JwtError> {
     let payload_bytes = B64
         .decode(payload_b64)
         .map_err(|_| JwtError::invalid("Invalid payload padding"))?;
-    if B64.decode(signature).is_err() {
-        return Err(JwtError::invalid("Invalid crypto padding"));
-    }
+    let tag = decode_signature(signature)?;
     if header.get("kid").is_some_and(|k| !k.is_string()) {
         return Err(JwtError::invalid(
             "Key ID header parameter must be a string",
@@ -75,6 +101,7 @@ pub(crate) fn parse(token: &str) -> Result<Unverified<'_>, JwtError> {
         payload,
         signing_input,
         signature,
+        tag,
     })
 }
 
@@ -115,12 +142,10 @@ impl Unverified<'_> {
     ) -> Result<(), JwtError> {
         let message = self.signing_input.as_bytes();
         let valid = match key {
-            Verifier::Hmac(key) => {
-                // Room for HS512's 64 bytes; a longer signature is no valid one.
-                let mut tag = [0u8; 96];
-                B64.decode_slice(self.signature, &mut tag)
-                    .is_ok_and(|len| hmac::verify(key, message, &tag[..len]).is_ok())
-            }
+            Verifier::Hmac(key) => self
+                .tag
+                .as_ref()
+                .is_some_and(|tag| hmac::verify(key, message, &tag.bytes[..tag.len]).is_ok()),
             Verifier::Key(key) => {
                 matches!(
                     jsonwebtoken::crypto::verify(self.signature, message, key, alg),

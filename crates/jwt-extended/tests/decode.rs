@@ -488,6 +488,15 @@ async fn malformed_tokens_give_pyjwts_decode_messages() {
             "Signature verification failed",
         ),
         (format!("{signing_input}."), "Signature verification failed"),
+        // Longer than any HMAC tag: valid base64url is a wrong signature, invalid is padding.
+        (
+            format!("{signing_input}.{}", "c2ln".repeat(100)),
+            "Signature verification failed",
+        ),
+        (
+            format!("{signing_input}.{}!", "c2ln".repeat(100)),
+            "Invalid crypto padding",
+        ),
         (
             format!("{header}.{payload}.c2ln"),
             "Signature verification failed",
