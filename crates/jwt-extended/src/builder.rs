@@ -12,7 +12,7 @@ use crate::keys::RemoteJwks;
 use crate::{
     claims::{DecodedToken, JsonObject},
     config::{ConfigError, JwtConfig},
-    decode::ClaimRules,
+    decode::{ClaimRules, KnownHeader},
     keys::{self, Keys, is_symmetric},
     manager::{Hooks, Inner, JwtManager},
     rejection::{ErrorHandler, JwtError, Renderer},
@@ -365,9 +365,11 @@ impl JwtManagerBuilder {
             message_key: Arc::from(c.error_message_key.as_str()),
             handler: self.handler,
         };
+        let known_header = KnownHeader::new(keys.algorithm, keys.signing_kid.as_deref()).ok();
         Ok(JwtManager {
             inner: Arc::new(Inner {
                 config: self.config,
+                known_header,
                 keys,
                 rules,
                 hooks: self.hooks,

@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 use crate::{
     claims::{DecodedToken, JsonObject},
     config::JwtConfig,
-    decode::{self, ClaimRules, DecodeRequest},
+    decode::{self, ClaimRules, DecodeRequest, KnownHeader},
     keys::{Keys, Verifier},
     rejection::{JwtError, JwtRejection, Renderer},
     stores::erased::{DynRevocationStore, DynSessionStore},
@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub(crate) users: Option<Arc<dyn DynUserLoader>>,
     /// How long a just-rotated refresh token still gets the same successor.
     pub(crate) refresh_grace: Duration,
+    /// The header this manager's tokens carry, parsed once (`None` if it cannot be written).
+    pub(crate) known_header: Option<KnownHeader>,
 }
 
 /// Issues, reads and checks tokens for an axum app: the Rust counterpart of Flask's
@@ -134,7 +136,7 @@ impl JwtManager {
         token: &str,
         request: DecodeRequest<'_>,
     ) -> Result<DecodedToken, JwtError> {
-        let parsed = decode::parse(token)?;
+        let parsed = decode::parse(token, self.inner.known_header.as_ref())?;
         let alg = parsed.algorithm(&self.inner.rules.algorithms)?;
         let key = match &self.inner.hooks.decode_key {
             Some(loader) => Verifier::Key(std::borrow::Cow::Owned(loader(
@@ -158,7 +160,7 @@ impl JwtManager {
     /// # Errors
     /// [`JwtError::Invalid`] when the token does not even parse.
     pub fn unverified_header(&self, token: &str) -> Result<JsonObject, JwtError> {
-        decode::parse(token).map(|p| p.header)
+        decode::parse(token, self.inner.known_header.as_ref()).map(|p| p.header)
     }
 
     /// Flask's `get_jti`: the `jti` of a token, after verifying it.

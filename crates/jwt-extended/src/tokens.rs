@@ -341,15 +341,8 @@ impl<'m> TokenBuilder<'m> {
     /// PyJWT's header: `typ` and `alg`, the loader's and the call's entries, keys sorted.
     fn header(&self, identity: &Value) -> std::collections::BTreeMap<String, Value> {
         let inner = &self.manager.inner;
-        let mut header = std::collections::BTreeMap::new();
-        header.insert("typ".to_owned(), Value::from("JWT"));
-        header.insert(
-            "alg".to_owned(),
-            Value::from(format!("{:?}", inner.keys.algorithm)),
-        );
-        if let Some(kid) = &inner.keys.signing_kid {
-            header.insert("kid".to_owned(), Value::from(kid.as_str()));
-        }
+        let mut header =
+            crate::decode::base_header(inner.keys.algorithm, inner.keys.signing_kid.as_deref());
         if let Some(loader) = &inner.hooks.additional_headers {
             header.extend(loader(identity));
         }
