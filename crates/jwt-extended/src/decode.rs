@@ -6,8 +6,6 @@
 //! defaults, and the CSRF claim. An expired token is checked on to the end, so an expired token
 //! with another fault reports that fault (Flask re-decodes it with `allow_expired`).
 
-use std::collections::BTreeMap;
-
 use aws_lc_rs::hmac;
 use base64::{DecodeSliceError, Engine};
 use jsonwebtoken::Algorithm;
@@ -20,6 +18,7 @@ use crate::{
     csrf,
     keys::Verifier,
     rejection::JwtError,
+    tokens::base_header,
 };
 
 /// The claim checks of a decode, taken from the config once.
@@ -88,7 +87,7 @@ pub(crate) struct KnownHeader {
 }
 
 impl KnownHeader {
-    /// The header of [`base_header`], as written by the token builder.
+    /// The header of [`base_header`], as the token builder writes it.
     pub(crate) fn new(alg: Algorithm, kid: Option<&str>) -> Result<Self, serde_json::Error> {
         let header = base_header(alg, kid);
         Ok(Self {
@@ -96,18 +95,6 @@ impl KnownHeader {
             header: header.into_iter().collect(),
         })
     }
-}
-
-/// PyJWT's header before any extra entry: `typ` and `alg` (and `kid`), keys sorted as PyJWT
-/// writes them.
-pub(crate) fn base_header(alg: Algorithm, kid: Option<&str>) -> BTreeMap<String, Value> {
-    let mut header = BTreeMap::new();
-    header.insert("typ".to_owned(), Value::from("JWT"));
-    header.insert("alg".to_owned(), Value::from(format!("{alg:?}")));
-    if let Some(kid) = kid {
-        header.insert("kid".to_owned(), Value::from(kid));
-    }
-    header
 }
 
 /// Splits and parses a token without verifying it (`get_unverified_jwt_headers` and the first

@@ -5,10 +5,10 @@
 //! The layout is written in that order whatever `serde_json` features the app enables (the
 //! payload is an ordered list, not a map).
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use base64::Engine;
-use jsonwebtoken::crypto;
+use jsonwebtoken::{Algorithm, crypto};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::Value;
 
@@ -339,10 +339,9 @@ impl<'m> TokenBuilder<'m> {
     }
 
     /// PyJWT's header: `typ` and `alg`, the loader's and the call's entries, keys sorted.
-    fn header(&self, identity: &Value) -> std::collections::BTreeMap<String, Value> {
+    fn header(&self, identity: &Value) -> BTreeMap<String, Value> {
         let inner = &self.manager.inner;
-        let mut header =
-            crate::decode::base_header(inner.keys.algorithm, inner.keys.signing_kid.as_deref());
+        let mut header = base_header(inner.keys.algorithm, inner.keys.signing_kid.as_deref());
         if let Some(loader) = &inner.hooks.additional_headers {
             header.extend(loader(identity));
         }
@@ -408,6 +407,18 @@ impl<'m> TokenBuilder<'m> {
         }
         p
     }
+}
+
+/// PyJWT's header before any extra entry: `typ` and `alg` (and `kid`), keys sorted as PyJWT
+/// writes them.
+pub(crate) fn base_header(alg: Algorithm, kid: Option<&str>) -> BTreeMap<String, Value> {
+    let mut header = BTreeMap::new();
+    header.insert("typ".to_owned(), Value::from("JWT"));
+    header.insert("alg".to_owned(), Value::from(format!("{alg:?}")));
+    if let Some(kid) = kid {
+        header.insert("kid".to_owned(), Value::from(kid));
+    }
+    header
 }
 
 #[cfg(test)]
