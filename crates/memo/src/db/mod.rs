@@ -17,6 +17,7 @@ mod error;
 mod memos;
 mod outage;
 mod sqlite;
+mod timestamp;
 mod user_cache;
 mod user_changes;
 mod users;
@@ -41,6 +42,7 @@ pub use self::{
         MAX_PAGE, MAX_SEARCH_CHARS, Memo, MemoChanges, Order, Page, PageRequest, Position,
         SEARCH_CANDIDATES, SEARCH_SCAN,
     },
+    timestamp::{Timestamp, YearOutOfRange},
     users::{NameCollision, NewUser, User, UserWithHash},
 };
 use self::{

@@ -17,13 +17,12 @@ mod sqlite_plans;
 
 use serde::Serialize;
 use sqlx::FromRow;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 pub use self::page::{
     MAX_PAGE, MAX_SEARCH_CHARS, Order, Page, PageRequest, Position, SEARCH_CANDIDATES, SEARCH_SCAN,
 };
-use super::{Backend, Db, DbError};
+use super::{Backend, Db, DbError, Timestamp};
 
 /// A memo as stored and as the API returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, FromRow, ToSchema)]
@@ -37,13 +36,11 @@ pub struct Memo {
     /// Whether the memo is archived (hidden from the default list).
     pub archived: bool,
     /// When the memo was created (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
+    pub created_at: Timestamp,
     /// When the memo last changed (RFC 3339).
-    #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
-    pub updated_at: OffsetDateTime,
+    pub updated_at: Timestamp,
 }
 
 impl Memo {
@@ -52,7 +49,7 @@ impl Memo {
     pub fn position(&self) -> Position {
         Position {
             id: self.id,
-            updated_at: self.updated_at,
+            updated_at: self.updated_at.at(),
         }
     }
 }

@@ -131,8 +131,8 @@ fn memo_from_row(row: &Row<'_>) -> rusqlite::Result<Memo> {
         title: row.get(1)?,
         content: row.get(2)?,
         archived: row.get(3)?,
-        created_at: parse_timestamp(row.get_ref(4)?.as_str()?)?,
-        updated_at: parse_timestamp(row.get_ref(5)?.as_str()?)?,
+        created_at: parse_timestamp(row.get_ref(4)?.as_bytes()?)?,
+        updated_at: parse_timestamp(row.get_ref(5)?.as_bytes()?)?,
     })
 }
 
@@ -263,7 +263,7 @@ fn scan(conn: &Connection, request: &PageRequest<'_>, search: &str) -> rusqlite:
     let next = match last_id {
         Some(id) if read == SEARCH_SCAN => Some(Position {
             id,
-            updated_at: parse_timestamp(&last_updated_at)?,
+            updated_at: parse_timestamp(last_updated_at.as_bytes())?.at(),
         }),
         _ => None,
     };

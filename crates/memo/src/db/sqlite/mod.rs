@@ -19,7 +19,9 @@ use std::{path::Path, time::Duration};
 
 use rusqlite::{Connection, OpenFlags};
 use sqlx::SqlitePool;
-use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
+use time::{OffsetDateTime, UtcOffset};
+
+use super::Timestamp;
 
 pub(super) use self::{group_commit::MemoWrites, readers::Readers};
 use super::DbError;
@@ -83,9 +85,13 @@ pub(crate) fn timestamp_text(at: OffsetDateTime) -> String {
 }
 
 /// Reads a stored timestamp.
-pub(crate) fn parse_timestamp(text: &str) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|err| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+pub(crate) fn parse_timestamp(text: &[u8]) -> rusqlite::Result<Timestamp> {
+    Timestamp::from_stored(text).ok_or_else(|| {
+        let err = format!(
+            "{:?} is not an RFC 3339 time",
+            String::from_utf8_lossy(text)
+        );
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, err.into())
     })
 }
 
@@ -108,7 +114,10 @@ mod tests {
         assert_eq!(texts[0], "2026-11-26T08:37:01.000000Z");
         assert!(texts.windows(2).all(|w| w[0] < w[1]), "{texts:?}");
         for (time, text) in times.iter().zip(&texts) {
-            assert_eq!(parse_timestamp(text).ok(), Some(*time));
+            assert_eq!(
+                parse_timestamp(text.as_bytes()).ok().map(|t| t.at()),
+                Some(*time)
+            );
         }
     }
 }
