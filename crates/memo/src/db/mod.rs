@@ -7,7 +7,9 @@
 //! - Memos (`memos/`): SQLite through rusqlite (reads on the caller's thread,
 //!   writes group-committed by one writer thread; see `sqlite/`), PostgreSQL
 //!   through sqlx. Each backend has its own statements, for its own search
-//!   index.
+//!   index. A memo's times are [`Timestamp`]s (`timestamp.rs`): read from
+//!   SQLite's stored RFC 3339 text and answered from it, not parsed and
+//!   formatted again.
 //! - Users (`users.rs`): through sqlx on both backends; SQLite and PostgreSQL
 //!   share the `$N` placeholder syntax, so each statement is written once and
 //!   run on whichever pool is live through [`on_pool!`] / [`on_writer!`].
