@@ -122,29 +122,42 @@ impl TryFrom<OffsetDateTime> for Timestamp {
 
     /// Cuts `at` to whole microseconds (what both backends keep) in UTC.
     fn try_from(at: OffsetDateTime) -> Result<Self, Self::Error> {
-        let utc = at.checked_to_offset(UtcOffset::UTC);
-        let at = utc.ok_or(YearOutOfRange(at.year()))?;
-        let at = at.replace_microsecond(at.microsecond()).unwrap_or(at);
-        let year = u32::try_from(at.year())
-            .ok()
-            .filter(|&y| y <= 9999)
-            .ok_or(YearOutOfRange(at.year()))?;
-        let mut text = SHAPE;
-        let mut put = |range: std::ops::Range<usize>, mut n: u32| {
-            for b in text[range].iter_mut().rev() {
-                *b = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        };
-        put(0..4, year);
-        put(5..7, u32::from(u8::from(at.month())));
-        put(8..10, u32::from(at.day()));
-        put(11..13, u32::from(at.hour()));
-        put(14..16, u32::from(at.minute()));
-        put(17..19, u32::from(at.second()));
-        put(FRACTION, at.microsecond());
+        let (at, text) = stored_form(at)?;
         Ok(Self::trimmed(at, text))
     }
+}
+
+/// The text SQLite stores for `at` (binds and inserts), the form
+/// [`Timestamp::from_stored`] reads.
+pub(crate) fn stored_text(at: OffsetDateTime) -> Result<String, YearOutOfRange> {
+    let (_, text) = stored_form(at)?;
+    Ok(text.iter().map(|&b| char::from(b)).collect())
+}
+
+/// `at` in UTC cut to whole microseconds, and its stored form.
+fn stored_form(at: OffsetDateTime) -> Result<(OffsetDateTime, [u8; TEXT_LEN]), YearOutOfRange> {
+    let utc = at.checked_to_offset(UtcOffset::UTC);
+    let at = utc.ok_or(YearOutOfRange(at.year()))?;
+    let at = at.replace_microsecond(at.microsecond()).unwrap_or(at);
+    let year = u32::try_from(at.year())
+        .ok()
+        .filter(|&y| y <= 9999)
+        .ok_or(YearOutOfRange(at.year()))?;
+    let mut text = SHAPE;
+    let mut put = |range: std::ops::Range<usize>, mut n: u32| {
+        for b in text[range].iter_mut().rev() {
+            *b = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0..4, year);
+    put(5..7, u32::from(u8::from(at.month())));
+    put(8..10, u32::from(at.day()));
+    put(11..13, u32::from(at.hour()));
+    put(14..16, u32::from(at.minute()));
+    put(17..19, u32::from(at.second()));
+    put(FRACTION, at.microsecond());
+    Ok((at, text))
 }
 
 impl PartialEq for Timestamp {
@@ -239,7 +252,7 @@ mod tests {
     #[test]
     fn the_stored_form_is_read_back_to_the_same_instant_and_answer() {
         for at in instants() {
-            let stored = crate::db::sqlite::timestamp_text(at);
+            let stored = stored_text(at).expect("in range");
             let read = Timestamp::from_stored(stored.as_bytes()).expect("the stored form reads");
             assert_eq!(read.at(), at, "{stored}");
             assert_eq!(

@@ -137,12 +137,12 @@ fn memo_from_row(row: &Row<'_>) -> rusqlite::Result<Memo> {
 }
 
 /// The binds of a page's position: before every memo for the first page.
-fn position_binds(request: &PageRequest<'_>) -> (i64, String) {
-    match request.after {
-        Some(Position { id, updated_at }) => (id, timestamp_text(updated_at)),
+fn position_binds(request: &PageRequest<'_>) -> rusqlite::Result<(i64, String)> {
+    Ok(match request.after {
+        Some(Position { id, updated_at }) => (id, timestamp_text(updated_at)?),
         None if request.order == Order::Id => (0, "~".to_owned()),
         None => (i64::MAX, "~".to_owned()),
-    }
+    })
 }
 
 pub(crate) fn memo(conn: &Connection, id: i64, user_id: i64) -> rusqlite::Result<Option<Memo>> {
@@ -178,7 +178,7 @@ fn list(conn: &Connection, request: &PageRequest<'_>, rows: i64) -> rusqlite::Re
         Order::IdDesc => list_sql!(IdDesc),
         Order::UpdatedDesc => list_sql!(UpdatedDesc),
     };
-    let (id, updated_at) = position_binds(request);
+    let (id, updated_at) = position_binds(request)?;
     let mut statement = conn.prepare_cached(sql)?;
     statement
         .query_map(
@@ -199,7 +199,7 @@ fn indexed_search(
         Order::IdDesc => indexed_search_sql!(IdDesc),
         Order::UpdatedDesc => indexed_search_sql!(UpdatedDesc),
     };
-    let (id, updated_at) = position_binds(request);
+    let (id, updated_at) = position_binds(request)?;
     let limit = request.limit();
     let mut statement = conn.prepare_cached(sql)?;
     let memos = statement
@@ -231,7 +231,7 @@ fn scan(conn: &Connection, request: &PageRequest<'_>, search: &str) -> rusqlite:
         Order::IdDesc => list_sql!(IdDesc),
         Order::UpdatedDesc => list_sql!(UpdatedDesc),
     };
-    let (id, updated_at) = position_binds(request);
+    let (id, updated_at) = position_binds(request)?;
     let mut statement = conn.prepare_cached(sql)?;
     let mut rows = statement.query(params![
         request.user_id,
@@ -277,7 +277,7 @@ pub(crate) fn insert(
     title: &str,
     content: &str,
 ) -> rusqlite::Result<Memo> {
-    let now = timestamp_text(crate::db::now());
+    let now = timestamp_text(crate::db::now())?;
     conn.prepare_cached(INSERT_MEMO)?
         .query_row(params![user_id, title, content, now], memo_from_row)
 }
@@ -289,7 +289,7 @@ pub(crate) fn update(
     user_id: i64,
     changes: &MemoChanges<'_>,
 ) -> rusqlite::Result<Option<Memo>> {
-    let now = timestamp_text(crate::db::now());
+    let now = timestamp_text(crate::db::now())?;
     conn.prepare_cached(UPDATE_MEMO)?
         .query_row(
             params![

@@ -19,9 +19,9 @@ use std::{path::Path, time::Duration};
 
 use rusqlite::{Connection, OpenFlags};
 use sqlx::SqlitePool;
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
-use super::Timestamp;
+use super::{Timestamp, timestamp::stored_text};
 
 pub(super) use self::{group_commit::MemoWrites, readers::Readers};
 use super::DbError;
@@ -70,18 +70,8 @@ pub(super) fn open(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection
 /// fractional digits, so that the text sorts as the time does (the
 /// `-updated_at` order and its index compare the text). Migration 0003 wrote
 /// the rows of earlier versions (trimmed fractions) this way.
-pub(crate) fn timestamp_text(at: OffsetDateTime) -> String {
-    let at = at.to_offset(UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.microsecond()
-    )
+pub(crate) fn timestamp_text(at: OffsetDateTime) -> rusqlite::Result<String> {
+    stored_text(at).map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))
 }
 
 /// Reads a stored timestamp.
@@ -110,7 +100,10 @@ mod tests {
             base + time::Duration::milliseconds(550),
             base + time::Duration::seconds(1),
         ];
-        let texts: Vec<String> = times.iter().map(|t| timestamp_text(*t)).collect();
+        let texts: Vec<String> = times
+            .iter()
+            .map(|t| timestamp_text(*t).expect("in range"))
+            .collect();
         assert_eq!(texts[0], "2026-11-26T08:37:01.000000Z");
         assert!(texts.windows(2).all(|w| w[0] < w[1]), "{texts:?}");
         for (time, text) in times.iter().zip(&texts) {
