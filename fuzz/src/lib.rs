@@ -16,7 +16,6 @@ use std::{
 };
 
 use axum::{
-    Router,
     body::Body,
     extract::ConnectInfo,
     http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header},
@@ -176,7 +175,7 @@ pub fn check_headers(data: &[u8]) {
 /// The app, in process, on a SQLite file with one user whose access token
 /// the body requests carry.
 struct App {
-    router: Router,
+    router: memo::http::HttpApp,
     cookie: HeaderValue,
     csrf: HeaderValue,
     _dir: tempfile::TempDir,

@@ -4,7 +4,6 @@
 
 use std::{future::Future, net::SocketAddr};
 
-use axum::Router;
 use jwt_extended::{RedisStore, SqlStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::net::TcpListener;
@@ -62,7 +61,7 @@ pub enum StartupError {
 #[derive(Debug)]
 pub struct App {
     listener: TcpListener,
-    router: Router,
+    router: http::HttpApp,
     db: Db,
     local_addr: SocketAddr,
     connections: ConnectionLimits,

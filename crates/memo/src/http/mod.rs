@@ -11,16 +11,17 @@ mod response_policy;
 mod spa;
 
 use std::{
+    convert::Infallible,
     sync::{Arc, OnceLock},
     time::Duration,
 };
 
 use axum::{
-    Router,
     extract::{DefaultBodyLimit, Request},
     http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header},
     response::{IntoResponse, Response},
 };
+use tower::{ServiceBuilder, util::BoxCloneSyncService};
 use tower_http::{
     LatencyUnit,
     cors::{AllowOrigin, CorsLayer},
@@ -59,28 +60,29 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The `Content-Type` of the JSON bodies written without axum's `Json`.
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
+/// The whole app as one service: the routes inside the middleware that every
+/// request and response goes through.
+pub type HttpApp = BoxCloneSyncService<Request, Response, Infallible>;
+
 /// The whole app: API routes, SPA fallback and middleware, plus the OpenAPI
 /// document that describes the API routes.
-pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::OpenApi) {
+///
+/// The middleware wraps the router once, as one service, instead of through
+/// `Router::layer`, which wraps every route (and the fallback) in each layer
+/// again, boxing each layer's future per request: seven boxes, moves and
+/// dynamic calls a request (docs/performance.md).
+pub fn router(state: AppState, config: &Config) -> (HttpApp, utoipa::openapi::OpenApi) {
     let (api, mut openapi) = api_routes().split_for_parts();
     crate::limits::document(&mut openapi);
     OPENAPI_JSON.get_or_init(|| openapi.to_json().unwrap_or_default());
 
-    let mut app = api
-        .fallback(fallback)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
-    if config.origin_check {
-        app = app.layer(origin_check_layer(config));
-    }
-    if let Some(cors) = cors_layer(config) {
-        app = app.layer(cors);
-    }
-    let app = app
-        .layer(ResponsePolicyLayer {
-            hsts: config.cookie_secure,
-        })
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+    let routes = api.fallback(fallback).with_state(state);
+    let app = ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(SetRequestIdLayer::new(
+            X_REQUEST_ID,
+            SequentialRequestId::new(),
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -90,11 +92,15 @@ pub fn router(state: AppState, config: &Config) -> (Router, utoipa::openapi::Ope
                         .latency_unit(LatencyUnit::Millis),
                 ),
         )
-        .layer(SetRequestIdLayer::new(
-            X_REQUEST_ID,
-            SequentialRequestId::new(),
-        ));
-    (app, openapi)
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+        .layer(ResponsePolicyLayer {
+            hsts: config.cookie_secure,
+        })
+        .option_layer(cors_layer(config))
+        .option_layer(config.origin_check.then(|| origin_check_layer(config)))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .service(routes);
+    (BoxCloneSyncService::new(app), openapi)
 }
 
 /// Go 1.25's cross-origin protection (tower-http's `CsrfLayer`): an unsafe

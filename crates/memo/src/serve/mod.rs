@@ -30,7 +30,7 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body, extract::ConnectInfo};
+use axum::{body::Body, extract::ConnectInfo};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::{
@@ -40,6 +40,8 @@ use tokio::{
     time::Instant,
 };
 use tower::ServiceExt as _;
+
+use crate::http::HttpApp;
 
 mod unread_body;
 
@@ -127,7 +129,7 @@ fn file_limit() -> Option<u64> {
 /// retried; kept as `io::Result` for the callers.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    router: HttpApp,
     limits: ConnectionLimits,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -248,7 +250,7 @@ async fn accept_failed(err: &std::io::Error) {
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    router: Router,
+    router: HttpApp,
     limits: ConnectionLimits,
     mut stopping: watch::Receiver<bool>,
 ) {
