@@ -4,6 +4,7 @@
 
 mod cursor;
 mod list_query;
+mod page_json;
 
 use axum::{
     Json,
@@ -130,7 +131,7 @@ async fn list_memos(
     let query = ListQuery::parse(raw.as_deref())?;
     let request = query.page_request(user.id, &cursors)?;
     let page = db.memo_page(&request).await?;
-    let mut response = memos_json(&page.memos)?;
+    let mut response = memos_json(&page.memos);
     if let Some(next) = page.next {
         let link = query.next_link(uri.path(), user.id, &cursors, next);
         // Percent-encoded, so always a valid header value.
@@ -145,18 +146,19 @@ async fn list_memos(
 /// and two RFC 3339 timestamps (about 150 bytes).
 const MEMO_JSON_OVERHEAD: usize = 160;
 
-/// A page of memos as a JSON array, written into a buffer sized for it up
-/// front: `Json` grows its buffer by doubling, and those reallocations and
-/// copies were 4% of a 20-memo page's instructions (bench/instructions.sh).
-/// Only escapes (`\n`, `\"`) can outgrow the estimate.
-fn memos_json(memos: &[Memo]) -> Result<Response, ApiError> {
+/// A page of memos as a JSON array (see [`page_json`]), written into a
+/// buffer sized for it up front: `Json` grows its buffer by doubling, and
+/// those reallocations and copies were 4% of a 20-memo page's instructions
+/// (bench/instructions.sh). Only escapes (`\n`, `\"`) can outgrow the
+/// estimate.
+fn memos_json(memos: &[Memo]) -> Response {
     let size = memos
         .iter()
         .map(|m| m.title.len() + m.content.len() + MEMO_JSON_OVERHEAD)
         .sum::<usize>();
     let mut body = Vec::with_capacity(size + 2);
-    serde_json::to_writer(&mut body, memos).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, APPLICATION_JSON)], body).into_response())
+    page_json::write_page(memos, &mut body);
+    ([(header::CONTENT_TYPE, APPLICATION_JSON)], body).into_response()
 }
 
 /// Creates a memo (unarchived).
