@@ -56,15 +56,25 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Whether `bytes` hold a byte JSON escapes (a control character below
-/// 0x20, `"` or `\`). Each chunk is checked without an early exit, so the
-/// compiler checks it with vector instructions.
+/// 0x20, `"` or `\`). Checked 16 bytes at a time without an early exit
+/// inside a chunk, so that the compiler checks a chunk with vector
+/// instructions; the last few bytes are checked as a chunk padded with
+/// spaces.
 fn needs_escape(bytes: &[u8]) -> bool {
-    let escaped = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
     let mut chunks = bytes.chunks_exact(16);
-    let in_chunks = chunks
-        .by_ref()
-        .any(|chunk| chunk.iter().fold(false, |any, b| any | escaped(b)));
-    in_chunks || chunks.remainder().iter().any(escaped)
+    if chunks.by_ref().any(chunk_needs_escape) {
+        return true;
+    }
+    let rest = chunks.remainder();
+    let mut last = [b' '; 16];
+    last[..rest.len()].copy_from_slice(rest);
+    chunk_needs_escape(&last)
+}
+
+fn chunk_needs_escape(chunk: &[u8]) -> bool {
+    chunk.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 #[cfg(test)]
