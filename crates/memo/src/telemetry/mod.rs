@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt as _, util::SubscriberInitExt as _};
 
-use self::plain_text::{PlainFields, PlainFormat};
+use self::plain_text::{PlainFields, PlainFormat, SystemTimeBySecond};
 use crate::cli::LogFormat;
 
 mod log_batch;
@@ -40,7 +40,7 @@ pub fn init(format: LogFormat) -> std::io::Result<BatchGuard> {
                 fmt::layer()
                     .with_ansi(false)
                     .fmt_fields(PlainFields)
-                    .event_format(PlainFormat::new(fmt::time::SystemTime))
+                    .event_format(PlainFormat::new(SystemTimeBySecond))
                     .with_writer(writer),
             )
             .try_init(),
