@@ -11,6 +11,17 @@ async function tabTo(page: Page, target: Locator, limit = 40): Promise<void> {
   await expect(target).toBeFocused()
 }
 
+/**
+ * Waits until the open dialog holds the focus, as Vuetify gives it once the dialog has opened
+ * (and a user sees it open). Before that, Vuetify may not yet count it as the topmost overlay,
+ * and ignores an Escape pressed within those few milliseconds.
+ */
+async function focusIsIn(dialog: Locator): Promise<void> {
+  await expect
+    .poll(() => dialog.evaluate((el) => el.closest('.v-overlay__content')?.contains(document.activeElement) ?? false))
+    .toBe(true)
+}
+
 test('every action of the memo list is reachable with the keyboard, and focus returns after each dialog', async ({ page }) => {
   await signUp(page, newUser('keys'))
   await createMemo(page, 'Keyboard memo', 'typed, not clicked')
@@ -37,6 +48,7 @@ test('every action of the memo list is reachable with the keyboard, and focus re
   await tabTo(page, card.getByTestId('memo-delete'))
   await page.keyboard.press('Enter')
   await expect(page.getByTestId('confirm-dialog')).toBeVisible()
+  await focusIsIn(page.getByTestId('confirm-dialog'))
   await page.keyboard.press('Escape')
   await expect(page.getByTestId('confirm-dialog')).toBeHidden()
   await expect(card.getByTestId('memo-delete')).toBeFocused()
