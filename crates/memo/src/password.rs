@@ -1,9 +1,10 @@
 //! Password hashing with argon2id at OWASP's recommended parameters
 //! (m=19456 KiB, t=2, p=1).
 //!
-//! Hashing costs tens of milliseconds of CPU on purpose, so it runs on
-//! tokio's blocking pool: on the async workers it would stall every other
-//! request on the same thread. Login of an unknown user name verifies against
+//! Hashing costs tens of milliseconds of CPU on purpose, so it runs on a
+//! thread of its own (on the async workers it would stall every other request
+//! on the same thread), below the process's priority (see [`HASHING_NICENESS`]).
+//! Login of an unknown user name verifies against
 //! a dummy hash with the same parameters, so the answer takes as long as for a
 //! wrong password and the response time does not reveal which names exist.
 
@@ -25,15 +26,24 @@ const T_COST: u32 = 2;
 /// OWASP's argon2id parallelism.
 const P_COST: u32 = 1;
 
+/// How much nicer than the process a hashing thread runs (Linux; the niceness
+/// is capped at 19). A login spends 20 ms of CPU on purpose: at the same
+/// priority, a stream of logins on 2 cores held other requests back by whole
+/// time slices (p99 of a page of memos on PostgreSQL, whose backend process
+/// also waits for a core, 13 ms; 6.7 ms with hashing at +10,
+/// docs/performance.md). Hashing still gets the cores whenever requests leave
+/// them idle.
+const HASHING_NICENESS: i32 = 10;
+
 /// Why hashing failed: never the client's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     /// argon2 refused (it only does for invalid parameters).
     #[error("password hashing failed: {0}")]
     Argon2(String),
-    /// The blocking task panicked or was cancelled.
-    #[error("password hashing task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
+    /// The hashing thread could not be started, or panicked.
+    #[error("password hashing thread failed: {0}")]
+    Thread(String),
     /// The hashing queue was closed (never happens: it is never closed).
     #[error("password hashing queue closed")]
     Closed(#[from] tokio::sync::AcquireError),
@@ -44,8 +54,7 @@ pub enum HashError {
 pub struct Passwords {
     dummy_hash: Arc<str>,
     /// At most one hash per core at a time: a login flood then queues here
-    /// instead of filling tokio's blocking pool (up to 512 threads, each with
-    /// its 19 MiB block) and starving the cores that serve everyone else.
+    /// instead of starting a thread (and its 19 MiB block) per login.
     hashing: Arc<Semaphore>,
 }
 
@@ -60,6 +69,40 @@ fn argon2() -> Result<Argon2<'static>, HashError> {
         .map_err(|e| HashError::Argon2(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
+
+/// Runs `work` on a new thread at [`HASHING_NICENESS`] and waits for it. A
+/// thread per hash costs tens of microseconds against the hash's tens of
+/// milliseconds, and leaves no lowered thread behind in tokio's blocking pool
+/// (a thread cannot raise its priority again without a privilege).
+async fn at_low_priority<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HashError> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("memo-hash".into())
+        .spawn(move || {
+            lower_this_threads_priority();
+            let _ = done.send(work());
+        })
+        .map_err(|e| HashError::Thread(e.to_string()))?;
+    result
+        .await
+        .map_err(|_| HashError::Thread("it panicked".into()))
+}
+
+/// On Linux the niceness is per thread: `setpriority(PRIO_PROCESS, 0)` sets
+/// the calling thread's.
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    let now = rustix::process::getpriority_process(None).unwrap_or(0);
+    let lower = now.saturating_add(HASHING_NICENESS).min(19);
+    if let Err(err) = rustix::process::setpriority_process(None, lower) {
+        tracing::debug!(%err, "hashing at the process's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
 
 fn hash_blocking(password: &str) -> Result<String, HashError> {
     let mut salt = [0u8; 16];
@@ -87,7 +130,7 @@ impl Passwords {
         let mut random = [0u8; 32];
         rand::rng().fill_bytes(&mut random);
         let dummy = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, random);
-        let dummy_hash = tokio::task::spawn_blocking(move || hash_blocking(&dummy)).await??;
+        let dummy_hash = at_low_priority(move || hash_blocking(&dummy)).await??;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Ok(Self {
             dummy_hash: dummy_hash.into(),
@@ -101,18 +144,18 @@ impl Passwords {
     /// [`HashError`] if hashing fails.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
         let _turn = self.hashing.acquire().await?;
-        tokio::task::spawn_blocking(move || hash_blocking(password.expose())).await?
+        at_low_priority(move || hash_blocking(password.expose())).await?
     }
 
     /// Whether `password` matches `phc`. With `phc = None` (no such user) it
     /// verifies against the dummy hash and returns `false`, taking as long.
     ///
     /// # Errors
-    /// [`HashError::Join`] if the blocking task fails.
+    /// [`HashError::Thread`] if the hashing thread fails.
     pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
         let dummy = self.dummy_hash.clone();
         let _turn = self.hashing.acquire().await?;
-        tokio::task::spawn_blocking(move || match phc {
+        at_low_priority(move || match phc {
             Some(phc) => verify_blocking(&password, &phc),
             None => {
                 let _ = verify_blocking(&password, &dummy);
@@ -120,7 +163,6 @@ impl Passwords {
             }
         })
         .await
-        .map_err(HashError::from)
     }
 }
 
@@ -168,5 +210,26 @@ mod tests {
                 .await
                 .expect("verify")
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_below_the_callers_priority_and_leaves_the_caller_as_it_was() {
+        let caller = rustix::process::getpriority_process(None).expect("niceness");
+        let hashing = at_low_priority(|| rustix::process::getpriority_process(None))
+            .await
+            .expect("a hashing thread")
+            .expect("niceness");
+        assert_eq!(hashing, (caller + HASHING_NICENESS).min(19));
+        assert_eq!(
+            rustix::process::getpriority_process(None).expect("niceness"),
+            caller
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_hash_is_an_error_not_a_hang() {
+        let result = at_low_priority(|| -> u8 { panic!("argon2 panicked") }).await;
+        assert!(matches!(result, Err(HashError::Thread(_))), "{result:?}");
     }
 }
