@@ -30,7 +30,7 @@ const P_COST: u32 = 1;
 /// is capped at 19). A login spends 20 ms of CPU on purpose: at the same
 /// priority, a stream of logins on 2 cores held other requests back by whole
 /// time slices (p99 of a page of memos on PostgreSQL, whose backend process
-/// also waits for a core, 13 ms; 6.7 ms with hashing at +10,
+/// also waits for a core, 13-18 ms; 4-7 ms with hashing at +10,
 /// docs/performance.md). Hashing still gets the cores whenever requests leave
 /// them idle.
 const HASHING_NICENESS: i32 = 10;
@@ -54,7 +54,9 @@ pub enum HashError {
 pub struct Passwords {
     dummy_hash: Arc<str>,
     /// At most one hash per core at a time: a login flood then queues here
-    /// instead of starting a thread (and its 19 MiB block) per login.
+    /// instead of starting a thread (and its 19 MiB block) per login. A turn
+    /// is held by the hashing thread until its hash ends, also when the
+    /// request that asked for it is gone.
     hashing: Arc<Semaphore>,
 }
 
@@ -143,8 +145,8 @@ impl Passwords {
     /// # Errors
     /// [`HashError`] if hashing fails.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
-        let _turn = self.hashing.acquire().await?;
-        at_low_priority(move || hash_blocking(password.expose())).await?
+        self.in_turn(move || hash_blocking(password.expose()))
+            .await?
     }
 
     /// Whether `password` matches `phc`. With `phc = None` (no such user) it
@@ -154,13 +156,26 @@ impl Passwords {
     /// [`HashError::Thread`] if the hashing thread fails.
     pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, HashError> {
         let dummy = self.dummy_hash.clone();
-        let _turn = self.hashing.acquire().await?;
-        at_low_priority(move || match phc {
+        self.in_turn(move || match phc {
             Some(phc) => verify_blocking(&password, &phc),
             None => {
                 let _ = verify_blocking(&password, &dummy);
                 false
             }
+        })
+        .await
+    }
+
+    /// Runs `work` at low priority once a turn is free; the turn goes with
+    /// the thread, so a cancelled request's hash still counts until it ends.
+    async fn in_turn<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let turn = self.hashing.clone().acquire_owned().await?;
+        at_low_priority(move || {
+            let _turn = turn;
+            work()
         })
         .await
     }
@@ -231,5 +246,29 @@ mod tests {
     async fn a_panicking_hash_is_an_error_not_a_hang() {
         let result = at_low_priority(|| -> u8 { panic!("argon2 panicked") }).await;
         assert!(matches!(result, Err(HashError::Thread(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_requests_hash_keeps_its_turn_until_it_ends() {
+        let passwords = Passwords::new().await.expect("dummy hash");
+        let cores = passwords.hashing.available_permits();
+        let (started, hashing) = tokio::sync::oneshot::channel();
+        let (finish, finished) = std::sync::mpsc::channel::<()>();
+        let request = passwords.in_turn(move || {
+            let _ = started.send(());
+            let _ = finished.recv();
+        });
+        tokio::select! {
+            _ = request => panic!("the hash cannot end before it is let"),
+            _ = hashing => {}
+        }
+        // The request is gone; its hash is not, and holds its turn.
+        assert_eq!(passwords.hashing.available_permits(), cores - 1);
+        finish.send(()).expect("the hash waits");
+        let _all = passwords
+            .hashing
+            .acquire_many(u32::try_from(cores).expect("a few cores"))
+            .await
+            .expect("every turn comes back");
     }
 }
