@@ -38,6 +38,7 @@ use sqlx::{
 };
 use time::OffsetDateTime;
 
+pub(crate) use self::timestamp::{FRACTION, TEXT_LEN, put_digits, stored_form};
 pub use self::{
     error::DbError,
     memos::{

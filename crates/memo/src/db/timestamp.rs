@@ -18,11 +18,11 @@ use time::{
 };
 
 /// `2026-11-26T08:37:01.123456Z`
-const TEXT_LEN: usize = 27;
+pub(crate) const TEXT_LEN: usize = 27;
 /// The stored form: `0` stands for any digit.
 const SHAPE: [u8; TEXT_LEN] = *b"0000-00-00T00:00:00.000000Z";
 /// Where the fraction's digits are in the text.
-const FRACTION: std::ops::Range<usize> = 20..26;
+pub(crate) const FRACTION: std::ops::Range<usize> = 20..26;
 
 /// An instant cut to whole microseconds, in UTC, with its answered text.
 #[derive(Clone, Copy)]
@@ -134,8 +134,11 @@ pub(crate) fn stored_text(at: OffsetDateTime) -> Result<String, YearOutOfRange> 
     Ok(text.iter().map(|&b| char::from(b)).collect())
 }
 
-/// `at` in UTC cut to whole microseconds, and its stored form.
-fn stored_form(at: OffsetDateTime) -> Result<(OffsetDateTime, [u8; TEXT_LEN]), YearOutOfRange> {
+/// `at` in UTC cut to whole microseconds, and its stored form (also the text
+/// log's timestamp, `telemetry::plain_text`).
+pub(crate) fn stored_form(
+    at: OffsetDateTime,
+) -> Result<(OffsetDateTime, [u8; TEXT_LEN]), YearOutOfRange> {
     let utc = at.checked_to_offset(UtcOffset::UTC);
     let at = utc.ok_or(YearOutOfRange(at.year()))?;
     let at = at.replace_microsecond(at.microsecond()).unwrap_or(at);
@@ -144,20 +147,23 @@ fn stored_form(at: OffsetDateTime) -> Result<(OffsetDateTime, [u8; TEXT_LEN]), Y
         .filter(|&y| y <= 9999)
         .ok_or(YearOutOfRange(at.year()))?;
     let mut text = SHAPE;
-    let mut put = |range: std::ops::Range<usize>, mut n: u32| {
-        for b in text[range].iter_mut().rev() {
-            *b = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    };
-    put(0..4, year);
-    put(5..7, u32::from(u8::from(at.month())));
-    put(8..10, u32::from(at.day()));
-    put(11..13, u32::from(at.hour()));
-    put(14..16, u32::from(at.minute()));
-    put(17..19, u32::from(at.second()));
-    put(FRACTION, at.microsecond());
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], u32::from(u8::from(at.month())));
+    put_digits(&mut text[8..10], u32::from(at.day()));
+    put_digits(&mut text[11..13], u32::from(at.hour()));
+    put_digits(&mut text[14..16], u32::from(at.minute()));
+    put_digits(&mut text[17..19], u32::from(at.second()));
+    put_digits(&mut text[FRACTION], at.microsecond());
     Ok((at, text))
+}
+
+/// `value`'s last `out.len()` decimal digits, zero-padded, into `out`.
+pub(crate) fn put_digits(out: &mut [u8], mut value: u32) {
+    for digit in out.iter_mut().rev() {
+        // A digit is below 10: the cast cannot truncate.
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
 }
 
 impl PartialEq for Timestamp {

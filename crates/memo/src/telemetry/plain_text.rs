@@ -30,6 +30,8 @@ use tracing_subscriber::{
     registry::LookupSpan,
 };
 
+use crate::db::{FRACTION, TEXT_LEN, put_digits, stored_form};
+
 /// The event format: `Format<Full>` without colours (timestamp, level, the
 /// spans from the root with their fields, target, fields). For a layer
 /// `with_ansi(false)`: an error field is written by tracing-subscriber's own
@@ -130,12 +132,9 @@ impl<'w> MakeVisitor<Writer<'w>> for PlainFields {
 pub struct SystemTimeBySecond;
 
 thread_local! {
-    /// The second this thread last wrote, and its text up to the fraction.
-    static LAST_SECOND: Cell<Option<(u64, [u8; SECOND_TEXT])>> = const { Cell::new(None) };
+    /// The second this thread last wrote, and its text.
+    static LAST_SECOND: Cell<Option<(u64, [u8; TEXT_LEN])>> = const { Cell::new(None) };
 }
-
-/// `YYYY-MM-DDTHH:MM:SS.`
-const SECOND_TEXT: usize = 20;
 
 impl FormatTime for SystemTimeBySecond {
     fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
@@ -158,9 +157,9 @@ impl FormatTime for SystemTimeBySecond {
     }
 }
 
-/// The text of `second` (since the epoch) up to its fraction, from this
-/// thread's last one when it is the same second.
-fn second_text(second: u64) -> Option<[u8; SECOND_TEXT]> {
+/// The text of `second` (since the epoch), from this thread's last one when
+/// it is the same second.
+fn second_text(second: u64) -> Option<[u8; TEXT_LEN]> {
     LAST_SECOND.with(|last| match last.get() {
         Some((seen, text)) if seen == second => Some(text),
         _ => {
@@ -171,36 +170,18 @@ fn second_text(second: u64) -> Option<[u8; SECOND_TEXT]> {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.` of `second` since the epoch; `None` after 9999.
-fn format_second(second: u64) -> Option<[u8; SECOND_TEXT]> {
+/// `second` since the epoch as a memo's stored time is written (the same
+/// RFC 3339 form); `None` after 9999.
+fn format_second(second: u64) -> Option<[u8; TEXT_LEN]> {
     let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(second).ok()?).ok()?;
-    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
-    let mut text = *b"0000-00-00T00:00:00.";
-    put_digits(&mut text[0..4], year);
-    put_digits(&mut text[5..7], u32::from(u8::from(at.month())));
-    put_digits(&mut text[8..10], u32::from(at.day()));
-    put_digits(&mut text[11..13], u32::from(at.hour()));
-    put_digits(&mut text[14..16], u32::from(at.minute()));
-    put_digits(&mut text[17..19], u32::from(at.second()));
-    Some(text)
+    stored_form(at).ok().map(|(_, text)| text)
 }
 
-/// The whole timestamp: the second's text, six digits of microseconds, `Z`.
-fn time_text(second: &[u8; SECOND_TEXT], micros: u32) -> [u8; SECOND_TEXT + 7] {
-    let mut text = [b'0'; SECOND_TEXT + 7];
-    text[..SECOND_TEXT].copy_from_slice(second);
-    put_digits(&mut text[SECOND_TEXT..SECOND_TEXT + 6], micros);
-    text[SECOND_TEXT + 6] = b'Z';
+/// The whole timestamp: the second's text with `micros` as its fraction.
+fn time_text(second: &[u8; TEXT_LEN], micros: u32) -> [u8; TEXT_LEN] {
+    let mut text = *second;
+    put_digits(&mut text[FRACTION], micros);
     text
-}
-
-/// `value`'s last `out.len()` decimal digits, zero-padded, into `out`.
-fn put_digits(out: &mut [u8], mut value: u32) {
-    for digit in out.iter_mut().rev() {
-        // A digit is below 10: the cast cannot truncate.
-        *digit = b'0' + (value % 10) as u8;
-        value /= 10;
-    }
 }
 
 /// Writes `name=value` pairs separated by spaces, the message bare first.
@@ -474,6 +455,9 @@ mod tests {
         );
         assert_eq!(ours, theirs);
     }
+
+    /// `YYYY-MM-DDTHH:MM:SS.`: the text up to the fraction.
+    const SECOND_TEXT: usize = FRACTION.start;
 
     /// What a timer writes, as a string.
     fn written(timer: &impl FormatTime) -> String {
