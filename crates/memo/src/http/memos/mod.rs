@@ -9,7 +9,7 @@ mod page_json;
 use axum::{
     extract::{FromRequestParts, Path, RawQuery, State},
     http::{HeaderValue, StatusCode, Uri, header, request::Parts},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use jwt_extended::CurrentUser as Current;
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub use self::cursor::CursorKey;
 use self::{
     list_query::{ListParams, ListQuery},
-    page_json::{MEMO_JSON_OVERHEAD, MemoJson},
+    page_json::{MemoJson, page_response},
 };
 use super::{APPLICATION_JSON, auth::CurrentUser};
 use crate::{
@@ -133,7 +133,7 @@ async fn list_memos(
     let query = ListQuery::parse(raw.as_deref())?;
     let request = query.page_request(user.id, &cursors)?;
     let page = db.memo_page(&request).await?;
-    let mut response = memos_json(&page.memos);
+    let mut response = page_response(&page.memos);
     if let Some(next) = page.next {
         let link = query.next_link(uri.path(), user.id, &cursors, next);
         // Percent-encoded, so always a valid header value.
@@ -142,21 +142,6 @@ async fn list_memos(
         }
     }
     Ok(response)
-}
-
-/// A page of memos as a JSON array (see [`page_json`]), written into a
-/// buffer sized for it up front: `Json` grows its buffer by doubling, and
-/// those reallocations and copies were 4% of a 20-memo page's instructions
-/// (bench/instructions.sh). Only escapes (`\n`, `\"`) can outgrow the
-/// estimate.
-fn memos_json(memos: &[Memo]) -> Response {
-    let size = memos
-        .iter()
-        .map(|m| m.title.len() + m.content.len() + MEMO_JSON_OVERHEAD)
-        .sum::<usize>();
-    let mut body = Vec::with_capacity(size + 2);
-    page_json::write_page(memos, &mut body);
-    ([(header::CONTENT_TYPE, APPLICATION_JSON)], body).into_response()
 }
 
 /// Creates a memo (unarchived).
