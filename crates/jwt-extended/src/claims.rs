@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::{config::TokenLocation, loaded_user::LoadedUser};
+use crate::{config::TokenLocation, loaded_user::LoadedUser, payload::Payload};
 
 /// A JSON object: the payload or header of a token.
 pub type JsonObject = Map<String, Value>;
@@ -82,14 +82,15 @@ impl Fresh {
 pub struct DecodedToken {
     /// The JOSE header.
     pub header: JsonObject,
-    /// The payload.
-    pub payload: JsonObject,
+    /// The payload: a JSON object through [`Payload`]'s `Deref`.
+    pub payload: Payload,
 }
 
 impl DecodedToken {
-    /// A claim of the payload.
+    /// A claim of the payload (the claims the library reads itself without building the
+    /// payload's JSON object, see [`Payload`]).
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.payload.get(name)
+        self.payload.claim(name)
     }
 
     /// `jti`, when it is a string.
@@ -125,7 +126,7 @@ pub(crate) fn as_seconds(value: &Value) -> Option<i64> {
 /// The claims of a verified token, as a handler reads them (`get_jwt()` in Flask).
 ///
 /// `C` is the app's view of the payload, deserialized from the whole payload; it defaults to
-/// the payload as a JSON object. A struct picks the claims it needs and ignores the rest:
+/// the payload as a JSON object ([`Payload`], built only when read; `JsonObject` works too). A struct picks the claims it needs and ignores the rest:
 ///
 /// ```
 /// #[derive(serde::Deserialize)]
@@ -138,7 +139,7 @@ pub(crate) fn as_seconds(value: &Value) -> Option<i64> {
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Claims<C = JsonObject> {
+pub struct Claims<C = Payload> {
     /// The identity claim (`sub` unless `JWT_IDENTITY_CLAIM` says otherwise).
     pub identity: Value,
     /// `type`: `"access"`, `"refresh"`, or an app's own type.
@@ -188,12 +189,12 @@ impl<C: DeserializeOwned + 'static> Claims<C> {
     ) -> Result<Self, serde_json::Error> {
         let DecodedToken { header, payload } = token;
         let p = &payload;
-        let string = |name: &str| p.get(name).and_then(Value::as_str).map(str::to_owned);
-        let seconds = |name: &str| p.get(name).and_then(as_seconds);
-        let identity = p.get(identity_claim).cloned().unwrap_or(Value::Null);
+        let string = |name: &str| p.claim(name).and_then(Value::as_str).map(str::to_owned);
+        let seconds = |name: &str| p.claim(name).and_then(as_seconds);
+        let identity = p.claim(identity_claim).cloned().unwrap_or(Value::Null);
         let token_type = string("type").unwrap_or_else(|| "access".to_owned());
         let (fresh, jti, csrf) = (
-            Fresh::from_claim(p.get("fresh")),
+            Fresh::from_claim(p.claim("fresh")),
             string("jti"),
             string("csrf"),
         );
@@ -216,19 +217,22 @@ impl<C: DeserializeOwned + 'static> Claims<C> {
     }
 }
 
-/// Deserializes the payload into `C`, moving it without a copy when `C` is the JSON object
-/// itself (the default, and the hot path).
-fn payload_into<C: DeserializeOwned + 'static>(
-    payload: JsonObject,
-) -> Result<C, serde_json::Error> {
+/// Deserializes the payload into `C`, moving it without a copy when `C` is [`Payload`] (the
+/// default, and the hot path: its JSON object is built only if read) or the JSON object.
+fn payload_into<C: DeserializeOwned + 'static>(payload: Payload) -> Result<C, serde_json::Error> {
     let mut slot = Some(payload);
     if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<C>>()
         && let Some(value) = same.take()
     {
         return Ok(value);
     }
-    let payload = slot.unwrap_or_default();
-    serde_json::from_value(Value::Object(payload))
+    let mut map = slot.map(Payload::into_map);
+    if let Some(same) = (&mut map as &mut dyn std::any::Any).downcast_mut::<Option<C>>()
+        && let Some(value) = same.take()
+    {
+        return Ok(value);
+    }
+    serde_json::from_value(Value::Object(map.unwrap_or_default()))
 }
 
 #[cfg(test)]
@@ -255,7 +259,8 @@ mod tests {
             payload: json!({"sub": "7", "department": "x", "exp": 10})
                 .as_object()
                 .cloned()
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
         };
         let map: Claims =
             Claims::from_decoded(token.clone(), "sub", TokenLocation::Cookies, None).expect("map");

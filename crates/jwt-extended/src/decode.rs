@@ -17,6 +17,7 @@ use crate::{
     clock::now,
     csrf,
     keys::Verifier,
+    payload::{Known, Payload},
     rejection::JwtError,
     tokens::base_header,
 };
@@ -44,7 +45,9 @@ pub(crate) struct DecodeRequest<'a> {
 /// A token split into its parts, before its signature is checked.
 pub(crate) struct Unverified<'t> {
     pub(crate) header: JsonObject,
-    pub(crate) payload: JsonObject,
+    pub(crate) payload: Payload,
+    /// Whether the payload holds the identity claim.
+    has_identity: bool,
     signing_input: &'t str,
     signature: &'t str,
     /// The signature's bytes when short enough to be an HMAC tag, decoded once here for the
@@ -99,10 +102,11 @@ impl KnownHeader {
 
 /// Splits and parses a token without verifying it (`get_unverified_jwt_headers` and the first
 /// step of every decode). `known` is the header the manager writes, taken as is when the
-/// token's header segment matches it.
+/// token's header segment matches it; `identity` names the identity claim.
 pub(crate) fn parse<'t>(
     token: &'t str,
     known: Option<&KnownHeader>,
+    identity: &str,
 ) -> Result<Unverified<'t>, JwtError> {
     let not_enough = || JwtError::invalid("Not enough segments");
     let (signing_input, signature) = token.rsplit_once('.').ok_or_else(not_enough)?;
@@ -125,14 +129,23 @@ pub(crate) fn parse<'t>(
             "Key ID header parameter must be a string",
         ));
     }
-    let payload = json_object(&payload_bytes, "payload")?;
+    let (payload, has_identity) = match Payload::parse(payload_bytes, identity) {
+        Ok(parsed) => parsed,
+        // Not an object: the message `Value`'s parser words.
+        Err(text) => return Err(json_object(&text, "payload").err().unwrap_or_else(not_json)),
+    };
     Ok(Unverified {
         header,
         payload,
+        has_identity,
         signing_input,
         signature,
         tag,
     })
+}
+
+fn not_json() -> JwtError {
+    JwtError::invalid("Invalid payload string: must be a json object")
 }
 
 fn json_object(bytes: &[u8], part: &str) -> Result<JsonObject, JwtError> {
@@ -194,16 +207,26 @@ impl Unverified<'_> {
 /// Verifies the claims of a token whose signature holds, fills Flask's defaults, and checks
 /// the CSRF value.
 pub(crate) fn check_claims(
-    header: JsonObject,
-    mut payload: JsonObject,
+    parsed: Unverified<'_>,
     rules: &ClaimRules,
     request: DecodeRequest<'_>,
 ) -> Result<DecodedToken, JwtError> {
-    let found = Registered::find(&payload, &rules.identity_claim);
+    let Unverified {
+        header,
+        mut payload,
+        has_identity,
+        ..
+    } = parsed;
+    let found = Registered {
+        known: payload.known(),
+        has_identity,
+    };
     let expired = found.check(rules)?;
     if let Some(sent) = request.csrf {
         let claim = found
+            .known
             .csrf
+            .as_ref()
             .ok_or_else(|| JwtError::invalid("Missing claim: csrf"))?;
         if !claim.as_str().is_some_and(|c| csrf::matches(c, sent)) {
             return Err(JwtError::Csrf(
@@ -211,8 +234,7 @@ pub(crate) fn check_claims(
             ));
         }
     }
-    let missing = found.missing_defaults();
-    fill_defaults(&mut payload, missing);
+    payload.fill_defaults();
     let token = DecodedToken { header, payload };
     if expired && !request.allow_expired {
         return Err(JwtError::Expired(Box::new(token)));
@@ -220,64 +242,24 @@ pub(crate) fn check_claims(
     Ok(token)
 }
 
-/// The claims the checks read, found in one pass over the payload (a map lookup per claim
-/// compared about 45 keys a request).
-#[derive(Default)]
+/// The claims the checks read, found in the one pass that read the payload.
 struct Registered<'p> {
-    iat: Option<&'p Value>,
-    nbf: Option<&'p Value>,
-    exp: Option<&'p Value>,
-    iss: Option<&'p Value>,
-    aud: Option<&'p Value>,
-    sub: Option<&'p Value>,
-    jti: Option<&'p Value>,
-    csrf: Option<&'p Value>,
-    has_type: bool,
-    has_fresh: bool,
+    known: &'p Known,
     has_identity: bool,
 }
 
-/// Which of Flask's defaults a payload lacks.
-#[derive(Clone, Copy)]
-struct MissingDefaults {
-    token_type: bool,
-    fresh: bool,
-    jti: bool,
-}
-
-impl<'p> Registered<'p> {
-    fn find(payload: &'p JsonObject, identity_claim: &str) -> Self {
-        let mut found = Self::default();
-        for (key, value) in payload {
-            match key.as_str() {
-                "iat" => found.iat = Some(value),
-                "nbf" => found.nbf = Some(value),
-                "exp" => found.exp = Some(value),
-                "iss" => found.iss = Some(value),
-                "aud" => found.aud = Some(value),
-                "sub" => found.sub = Some(value),
-                "jti" => found.jti = Some(value),
-                "csrf" => found.csrf = Some(value),
-                "type" => found.has_type = true,
-                "fresh" => found.has_fresh = true,
-                _ => {}
-            }
-            found.has_identity |= key == identity_claim;
-        }
-        found
-    }
-
+impl Registered<'_> {
     /// PyJWT's and Flask's claim checks in their order; `Ok(true)` when only `exp` has passed.
     fn check(&self, rules: &ClaimRules) -> Result<bool, JwtError> {
         let now = now();
-        if let Some(iat) = self.iat {
+        if let Some(iat) = &self.known.iat {
             let iat = integer(iat)
                 .ok_or_else(|| JwtError::invalid("Issued At claim (iat) must be an integer."))?;
             if iat as f64 > now + rules.leeway {
                 return Err(JwtError::invalid("The token is not yet valid (iat)"));
             }
         }
-        if let Some(nbf) = self.nbf {
+        if let Some(nbf) = &self.known.nbf {
             let nbf = integer(nbf)
                 .ok_or_else(|| JwtError::invalid("Not Before claim (nbf) must be an integer."))?;
             if nbf as f64 > now + rules.leeway {
@@ -285,18 +267,18 @@ impl<'p> Registered<'p> {
             }
         }
         let mut expired = false;
-        if let Some(exp) = self.exp {
+        if let Some(exp) = &self.known.exp {
             let exp = integer(exp).ok_or_else(|| {
                 JwtError::invalid("Expiration Time claim (exp) must be an integer.")
             })?;
             expired = exp as f64 <= now - rules.leeway;
         }
-        check_issuer(self.iss, rules.issuer.as_deref())?;
-        check_audience(self.aud, rules.audience.as_deref())?;
-        if rules.verify_sub && self.sub.is_some_and(|s| !s.is_string()) {
+        check_issuer(self.known.iss.as_ref(), rules.issuer.as_deref())?;
+        check_audience(self.known.aud.as_ref(), rules.audience.as_deref())?;
+        if rules.verify_sub && self.known.sub.as_ref().is_some_and(|s| !s.is_string()) {
             return Err(JwtError::invalid("Subject must be a string"));
         }
-        if self.jti.is_some_and(|j| !j.is_string()) {
+        if self.known.jti.as_ref().is_some_and(|j| !j.is_string()) {
             return Err(JwtError::invalid("JWT ID must be a string"));
         }
         if !self.has_identity {
@@ -306,14 +288,6 @@ impl<'p> Registered<'p> {
             )));
         }
         Ok(expired)
-    }
-
-    fn missing_defaults(&self) -> MissingDefaults {
-        MissingDefaults {
-            token_type: !self.has_type,
-            fresh: !self.has_fresh,
-            jti: self.jti.is_none(),
-        }
     }
 }
 
@@ -326,19 +300,6 @@ fn integer(value: &Value) -> Option<i64> {
         Value::Bool(b) => Some(i64::from(*b)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
-}
-
-/// Flask's defaults: `type` "access", `fresh` false, `jti` null.
-fn fill_defaults(payload: &mut JsonObject, missing: MissingDefaults) {
-    if missing.token_type {
-        payload.insert("type".into(), Value::from("access"));
-    }
-    if missing.fresh {
-        payload.insert("fresh".into(), Value::Bool(false));
-    }
-    if missing.jti {
-        payload.insert("jti".into(), Value::Null);
     }
 }
 
@@ -403,18 +364,23 @@ mod tests {
         }
     }
 
+    /// An unsigned token of `payload`, split and read as a decode would.
     #[allow(clippy::needless_pass_by_value)]
-    fn obj(v: Value) -> JsonObject {
-        v.as_object().cloned().unwrap_or_default()
+    fn obj(payload: Value) -> Unverified<'static> {
+        let text = serde_json::to_vec(&payload).expect("json");
+        let (payload, has_identity) = Payload::parse(text, "sub").expect("an object");
+        Unverified {
+            header: JsonObject::new(),
+            payload,
+            has_identity,
+            signing_input: "",
+            signature: "",
+            tag: None,
+        }
     }
 
     fn check(payload: Value, rules: &ClaimRules) -> Result<DecodedToken, JwtError> {
-        check_claims(
-            JsonObject::new(),
-            obj(payload),
-            rules,
-            DecodeRequest::default(),
-        )
+        check_claims(obj(payload), rules, DecodeRequest::default())
     }
 
     fn message(r: Result<DecodedToken, JwtError>) -> String {
@@ -424,7 +390,7 @@ mod tests {
     #[test]
     fn segments_and_padding_errors_use_pyjwt_messages() {
         let msg = |t: &str| {
-            parse(t, None)
+            parse(t, None, "sub")
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default()
@@ -450,15 +416,15 @@ mod tests {
             let known = KnownHeader::new(alg, kid).expect("header");
             let payload = B64.encode(br#"{"sub":"a"}"#);
             let token = format!("{}.{payload}.c2ln", known.segment);
-            let shortcut = parse(&token, Some(&known)).expect("parses").header;
-            let parsed = parse(&token, None).expect("parses").header;
+            let shortcut = parse(&token, Some(&known), "sub").expect("parses").header;
+            let parsed = parse(&token, None, "sub").expect("parses").header;
             assert_eq!(shortcut, parsed);
             assert_eq!(parsed["alg"], format!("{alg:?}"));
             assert_eq!(parsed.get("kid").and_then(Value::as_str), kid);
             // Another header, even one that starts the same, is parsed.
             let other = B64.encode(format!(r#"{{"alg":"{alg:?}","typ":"JWT","x":1}}"#));
             let token = format!("{other}.{payload}.c2ln");
-            let header = parse(&token, Some(&known)).expect("parses").header;
+            let header = parse(&token, Some(&known), "sub").expect("parses").header;
             assert_eq!(header["x"], 1);
         }
     }
@@ -470,7 +436,7 @@ mod tests {
             B64.encode(br#"{"alg":"none"}"#),
             B64.encode(br#"{"sub":"a"}"#)
         );
-        let parsed = parse(&t, None).expect("parses");
+        let parsed = parse(&t, None, "sub").expect("parses");
         let err = parsed.algorithm(&[Algorithm::HS256]).expect_err("refused");
         assert_eq!(err.to_string(), "The specified alg value is not allowed");
     }
@@ -523,7 +489,6 @@ mod tests {
             "Invalid issuer"
         );
         let err = check_claims(
-            JsonObject::new(),
             obj(json!({"sub": "a", "exp": 1, "csrf": "x"})),
             &rules(),
             DecodeRequest {
@@ -598,7 +563,6 @@ mod tests {
         assert_eq!(token.payload["fresh"], false);
         assert_eq!(token.payload["jti"], Value::Null);
         let err = check_claims(
-            JsonObject::new(),
             obj(json!({"sub": "s"})),
             &rules(),
             DecodeRequest {
@@ -618,7 +582,6 @@ mod tests {
         };
         assert_eq!(message(check(json!({"sub": "s", "exp": exp}), &r)), "ok");
         let ok = check_claims(
-            JsonObject::new(),
             obj(json!({"sub": "s", "exp": exp})),
             &rules(),
             DecodeRequest {

@@ -177,6 +177,7 @@ mod loaded_user;
 mod locations;
 mod logout;
 mod manager;
+mod payload;
 mod refresh_layer;
 mod rejection;
 mod rotation;
@@ -200,6 +201,7 @@ pub use jsonwebtoken::{DecodingKey, EncodingKey, jwk::JwkSet};
 #[cfg(feature = "remote-jwks")]
 pub use keys::{JwksError, RemoteJwks};
 pub use manager::JwtManager;
+pub use payload::Payload;
 pub use refresh_layer::{ImplicitRefresh, ImplicitRefreshLayer};
 pub use rejection::{ErrorHandler, JwtError, JwtRejection};
 pub use rotation::IssuedTokens;

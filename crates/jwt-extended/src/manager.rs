@@ -136,7 +136,8 @@ impl JwtManager {
         token: &str,
         request: DecodeRequest<'_>,
     ) -> Result<DecodedToken, JwtError> {
-        let parsed = decode::parse(token, self.inner.known_header.as_ref())?;
+        let identity = &self.inner.rules.identity_claim;
+        let parsed = decode::parse(token, self.inner.known_header.as_ref(), identity)?;
         let alg = parsed.algorithm(&self.inner.rules.algorithms)?;
         let key = match &self.inner.hooks.decode_key {
             Some(loader) => Verifier::Key(std::borrow::Cow::Owned(loader(
@@ -152,7 +153,7 @@ impl JwtManager {
             }
         };
         parsed.verify_signature(&key, alg)?;
-        decode::check_claims(parsed.header, parsed.payload, &self.inner.rules, request)
+        decode::check_claims(parsed, &self.inner.rules, request)
     }
 
     /// Flask's `get_unverified_jwt_headers`: the header, without any check of the token.
@@ -160,7 +161,8 @@ impl JwtManager {
     /// # Errors
     /// [`JwtError::Invalid`] when the token does not even parse.
     pub fn unverified_header(&self, token: &str) -> Result<JsonObject, JwtError> {
-        decode::parse(token, self.inner.known_header.as_ref()).map(|p| p.header)
+        let identity = &self.inner.rules.identity_claim;
+        decode::parse(token, self.inner.known_header.as_ref(), identity).map(|p| p.header)
     }
 
     /// Flask's `get_jti`: the `jti` of a token, after verifying it.

@@ -206,7 +206,7 @@ async fn decoding_fills_flasks_defaults_for_type_fresh_and_jti() {
     let token = hs256(&json!({"sub": "alice"}));
     let decoded = jwt.decode_token(&token, None, false).expect("valid");
     assert_eq!(
-        Value::Object(decoded.payload.clone()),
+        Value::Object(decoded.payload.clone().into_map()),
         json!({"sub": "alice", "type": "access", "fresh": false, "jti": null})
     );
     assert_eq!(decoded.token_type(), "access");
@@ -654,7 +654,7 @@ async fn decode_token_in_an_unprotected_handler_answers_with_flasks_response() {
     ) -> Result<Json<Value>, JwtRejection> {
         let token = q.get("t").map(String::as_str).unwrap_or_default();
         let decoded = jwt.decode_token(token, None, false)?;
-        Ok(Json(Value::Object(decoded.payload)))
+        Ok(Json(Value::Object(decoded.payload.into_map())))
     }
     let jwt = default_manager();
     let app: Router = Router::new()

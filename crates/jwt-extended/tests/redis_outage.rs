@@ -40,7 +40,7 @@ fn token(jti: &str) -> DecodedToken {
     payload.insert("jti".into(), jti.into());
     DecodedToken {
         header: JsonObject::new(),
-        payload,
+        payload: payload.into(),
     }
 }
 

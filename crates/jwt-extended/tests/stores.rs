@@ -28,7 +28,7 @@ fn token(jti: &str, family: Option<&str>) -> DecodedToken {
     }
     DecodedToken {
         header: JsonObject::new(),
-        payload,
+        payload: payload.into(),
     }
 }
 

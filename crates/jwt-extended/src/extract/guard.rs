@@ -12,7 +12,7 @@ use super::{
     verified::required,
 };
 use crate::{
-    claims::{Claims, JsonObject},
+    claims::Claims,
     manager::JwtManager,
     rejection::{JwtError, JwtRejection},
     verify::VerifyOptions,
@@ -47,7 +47,7 @@ pub trait ClaimGuard<S>: Send + Sync + 'static {
 
 /// A token meeting `R` ([`require::Access`] by default) whose claims `G` allows.
 #[derive(Debug, Clone)]
-pub struct Guarded<G, R = require::Access>(pub Claims<JsonObject>, pub PhantomData<(G, R)>);
+pub struct Guarded<G, R = require::Access>(pub Claims, pub PhantomData<(G, R)>);
 
 impl<S, G, R> FromRequestParts<S> for Guarded<G, R>
 where

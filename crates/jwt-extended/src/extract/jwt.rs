@@ -13,9 +13,7 @@ use super::{
     verified::{claims, required},
 };
 use crate::{
-    claims::{Claims, JsonObject},
-    manager::JwtManager,
-    rejection::JwtRejection,
+    claims::Claims, manager::JwtManager, payload::Payload, rejection::JwtRejection,
     verify::VerifyOptions,
 };
 
@@ -23,7 +21,7 @@ macro_rules! jwt_extractor {
     ($(#[$doc:meta])* $name:ident, $options:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
-        pub struct $name<C = JsonObject>(pub Claims<C>);
+        pub struct $name<C = Payload>(pub Claims<C>);
 
         impl<S, C> FromRequestParts<S> for $name<C>
         where
@@ -88,7 +86,7 @@ jwt_extractor! {
 /// async fn api_client_only(JwtFrom(claims, ..): JwtFrom<InHeaders>) {}
 /// ```
 #[derive(Debug, Clone)]
-pub struct JwtFrom<L: Locations, C = JsonObject>(pub Claims<C>, pub PhantomData<L>);
+pub struct JwtFrom<L: Locations, C = Payload>(pub Claims<C>, pub PhantomData<L>);
 
 impl<S, L, C> FromRequestParts<S> for JwtFrom<L, C>
 where
@@ -114,7 +112,7 @@ where
 /// `verify_type`, `skip_revocation_check`, and skipping the user lookup), chosen per route.
 /// See [`Requirement`] for an example.
 #[derive(Debug, Clone)]
-pub struct JwtWith<R: Requirement, C = JsonObject>(pub Claims<C>, pub PhantomData<R>);
+pub struct JwtWith<R: Requirement, C = Payload>(pub Claims<C>, pub PhantomData<R>);
 
 impl<S, R, C> FromRequestParts<S> for JwtWith<R, C>
 where

@@ -266,7 +266,7 @@ mod tests {
     /// Both ways of checking a signature: the keys made ahead and `jsonwebtoken`'s.
     fn answers(token: &str, secret: &[u8], alg: Algorithm) -> (bool, bool) {
         let keys = HmacKeys::new(secret);
-        let parsed = parse(token, None).expect("a token");
+        let parsed = parse(token, None, "sub").expect("a token");
         let ahead = Verifier::Hmac(keys.get(alg).expect("an HMAC algorithm"));
         let decoding = DecodingKey::from_secret(secret);
         let theirs = Verifier::Key(Cow::Borrowed(&decoding));
@@ -311,7 +311,7 @@ mod tests {
         // 32 bytes are 43 characters of base64, 44 with the padding.
         let padded = format!("{token}=");
         let keys = HmacKeys::new(secret);
-        let parsed = parse(&padded, None).expect("a token");
+        let parsed = parse(&padded, None, "sub").expect("a token");
         let hs256 = Verifier::Hmac(keys.get(Algorithm::HS256).expect("HS256"));
         assert!(parsed.verify_signature(&hs256, Algorithm::HS256).is_ok());
     }
@@ -343,7 +343,7 @@ mod tests {
                 format!("{input}x.{signature}"),
             ];
             for token in &forged {
-                if parse(token, None).is_ok() {
+                if parse(token, None, "sub").is_ok() {
                     assert_eq!(
                         answers(token, secret, alg),
                         (false, false),

@@ -575,7 +575,7 @@ mod tests {
         }
         DecodedToken {
             header: JsonObject::new(),
-            payload,
+            payload: payload.into(),
         }
     }
 
