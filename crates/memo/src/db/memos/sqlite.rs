@@ -22,7 +22,15 @@ use crate::db::{
 /// [`Memo`]'s columns, in [`memo_from_row`]'s order.
 macro_rules! columns {
     () => {
-        "id, title, content, archived, created_at, updated_at"
+        concat!(page_columns!(), ", archived")
+    };
+}
+
+/// The columns a page reads, in [`page_memo`]'s order: not `archived`, which
+/// every page asks for as `?2` (a column less to read on each of its rows).
+macro_rules! page_columns {
+    () => {
+        "id, title, content, created_at, updated_at"
     };
 }
 
@@ -52,7 +60,7 @@ macro_rules! list_sql {
         ordered!(
             concat!(
                 "SELECT ",
-                columns!(),
+                page_columns!(),
                 " FROM memos WHERE user_id = ?1 AND archived = ?2"
             ),
             $order
@@ -69,7 +77,7 @@ macro_rules! indexed_search_sql {
         ordered!(
             concat!(
                 "SELECT ",
-                columns!(),
+                page_columns!(),
                 " FROM memos WHERE id IN (SELECT rowid & 549755813887 FROM memos_search \
                  WHERE memos_search MATCH ?8 AND rowid BETWEEN ?6 AND ?7) \
                  AND +user_id = ?1 AND +archived = ?2"
@@ -126,13 +134,18 @@ fn phrase(text: &str) -> String {
 }
 
 fn memo_from_row(row: &Row<'_>) -> rusqlite::Result<Memo> {
+    page_memo(row, row.get(5)?)
+}
+
+/// A memo of a page, whose statement selected memos in the `archived` state.
+fn page_memo(row: &Row<'_>, archived: bool) -> rusqlite::Result<Memo> {
     Ok(Memo {
         id: row.get(0)?,
         title: row.get(1)?,
         content: row.get(2)?,
-        archived: row.get(3)?,
-        created_at: parse_timestamp(row.get_ref(4)?.as_bytes()?)?,
-        updated_at: parse_timestamp(row.get_ref(5)?.as_bytes()?)?,
+        archived,
+        created_at: parse_timestamp(row.get_ref(3)?.as_bytes()?)?,
+        updated_at: parse_timestamp(row.get_ref(4)?.as_bytes()?)?,
     })
 }
 
@@ -183,7 +196,7 @@ fn list(conn: &Connection, request: &PageRequest<'_>, rows: i64) -> rusqlite::Re
     statement
         .query_map(
             params![request.user_id, request.archived, id, updated_at, rows],
-            memo_from_row,
+            |row| page_memo(row, request.archived),
         )?
         .collect()
 }
@@ -214,7 +227,7 @@ fn indexed_search(
                 hi,
                 phrase
             ],
-            memo_from_row,
+            |row| page_memo(row, request.archived),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Page::from_rows(memos, limit))
@@ -252,11 +265,11 @@ fn scan(conn: &Connection, request: &PageRequest<'_>, search: &str) -> rusqlite:
                 let next = memos.last().map(Memo::position);
                 return Ok(Page { memos, next });
             }
-            memos.push(memo_from_row(row)?);
+            memos.push(page_memo(row, request.archived)?);
         }
         last_id = Some(row.get::<_, i64>(0)?);
         last_updated_at.clear();
-        last_updated_at.push_str(row.get_ref(5)?.as_str()?);
+        last_updated_at.push_str(row.get_ref(4)?.as_str()?);
     }
     // The scan's bound cut the page short: the next one starts after the
     // last memo read, matched or not.
