@@ -98,6 +98,11 @@ impl KnownHeader {
             header: header.into_iter().collect(),
         })
     }
+
+    /// The header's base64url segment, as a token of this manager carries it.
+    pub(crate) fn segment(&self) -> &str {
+        &self.segment
+    }
 }
 
 /// Splits and parses a token without verifying it (`get_unverified_jwt_headers` and the first

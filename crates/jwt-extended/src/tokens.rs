@@ -5,7 +5,7 @@
 //! The layout is written in that order whatever `serde_json` features the app enables (the
 //! payload is an ordered list, not a map).
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{borrow::Cow, collections::BTreeMap, time::Duration};
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, crypto};
@@ -98,14 +98,19 @@ impl MintedToken {
 
     /// A token this manager verified earlier (a refresh token handed back unrotated): its
     /// cookies come from its decoded claims.
-    pub(crate) fn from_verified(token: String, payload: &JsonObject) -> Self {
-        let text = |name: &str| payload.get(name).and_then(Value::as_str).map(str::to_owned);
+    pub(crate) fn from_verified(token: String, payload: &crate::Payload) -> Self {
+        let text = |name: &str| {
+            payload
+                .claim(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         Self {
             token,
-            refresh: payload.get("type").and_then(Value::as_str) == Some("refresh"),
+            refresh: payload.claim("type").and_then(Value::as_str) == Some("refresh"),
             csrf: text("csrf"),
             jti: text("jti"),
-            exp: payload.get("exp").and_then(as_seconds),
+            exp: payload.claim("exp").and_then(as_seconds),
         }
     }
 }
@@ -116,12 +121,13 @@ impl AsRef<str> for MintedToken {
     }
 }
 
-/// The payload in Flask's order; setting a claim again replaces it where it stands.
+/// The payload in Flask's order; setting a claim again replaces it where it stands. The
+/// library's own claim names are borrowed, not allocated for every token.
 #[derive(Default)]
-struct Payload(Vec<(String, Value)>);
+struct Payload(Vec<(Cow<'static, str>, Value)>);
 
 impl Payload {
-    fn set(&mut self, name: impl Into<String>, value: Value) {
+    fn set(&mut self, name: impl Into<Cow<'static, str>>, value: Value) {
         let name = name.into();
         match self.0.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
@@ -310,32 +316,47 @@ impl<'m> TokenBuilder<'m> {
     pub fn mint(mut self) -> Result<MintedToken, TokenError> {
         let raw_identity = std::mem::replace(&mut self.identity, Ok(Value::Null))?;
         let inner = &self.manager.inner;
-        let header = self.header(&raw_identity);
         let payload = self.payload(&raw_identity);
-        let signing_input = format!(
-            "{}.{}",
-            B64.encode(serde_json::to_vec(&header)?),
-            B64.encode(serde_json::to_vec(&payload)?)
-        );
+        let payload_json = serde_json::to_vec(&payload)?;
+        // The three segments in one string: base64 is 4 bytes for 3, a signature at most 86
+        // (HS512) unless RSA's or ECDSA's.
+        let mut token = String::with_capacity(payload_json.len() * 4 / 3 + 256);
+        self.write_header(&raw_identity, &mut token)?;
+        token.push('.');
+        B64.encode_string(&payload_json, &mut token);
         let signature = match &inner.hooks.encode_key {
             Some(loader) => crypto::sign(
-                signing_input.as_bytes(),
+                token.as_bytes(),
                 &loader(&raw_identity),
                 inner.keys.algorithm,
             ),
             None => inner
                 .keys
-                .sign(signing_input.as_bytes())
+                .sign(token.as_bytes())
                 .ok_or(TokenError::NoSigningKey)?,
         }
         .map_err(|e| TokenError::Sign(e.to_string()))?;
+        token.push('.');
+        token.push_str(&signature);
         Ok(MintedToken {
-            token: format!("{signing_input}.{signature}"),
+            token,
             refresh: payload.get("type").and_then(Value::as_str) == Some("refresh"),
             csrf: payload.text("csrf"),
             jti: payload.text("jti"),
             exp: payload.get("exp").and_then(as_seconds),
         })
+    }
+
+    /// The header's segment: the manager's own, encoded once when it was built, unless a loader
+    /// or the call adds entries.
+    fn write_header(&self, identity: &Value, out: &mut String) -> Result<(), serde_json::Error> {
+        let inner = &self.manager.inner;
+        let plain = inner.hooks.additional_headers.is_none() && self.headers.is_empty();
+        match inner.known_header.as_ref().filter(|_| plain) {
+            Some(known) => out.push_str(known.segment()),
+            None => B64.encode_string(serde_json::to_vec(&self.header(identity))?, out),
+        }
+        Ok(())
     }
 
     /// PyJWT's header: `typ` and `alg`, the loader's and the call's entries, keys sorted.
@@ -453,6 +474,45 @@ mod tests {
         serde_json::Deserializer::from_slice(&bytes)
             .deserialize_map(Keys)
             .expect("an object")
+    }
+
+    /// The header segment a token starts with.
+    fn header_segment(token: &str) -> &str {
+        token.split('.').next().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_managers_own_header_is_the_one_a_loader_adding_nothing_gets() {
+        for kid in [None, Some("key-1")] {
+            let config = JwtConfig::default().with_secret_key("secret");
+            let mut plain = JwtManager::builder(config.clone());
+            let mut loaded = JwtManager::builder(config)
+                .additional_headers_loader(|_: &Value| JsonObject::new());
+            if let Some(kid) = kid {
+                plain = plain.signing_kid(kid);
+                loaded = loaded.signing_kid(kid);
+            }
+            let (plain, loaded) = (
+                plain.build().expect("valid"),
+                loaded.build().expect("valid"),
+            );
+            let fast = plain.access_token("u").encode().expect("token");
+            let slow = loaded.access_token("u").encode().expect("token");
+            assert_eq!(header_segment(&fast), header_segment(&slow));
+            let header = plain.unverified_header(&fast).expect("parses");
+            assert_eq!(header.get("kid").and_then(Value::as_str), kid);
+            assert_eq!(header["alg"], "HS256");
+            // An entry of the call's own is written, not the manager's header.
+            let mut extra = JsonObject::new();
+            extra.insert("x".into(), 1.into());
+            let own = plain
+                .access_token("u")
+                .additional_headers(extra)
+                .encode()
+                .expect("token");
+            assert_eq!(plain.unverified_header(&own).expect("parses")["x"], 1);
+            assert!(plain.decode_token(&own, None, false).is_ok());
+        }
     }
 
     #[test]
