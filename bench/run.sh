@@ -4,6 +4,7 @@
 #   bench/run.sh [--postgres [--redis]] [--all] [--peer] [--scale | --scale-only]
 #                [--scale-sizes "20 1000 10000 100000"] [--duration SECONDS] [--rounds N]
 #                [--connections N] [--threads N] [--login-connections N] [--no-build] [--no-write]
+#                [--no-flush]
 #
 # Builds `memo` and the bench tools (bench/floor) in release mode, installs wrk
 # from Debian's packages when it is missing, and starts memo on 127.0.0.1 on a
@@ -32,6 +33,10 @@
 # --peer: also the original's stack (bench/peer: the article's Flask app with
 #   Flask-JWT-Extended on gunicorn, 4 workers, from a venv made with pip) on
 #   the status and list rows, with memo / Flask ratios.
+# --no-flush: a diagnosis, not the targets' figures (implies --no-write): the
+#   SQLite database in /dev/shm (memory) and PostgreSQL's commits with
+#   synchronous_commit=off, so the write rows show what they would be if a
+#   commit did not wait for the disk's flush; the rest of each write is the same.
 # --scale: also GET /api/memos's first page, a deep page reached through the
 #   Link rel="next" cursor and a ?q= search with 20, 1,000, 10,000 and 100,000
 #   memos in one account (--scale-sizes), seeded through the API by bench-seed;
@@ -72,6 +77,7 @@ USERS=10
 MEMOS_PER_USER=20
 BUILD=1
 WRITE=1
+NO_FLUSH=0
 COMMAND="bench/run.sh $*"
 ARGS=("$@")
 
@@ -92,6 +98,7 @@ while (($#)); do
     --login-connections) LOGIN_CONNECTIONS="$2"; shift ;;
     --no-build) BUILD=0 ;;
     --no-write) WRITE=0 ;;
+    --no-flush) NO_FLUSH=1; WRITE=0 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -155,6 +162,14 @@ if ((POSTGRES)); then
   psql "$PG_ADMIN" -qc "CREATE DATABASE $PG_DB" >/dev/null || die "cannot create database $PG_DB"
   CLEANUPS+=("psql '$PG_ADMIN' -qc 'DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)'")
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$PG_DB"
+  ((NO_FLUSH)) && psql "$PG_ADMIN" -qc "ALTER DATABASE $PG_DB SET synchronous_commit = off" >/dev/null
+fi
+DATA_DIR="$WORK/data"
+if ((NO_FLUSH)); then
+  [[ -d /dev/shm ]] || die "--no-flush needs /dev/shm"
+  DATA_DIR="$(mktemp -d /dev/shm/memo-bench-data.XXXXXX)"
+  CLEANUPS+=("rm -rf '$DATA_DIR'")
+  say "--no-flush: commits do not wait for the disk (SQLite in /dev/shm, PostgreSQL synchronous_commit=off); not the targets' figures"
 fi
 if ((REDIS)); then
   command -v redis-cli >/dev/null || die "--redis needs redis-cli and a server on 127.0.0.1:6379"
@@ -164,7 +179,7 @@ if ((REDIS)); then
   CLEANUPS+=("redis-cli -h 127.0.0.1 -p 6379 --scan --pattern '$MEMO_REDIS_PREFIX:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 -p 6379 del")
 fi
 say "starting memo ($BACKEND) and the floor"
-start memo 'listening on' "$MEMO_BIN" serve --bind 127.0.0.1:0 --data-dir "$WORK/data"
+start memo 'listening on' "$MEMO_BIN" serve --bind 127.0.0.1:0 --data-dir "$DATA_DIR"
 start floor 'listening on' "$FLOOR_BIN" --bind 127.0.0.1:0
 ((PEER && MAIN)) && peer_start "$MEMOS_PER_USER"
 

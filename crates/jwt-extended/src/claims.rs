@@ -126,7 +126,8 @@ pub(crate) fn as_seconds(value: &Value) -> Option<i64> {
 /// The claims of a verified token, as a handler reads them (`get_jwt()` in Flask).
 ///
 /// `C` is the app's view of the payload, deserialized from the whole payload; it defaults to
-/// the payload as a JSON object ([`Payload`], built only when read; `JsonObject` works too). A struct picks the claims it needs and ignores the rest:
+/// the payload as a JSON object ([`Payload`], whose map is built only when read; `JsonObject`
+/// works too). A struct picks the claims it needs and ignores the rest:
 ///
 /// ```
 /// #[derive(serde::Deserialize)]
@@ -267,6 +268,9 @@ mod tests {
         assert_eq!(map.extra["department"], "x");
         assert_eq!(map.sub(), Some("7"));
         assert_eq!(map.token_type, "access");
+        let plain: Claims<JsonObject> =
+            Claims::from_decoded(token.clone(), "sub", TokenLocation::Cookies, None).expect("map");
+        assert_eq!(plain.extra, *map.extra);
         #[derive(serde::Deserialize)]
         struct Dept {
             department: String,

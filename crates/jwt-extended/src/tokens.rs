@@ -18,6 +18,7 @@ use crate::{
     clock::{now, now_secs},
     csrf,
     manager::JwtManager,
+    payload::Payload,
     rejection::JwtError,
 };
 
@@ -98,7 +99,7 @@ impl MintedToken {
 
     /// A token this manager verified earlier (a refresh token handed back unrotated): its
     /// cookies come from its decoded claims.
-    pub(crate) fn from_verified(token: String, payload: &crate::Payload) -> Self {
+    pub(crate) fn from_verified(token: String, payload: &Payload) -> Self {
         let text = |name: &str| {
             payload
                 .claim(name)
@@ -124,9 +125,9 @@ impl AsRef<str> for MintedToken {
 /// The payload in Flask's order; setting a claim again replaces it where it stands. The
 /// library's own claim names are borrowed, not allocated for every token.
 #[derive(Default)]
-struct Payload(Vec<(Cow<'static, str>, Value)>);
+struct OrderedClaims(Vec<(Cow<'static, str>, Value)>);
 
-impl Payload {
+impl OrderedClaims {
     fn set(&mut self, name: impl Into<Cow<'static, str>>, value: Value) {
         let name = name.into();
         match self.0.iter_mut().find(|(k, _)| *k == name) {
@@ -144,7 +145,7 @@ impl Payload {
     }
 }
 
-impl Serialize for Payload {
+impl Serialize for OrderedClaims {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.0.len()))?;
         for (name, value) in &self.0 {
@@ -370,7 +371,7 @@ impl<'m> TokenBuilder<'m> {
         header
     }
 
-    fn payload(&self, raw_identity: &Value) -> Payload {
+    fn payload(&self, raw_identity: &Value) -> OrderedClaims {
         let inner = &self.manager.inner;
         let config = &inner.config;
         let refresh = self.token_type == "refresh";
@@ -385,7 +386,7 @@ impl<'m> TokenBuilder<'m> {
         } else {
             self.fresh
         };
-        let mut p = Payload::default();
+        let mut p = OrderedClaims::default();
         p.set("fresh", fresh.to_value());
         p.set("iat", now_secs.into());
         p.set("jti", uuid::Uuid::new_v4().to_string().into());
