@@ -161,8 +161,8 @@ impl Payload {
 
     fn object(&self) -> &JsonObject {
         self.map.get_or_init(|| {
+            // `parse` read this text as an object already; only a default payload has none.
             let mut map: JsonObject = serde_json::from_slice(&self.text).unwrap_or_default();
-            debug_assert!(self.text.is_empty() || !map.is_empty(), "parsed before");
             // The defaults that `fill_defaults` put among the known claims.
             for (name, _) in defaults() {
                 if let Some(Some(value)) = self.known.get(name)
@@ -385,6 +385,15 @@ mod tests {
             assert!(serde_json::from_slice::<JsonObject>(&text).is_err());
             assert!(Payload::parse(text, "sub").is_err());
         }
+    }
+
+    #[test]
+    fn an_empty_object_is_a_payload_without_claims() {
+        let (mut payload, has_identity) = read("{}");
+        assert!(!has_identity);
+        assert!(payload.is_empty());
+        payload.fill_defaults();
+        assert_eq!(payload.len(), 3, "the defaults");
     }
 
     #[test]
