@@ -230,8 +230,7 @@ pub(crate) fn check_claims(
     if let Some(sent) = request.csrf {
         let claim = found
             .known
-            .csrf
-            .as_ref()
+            .value("csrf")
             .ok_or_else(|| JwtError::invalid("Missing claim: csrf"))?;
         if !claim.as_str().is_some_and(|c| csrf::matches(c, sent)) {
             return Err(JwtError::Csrf(
@@ -257,14 +256,14 @@ impl Registered<'_> {
     /// PyJWT's and Flask's claim checks in their order; `Ok(true)` when only `exp` has passed.
     fn check(&self, rules: &ClaimRules) -> Result<bool, JwtError> {
         let now = now();
-        if let Some(iat) = &self.known.iat {
+        if let Some(iat) = self.known.value("iat") {
             let iat = integer(iat)
                 .ok_or_else(|| JwtError::invalid("Issued At claim (iat) must be an integer."))?;
             if iat as f64 > now + rules.leeway {
                 return Err(JwtError::invalid("The token is not yet valid (iat)"));
             }
         }
-        if let Some(nbf) = &self.known.nbf {
+        if let Some(nbf) = self.known.value("nbf") {
             let nbf = integer(nbf)
                 .ok_or_else(|| JwtError::invalid("Not Before claim (nbf) must be an integer."))?;
             if nbf as f64 > now + rules.leeway {
@@ -272,18 +271,18 @@ impl Registered<'_> {
             }
         }
         let mut expired = false;
-        if let Some(exp) = &self.known.exp {
+        if let Some(exp) = self.known.value("exp") {
             let exp = integer(exp).ok_or_else(|| {
                 JwtError::invalid("Expiration Time claim (exp) must be an integer.")
             })?;
             expired = exp as f64 <= now - rules.leeway;
         }
-        check_issuer(self.known.iss.as_ref(), rules.issuer.as_deref())?;
-        check_audience(self.known.aud.as_ref(), rules.audience.as_deref())?;
-        if rules.verify_sub && self.known.sub.as_ref().is_some_and(|s| !s.is_string()) {
+        check_issuer(self.known.value("iss"), rules.issuer.as_deref())?;
+        check_audience(self.known.value("aud"), rules.audience.as_deref())?;
+        if rules.verify_sub && self.known.value("sub").is_some_and(|s| !s.is_string()) {
             return Err(JwtError::invalid("Subject must be a string"));
         }
-        if self.known.jti.as_ref().is_some_and(|j| !j.is_string()) {
+        if self.known.value("jti").is_some_and(|j| !j.is_string()) {
             return Err(JwtError::invalid("JWT ID must be a string"));
         }
         if !self.has_identity {

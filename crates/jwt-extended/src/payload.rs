@@ -39,66 +39,54 @@ pub struct Payload {
     known: Known,
 }
 
-/// The claims read on every request, each as the payload holds it (the last, if repeated).
+/// The claims read on every request, each as the payload holds it (the last, if repeated), in
+/// the order of [`Known::index`].
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Known {
-    pub(crate) iat: Option<Value>,
-    pub(crate) nbf: Option<Value>,
-    pub(crate) exp: Option<Value>,
-    pub(crate) iss: Option<Value>,
-    pub(crate) aud: Option<Value>,
-    pub(crate) sub: Option<Value>,
-    pub(crate) jti: Option<Value>,
-    pub(crate) csrf: Option<Value>,
-    pub(crate) token_type: Option<Value>,
-    pub(crate) fresh: Option<Value>,
-    pub(crate) family: Option<Value>,
-}
+pub(crate) struct Known([Option<Value>; 11]);
 
 impl Known {
-    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+    /// Where `name` is kept, if it is one of the claims read on every request.
+    fn index(name: &str) -> Option<usize> {
         Some(match name {
-            "iat" => &mut self.iat,
-            "nbf" => &mut self.nbf,
-            "exp" => &mut self.exp,
-            "iss" => &mut self.iss,
-            "aud" => &mut self.aud,
-            "sub" => &mut self.sub,
-            "jti" => &mut self.jti,
-            "csrf" => &mut self.csrf,
-            "type" => &mut self.token_type,
-            "fresh" => &mut self.fresh,
-            FAMILY_CLAIM => &mut self.family,
+            "iat" => 0,
+            "nbf" => 1,
+            "exp" => 2,
+            "iss" => 3,
+            "aud" => 4,
+            "sub" => 5,
+            "jti" => 6,
+            "csrf" => 7,
+            "type" => 8,
+            "fresh" => 9,
+            FAMILY_CLAIM => 10,
             _ => return None,
         })
+    }
+
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Self::index(name).map(|i| &mut self.0[i])
     }
 
     fn get(&self, name: &str) -> Option<&Option<Value>> {
-        Some(match name {
-            "iat" => &self.iat,
-            "nbf" => &self.nbf,
-            "exp" => &self.exp,
-            "iss" => &self.iss,
-            "aud" => &self.aud,
-            "sub" => &self.sub,
-            "jti" => &self.jti,
-            "csrf" => &self.csrf,
-            "type" => &self.token_type,
-            "fresh" => &self.fresh,
-            FAMILY_CLAIM => &self.family,
-            _ => return None,
-        })
+        Self::index(name).map(|i| &self.0[i])
+    }
+
+    /// The claim `name` (one of the claims read on every request), when the payload holds it.
+    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
+        self.get(name)?.as_ref()
     }
 }
 
-/// Flask's defaults for claims a payload lacks: `type` "access", `fresh` false, `jti` null.
-fn defaults() -> [(&'static str, Value); 3] {
-    [
-        ("type", Value::from("access")),
-        ("fresh", Value::Bool(false)),
-        ("jti", Value::Null),
-    ]
-}
+/// Makes a claim's default value.
+type MakeDefault = fn() -> Value;
+
+/// Flask's defaults for claims a payload lacks: `type` "access", `fresh` false, `jti` null;
+/// each made only when it is missing.
+const DEFAULTS: [(&str, MakeDefault); 3] = [
+    ("type", || Value::from("access")),
+    ("fresh", || Value::Bool(false)),
+    ("jti", || Value::Null),
+];
 
 impl Payload {
     /// Reads a payload's JSON text: the known claims now, the rest only checked. `identity`
@@ -142,12 +130,12 @@ impl Payload {
 
     /// Fills Flask's defaults for the claims this payload lacks.
     pub(crate) fn fill_defaults(&mut self) {
-        for (name, value) in defaults() {
+        for (name, default) in DEFAULTS {
             if let Some(slot @ None) = self.known.slot(name) {
-                *slot = Some(value.clone());
+                *slot = Some(default());
                 // An object already built gets them too; one built later adds them itself.
                 if let Some(map) = self.map.get_mut() {
-                    map.entry(name).or_insert(value);
+                    map.entry(name).or_insert_with(default);
                 }
             }
         }
@@ -164,8 +152,8 @@ impl Payload {
             // `parse` read this text as an object already; only a default payload has none.
             let mut map: JsonObject = serde_json::from_slice(&self.text).unwrap_or_default();
             // The defaults that `fill_defaults` put among the known claims.
-            for (name, _) in defaults() {
-                if let Some(Some(value)) = self.known.get(name)
+            for (name, _) in DEFAULTS {
+                if let Some(value) = self.known.value(name)
                     && !map.contains_key(name)
                 {
                     map.insert(name.to_owned(), value.clone());
