@@ -2,9 +2,11 @@
 # A/B of two memo binaries on the hot rows, for a change's before and after:
 #
 #   bench/ab.sh OLD_BIN NEW_BIN [--rounds N] [--duration SECONDS] [--connections N]
+#               [--postgres]
 #
-# Starts both on fresh SQLite databases in a temp dir (MEMO_RATE_LIMITS=off, a
-# fixed secret), gives each a user with 20 memos through the API, then runs
+# Starts both on fresh SQLite databases in a temp dir (--postgres: each on a
+# fresh database of its own on the local PostgreSQL at 127.0.0.1:5432, user
+# postgres, dropped at exit; MEMO_RATE_LIMITS=off, a fixed secret), gives each a user with 20 memos through the API, then runs
 # GET /api/auth/status, GET /api/memos (20 memos) and POST /api/memos with wrk
 # (bench/lua/request.lua, 2 threads, --connections, default 8) on A and on B in
 # turn, alternating which goes first, for --rounds rounds (default 5) of
@@ -21,12 +23,13 @@ source "$ROOT/bench/lib/common.sh"
 [[ $# -ge 2 ]] || { sed -n '2,16p' "$0"; exit 2; }
 A_BIN="$(realpath "$1")" B_BIN="$(realpath "$2")"
 shift 2
-ROUNDS=5 D=5 C=8
+ROUNDS=5 D=5 C=8 POSTGRES=0
 while (($#)); do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --duration) D="$2"; shift 2 ;;
     --connections) C="$2"; shift 2 ;;
+    --postgres) POSTGRES=1; shift ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -38,6 +41,12 @@ export JWT_SECRET_KEY="bench-ab-secret-$RANDOM$RANDOM$RANDOM$RANDOM" MEMO_RATE_L
 
 # setup NAME BIN: starts BIN and seeds a user with 20 memos (seed_user).
 setup() {
+  if ((POSTGRES)); then
+    local admin="postgres://postgres@127.0.0.1:5432/postgres" db="memo_ab_$1_$$_$RANDOM"
+    psql "$admin" -qc "CREATE DATABASE $db" >/dev/null || die "cannot create database $db"
+    CLEANUPS+=("psql '$admin' -qc 'DROP DATABASE IF EXISTS $db WITH (FORCE)'")
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+  fi
   start "$1" 'listening on' "$2" serve --bind 127.0.0.1:0 --data-dir "$WORK/$1-data"
   seed_user "$1" ab "$PASSWORD"
 }

@@ -278,6 +278,12 @@ impl SqlStore {
     }
 
     /// A store in a PostgreSQL database.
+    ///
+    /// Each write or uncached read takes one connection of `pool` for one statement, so the
+    /// pool's settings decide what else it costs: sqlx pings a connection before handing it
+    /// out unless the pool is built with `test_before_acquire(false)`, a second round trip to
+    /// PostgreSQL for every rotation. memo's pool pings only connections idle for 500 ms or
+    /// more, with `before_acquire` (see sqlx's `PoolOptions::before_acquire`).
     #[cfg(feature = "postgres")]
     #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     pub fn postgres(pool: PgPool) -> Self {

@@ -18,6 +18,7 @@
 mod error;
 mod memos;
 mod outage;
+mod postgres_pool;
 mod sqlite;
 mod timestamp;
 mod user_cache;
@@ -33,7 +34,6 @@ use std::{
 
 use sqlx::{
     PgPool,
-    postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use time::OffsetDateTime;
@@ -183,9 +183,7 @@ impl Db {
         let backend = match scheme {
             "sqlite" => Backend::Sqlite(open_sqlite(url).await?),
             "postgres" | "postgresql" => Backend::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(POSTGRES_CONNECTIONS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                postgres_pool::options(POSTGRES_CONNECTIONS, ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await
                     .map_err(DbSetupError::Connect)?,

@@ -1,12 +1,13 @@
 //! A TCP proxy that a test can cut (connections closed, new ones refused: a
 //! stopped server) or silence (connections stay open but nothing passes: a
 //! dead host or a dropped route, which closes nothing). Used in front of the
-//! test Redis, which itself is never stopped. jwt-extended's
-//! `tests/redis_outage.rs` has the same link.
+//! test Redis, which itself is never stopped, and of PostgreSQL, to see what
+//! memo sends (each connection's writes, as the link read them).
+//! jwt-extended's `tests/redis_outage.rs` has the same link.
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, Weak},
+    sync::{Arc, Mutex, Weak},
     time::Duration,
 };
 
@@ -30,6 +31,13 @@ pub enum State {
     Cut,
 }
 
+/// What one connection's client sent: each chunk the link read from it, as
+/// its first byte and its length.
+type Chunks = Arc<Mutex<Vec<(u8, usize)>>>;
+
+/// Every connection's [`Chunks`], in the order they were accepted.
+type Sent = Arc<Mutex<Vec<Chunks>>>;
+
 /// A TCP proxy that the test can cut or silence; dropping it cuts it.
 #[derive(Debug)]
 pub struct Link {
@@ -38,6 +46,7 @@ pub struct Link {
     task: tokio::task::JoinHandle<()>,
     /// Held by every connection: its count tells how many are open.
     connections: Arc<()>,
+    sent: Sent,
 }
 
 impl Link {
@@ -47,18 +56,38 @@ impl Link {
         let address = listener.local_addr().expect("its address");
         let (state, watched) = watch::channel(State::Open);
         let connections = Arc::new(());
+        let sent = Sent::default();
         let task = tokio::spawn(accept(
             listener,
             target.to_owned(),
             watched,
             Arc::downgrade(&connections),
+            sent.clone(),
         ));
         Self {
             address,
             state,
             task,
             connections,
+            sent,
         }
+    }
+
+    /// The link's `host:port`.
+    #[must_use]
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// What each connection's client has sent so far: each chunk's first
+    /// byte and length, in order.
+    #[must_use]
+    pub fn sent(&self) -> Vec<Vec<(u8, usize)>> {
+        let connections = self.sent.lock().expect("the record");
+        connections
+            .iter()
+            .map(|chunks| chunks.lock().expect("the record").clone())
+            .collect()
     }
 
     /// `redis://` and the link's address.
@@ -100,6 +129,7 @@ async fn accept(
     target: String,
     mut state: watch::Receiver<State>,
     connections: Weak<()>,
+    sent: Sent,
 ) {
     let address = listener.local_addr().expect("its address");
     let mut listener = Some(listener);
@@ -120,7 +150,9 @@ async fn accept(
         tokio::select! {
             accepted = current.accept() => {
                 if let (Ok((client, _)), Some(held)) = (accepted, connections.upgrade()) {
-                    tokio::spawn(pipe(client, target.clone(), state.clone(), held));
+                    let chunks = Arc::default();
+                    sent.lock().expect("the record").push(Arc::clone(&chunks));
+                    tokio::spawn(pipe(client, target.clone(), state.clone(), held, chunks));
                 }
             }
             changed = state.changed() => if changed.is_err() { return },
@@ -129,15 +161,21 @@ async fn accept(
     }
 }
 
-async fn pipe(client: TcpStream, target: String, state: watch::Receiver<State>, _held: Arc<()>) {
+async fn pipe(
+    client: TcpStream,
+    target: String,
+    state: watch::Receiver<State>,
+    _held: Arc<()>,
+    chunks: Chunks,
+) {
     let Ok(server) = TcpStream::connect(target).await else {
         return;
     };
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     tokio::join!(
-        forward(client_read, server_write, state.clone()),
-        forward(server_read, client_write, state),
+        forward(client_read, server_write, state.clone(), Some(chunks)),
+        forward(server_read, client_write, state, None),
     );
 }
 
@@ -147,6 +185,7 @@ async fn forward(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     mut state: watch::Receiver<State>,
+    record: Option<Chunks>,
 ) {
     let mut buffer = vec![0; 16 * 1024];
     loop {
@@ -164,7 +203,12 @@ async fn forward(
         tokio::select! {
             read = from.read(&mut buffer) => match read {
                 Ok(0) | Err(_) => return,
-                Ok(n) => if to.write_all(&buffer[..n]).await.is_err() { return },
+                Ok(n) => {
+                    if let Some(record) = &record {
+                        record.lock().expect("the record").push((buffer[0], n));
+                    }
+                    if to.write_all(&buffer[..n]).await.is_err() { return }
+                }
             },
             changed = state.changed() => if changed.is_err() { return },
         }
