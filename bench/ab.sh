@@ -8,12 +8,15 @@
 # fresh database of its own on the local PostgreSQL at 127.0.0.1:5432, user
 # postgres, dropped at exit; MEMO_RATE_LIMITS=off, a fixed secret), gives each a user with 20 memos through the API, then runs
 # GET /api/auth/status, GET /api/memos (20 memos) and POST /api/memos with wrk
-# (bench/lua/request.lua, 2 threads, --connections, default 8) on A and on B in
+# (bench/lua/request.lua, 2 threads, --connections, default 8), and the rotating
+# POST /api/auth/refresh with bench-refresh (REFRESH_BIN, default the bench
+# target's; each connection logs in once), on A and on B in
 # turn, alternating which goes first, for --rounds rounds (default 5) of
 # --duration seconds (default 5). Prints, per row, the median req/s of each, B/A,
 # and each one's server CPU per request. A row counts only when every response
 # had the row's status (wrk's non-2xx count is 0) and one probe request with
-# the same Lua settings reached the row's path with the expected status.
+# the same Lua settings reached the row's path with the expected status (for
+# refresh: every request of bench-refresh, which follows each rotation, got 200).
 # For a quiet machine only: anything else running moves the figures.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,7 +56,11 @@ setup() {
 setup a "$A_BIN"
 setup b "$B_BIN"
 
-ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /api/memos 201")
+ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /api/memos 201"
+  "refresh POST /api/auth/refresh 200")
+REFRESH_BIN="${REFRESH_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/bench-target}/release/bench-refresh}"
+[[ -x $REFRESH_BIN ]] || die "no bench-refresh at $REFRESH_BIN (cargo build --release -p bench-floor)"
+
 BODY='{"title":"bench","content":"a memo written by the A/B bench"}'
 
 # measure NAME ROW: one wrk run of ROW on server NAME; prints "req/s cpu_us".
@@ -61,13 +68,20 @@ measure() {
   local name="$1" row method path status url cookie csrf out cpu0 cpu1 pid_var
   read -r row method path status <<<"$2"
   url="${name^^}_URL" cookie="${name^^}_COOKIE" csrf="${name^^}_CSRF" pid_var="${name^^}_PID"
-  local env=(BENCH_METHOD="$method" BENCH_PATH="$path" BENCH_COOKIE="${!cookie}" BENCH_CSRF="${!csrf}")
-  [[ $method == POST ]] && env+=(BENCH_BODY="$BODY")
-  out="$(env "${env[@]}" BENCH_PROBE=1 wrk -t1 -c1 -d2s -s "$LUA" "${!url}")"
-  grep -q "^BENCH_PROBE status=$status method=$method path=$path\$" <<<"$out" ||
-    die "$name $row: the probe did not reach $method $path with $status: $(grep BENCH_PROBE <<<"$out")"
   cpu0="$(cpu_ticks "${!pid_var}")"
-  out="$(env "${env[@]}" wrk -t2 -c"$C" -d"${D}s" -s "$LUA" "${!url}")"
+  if [[ $row == refresh ]]; then
+    # Logs in once per connection (their CPU counts too), then follows each rotation.
+    out="$("$REFRESH_BIN" --url "${!url}" --user ab --password "$PASSWORD" --connections "$C" \
+      --duration "$D" 2>&1)" || die "$name $row: bench-refresh failed: $out"
+  else
+    local env=(BENCH_METHOD="$method" BENCH_PATH="$path" BENCH_COOKIE="${!cookie}" BENCH_CSRF="${!csrf}")
+    [[ $method == POST ]] && env+=(BENCH_BODY="$BODY")
+    out="$(env "${env[@]}" BENCH_PROBE=1 wrk -t1 -c1 -d2s -s "$LUA" "${!url}")"
+    grep -q "^BENCH_PROBE status=$status method=$method path=$path\$" <<<"$out" ||
+      die "$name $row: the probe did not reach $method $path with $status: $(grep BENCH_PROBE <<<"$out")"
+    cpu0="$(cpu_ticks "${!pid_var}")"
+    out="$(env "${env[@]}" wrk -t2 -c"$C" -d"${D}s" -s "$LUA" "${!url}")"
+  fi
   cpu1="$(cpu_ticks "${!pid_var}")"
   local line requests duration non2xx errors
   line="$(grep '^BENCH_RESULT' <<<"$out")" || die "$name $row: no result from wrk: $out"

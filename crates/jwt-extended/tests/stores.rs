@@ -96,6 +96,34 @@ async fn sqlite() -> Option<Fixture<jwt_extended::SqlStore>> {
     })
 }
 
+/// A SQLite file, whose writes run on the store's writer thread (an in-memory database's run
+/// on the pool).
+#[cfg(feature = "sqlite")]
+async fn sqlite_file() -> Option<Fixture<jwt_extended::SqlStore>> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    let dir = std::env::temp_dir().join(format!("jwt-suite-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join("sessions.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("sqlite file");
+    let store = jwt_extended::SqlStore::sqlite(pool.clone());
+    store.migrate().await.expect("migrate");
+    Some(Fixture {
+        store,
+        cleanup: Some(Box::pin(async move {
+            pool.close().await;
+            let _ = std::fs::remove_dir_all(dir);
+        })),
+    })
+}
+
 #[cfg(feature = "sqlite")]
 async fn sqlite_cached() -> Option<Fixture<jwt_extended::SqlStore>> {
     let fixture = sqlite().await?;
@@ -189,8 +217,8 @@ async fn redis() -> Option<Fixture<jwt_extended::RedisStore>> {
     })
 }
 
-/// A unique enough name for a database or key prefix.
-#[cfg(any(feature = "postgres", feature = "redis"))]
+/// A unique enough name for a database, a folder or a key prefix.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
 fn uuid_like() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -416,6 +444,8 @@ macro_rules! store_tests {
 store_tests!(memory_store, memory);
 #[cfg(feature = "sqlite")]
 store_tests!(sqlite_store, sqlite);
+#[cfg(feature = "sqlite")]
+store_tests!(sqlite_file_store, sqlite_file);
 #[cfg(feature = "sqlite")]
 store_tests!(sqlite_store_with_local_cache, sqlite_cached);
 #[cfg(feature = "postgres")]

@@ -17,6 +17,8 @@ mod revoked_ids;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
+mod sqlite_thread;
+#[cfg(feature = "sqlite")]
 mod sqlite_writes;
 
 mod traits;

@@ -3,7 +3,8 @@
 //!
 //! Rows outlive restarts and are purged once the tokens they describe have expired. Rotation is
 //! one conditional `UPDATE`, so two instances refreshing the same token cannot both win. On
-//! SQLite every write goes through a group commit (`sqlite_writes.rs`).
+//! SQLite every write goes through a group commit (`sqlite_writes.rs`, on a file
+//! `sqlite_thread.rs`).
 
 use std::{
     fmt,
@@ -30,7 +31,7 @@ use crate::{
     clock::now_secs,
 };
 
-const SCHEMA: [&str; 3] = [
+pub(super) const SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS jwt_revoked_tokens (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS jwt_sessions (family TEXT PRIMARY KEY, user_id TEXT NOT NULL, \
      created_at BIGINT NOT NULL, last_used_at BIGINT NOT NULL, user_agent TEXT, current_jti TEXT NOT NULL, \
@@ -260,11 +261,14 @@ fn db_error(e: sqlx::Error) -> StoreError {
 impl SqlStore {
     /// A store in a SQLite database.
     ///
-    /// Its writes (logins, rotations, revocations) are group-committed: one task, started by
+    /// Its writes (logins, rotations, revocations) are group-committed: one writer, started by
     /// the first write on the tokio runtime that makes it, commits all the writes that arrived
     /// meanwhile in one transaction, so concurrent writes share one fsync and each is
-    /// answered only once durable. Use the store on that runtime: when it shuts down, the
-    /// store's writes fail with a [`StoreError`].
+    /// answered only once durable. On a file the writer is a thread of the store's own with a
+    /// second connection to the file (rusqlite, with the pool's `synchronous` and
+    /// `busy_timeout`), which runs a whole batch without handing each statement to sqlx; for a
+    /// database in memory it is a task on the pool. Use the store on that runtime: when it
+    /// shuts down, the store's writes fail with a [`StoreError`].
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub fn sqlite(pool: SqlitePool) -> Self {

@@ -7,6 +7,9 @@
 //! clients on the machine of `docs/performance.md`. A write is still acknowledged only once it
 //! is durable. When one write of a batch fails (a duplicate family, say), the batch is rolled
 //! back and each of its writes is committed alone, so a bad write never fails another.
+//!
+//! On a SQLite file the batches run on a thread of the store's own (`sqlite_thread.rs`); here,
+//! on the pool's connection, for a database in memory.
 
 use std::time::Duration;
 
@@ -22,7 +25,7 @@ use super::{
 };
 
 /// The most writes one transaction commits; more wait for the next.
-const MAX_BATCH: usize = 256;
+pub(super) const MAX_BATCH: usize = 256;
 
 /// One write, as the store was asked for it.
 #[derive(Debug)]
@@ -55,9 +58,16 @@ pub(super) enum Written {
     Rotated(RotateOutcome),
 }
 
-struct Job {
-    write: Write,
+pub(super) struct Job {
+    pub(super) write: Write,
     reply: oneshot::Sender<Result<Written, StoreError>>,
+}
+
+impl Job {
+    #[cfg(test)]
+    pub(super) fn new(write: Write, reply: oneshot::Sender<Result<Written, StoreError>>) -> Self {
+        Self { write, reply }
+    }
 }
 
 /// The sending side of the writer task; the task ends when the last store clone drops this.
@@ -67,10 +77,15 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current tokio runtime.
+    /// Starts the writer on the current tokio runtime: the file's writer thread, or a task
+    /// writing on the pool when the database is in memory.
     pub(super) fn start(pool: SqlitePool) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(async move {
+            if let Err(queue) = super::sqlite_thread::start(&pool, queue).await {
+                run(pool, queue).await;
+            }
+        });
         Self { jobs }
     }
 
@@ -104,6 +119,11 @@ async fn commit(pool: &SqlitePool, jobs: Vec<Job>) {
             answers
         }
     };
+    reply(jobs, answers);
+}
+
+/// Answers each job with its answer, in order.
+pub(super) fn reply(jobs: Vec<Job>, answers: Vec<Result<Written, StoreError>>) {
     for (job, answer) in jobs.into_iter().zip(answers) {
         // The caller may have gone (its request was cancelled); the write stands.
         let _ = job.reply.send(answer);

@@ -1,0 +1,356 @@
+//! The group commit on a SQLite file: a thread of its own with a rusqlite connection to the
+//! pool's file and its statements prepared once, instead of a task sending each statement to
+//! the pool's connection.
+//!
+//! sqlx runs every SQLite statement on the connection's worker thread and hands the result back
+//! to the runtime: two thread wake-ups and a boxed future per statement, and a batch of `n`
+//! rotations is `n + 2` statements. That hand-off, not SQLite, was a third of a rotating
+//! refresh's CPU (`docs/performance.md`). Here the thread takes what has queued, runs the
+//! whole batch and wakes each waiting request once. The pool still serves the store's reads
+//! and migrations. An in-memory pool has no file another connection could open: its writes
+//! stay on the pool (`sqlite_writes.rs`).
+
+use std::{path::PathBuf, time::Duration};
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+use sqlx::SqlitePool;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::{
+    sql::{CREATE_SQL, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL, Settled, settle},
+    sqlite_writes::{Job, MAX_BATCH, Write, Written, reply},
+    traits::{RefreshId, RotateOutcome, StoreError},
+};
+
+/// What the writer's connection copies from the pool's: the file and the two settings that
+/// decide durability and waiting.
+struct FileSettings {
+    path: PathBuf,
+    synchronous: i64,
+    busy_timeout: Duration,
+}
+
+/// Starts the writer thread on the pool's file, or gives `queue` back when the database is in
+/// memory or the file cannot be opened a second time (the pool then writes).
+pub(super) async fn start(
+    pool: &SqlitePool,
+    queue: UnboundedReceiver<Job>,
+) -> Result<(), UnboundedReceiver<Job>> {
+    let settings = match file_settings(pool).await {
+        Ok(Some(settings)) => settings,
+        Ok(None) => return Err(queue),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the SQLite store's settings: its writes use the pool");
+            return Err(queue);
+        }
+    };
+    let connection = match open(&settings) {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::warn!(%error, "cannot open the SQLite store's file again: its writes use the pool");
+            return Err(queue);
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("jwt-sqlite-writer".to_owned())
+        .spawn(move || serve(&connection, queue));
+    if let Err(error) = spawned {
+        // The queue went with the closure: the store's writes fail ("stopped").
+        tracing::error!(%error, "cannot start the SQLite store's writer thread");
+    }
+    Ok(())
+}
+
+/// The pool's file, `synchronous` and `busy_timeout`; `None` for a database in memory, whose
+/// file name SQLite reports as empty.
+async fn file_settings(pool: &SqlitePool) -> Result<Option<FileSettings>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
+    let path: String =
+        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+            .fetch_one(&mut *connection)
+            .await?;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *connection)
+        .await?;
+    let timeout_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *connection)
+        .await?;
+    Ok(Some(FileSettings {
+        path: PathBuf::from(path),
+        synchronous,
+        busy_timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or_default()),
+    }))
+}
+
+fn open(settings: &FileSettings) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(&settings.path)?;
+    connection.pragma_update(None, "synchronous", settings.synchronous)?;
+    connection.busy_timeout(settings.busy_timeout)?;
+    Ok(connection)
+}
+
+/// Commits what has queued, batch after batch, until the last store clone is dropped.
+fn serve(connection: &Connection, mut queue: UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = queue.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit(connection, std::mem::take(&mut batch));
+    }
+}
+
+/// Commits `jobs` in one transaction, or, when that fails, each in its own.
+fn commit(connection: &Connection, jobs: Vec<Job>) {
+    let writes: Vec<&Write> = jobs.iter().map(|job| &job.write).collect();
+    let answers = match in_one_transaction(connection, &writes) {
+        Ok(answers) => answers.into_iter().map(Ok).collect(),
+        Err(error) if jobs.len() == 1 => vec![Err(error)],
+        Err(_) => writes
+            .iter()
+            .map(|write| {
+                in_one_transaction(connection, std::slice::from_ref(write))
+                    .and_then(|mut one| one.pop().ok_or_else(|| StoreError::new("no answer")))
+            })
+            .collect(),
+    };
+    reply(jobs, answers);
+}
+
+fn in_one_transaction(
+    connection: &Connection,
+    writes: &[&Write],
+) -> Result<Vec<Written>, StoreError> {
+    // IMMEDIATE: the write lock is taken (or waited for) before anything is read.
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(StoreError::new)?;
+    let applied: rusqlite::Result<Vec<Written>> = writes
+        .iter()
+        .map(|write| apply(connection, write))
+        .collect();
+    let committed = applied.and_then(|answers| {
+        connection.execute_batch("COMMIT")?;
+        Ok(answers)
+    });
+    committed.map_err(|error| {
+        // Nothing to undo when the transaction already ended.
+        let _ = connection.execute_batch("ROLLBACK");
+        StoreError::new(error)
+    })
+}
+
+fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<Written> {
+    match write {
+        Write::Create { session, refresh } => {
+            connection.prepare_cached(CREATE_SQL)?.execute(params![
+                session.id,
+                session.user,
+                session.created_at,
+                session.last_used_at,
+                session.user_agent,
+                refresh.jti,
+                refresh.exp,
+            ])?;
+        }
+        Write::Rotate {
+            family,
+            presented,
+            successor,
+            now,
+            grace,
+        } => return rotate(connection, family, presented, successor, *now, *grace),
+        Write::Revoke { jti, until } => {
+            connection
+                .prepare_cached(REVOKE_SQL)?
+                .execute(params![jti, until])?;
+        }
+        Write::RevokeFamily { family, now } => {
+            connection
+                .prepare_cached(MARK_REVOKED_SQL)?
+                .execute(params![now, family])?;
+        }
+    }
+    Ok(Written::Done)
+}
+
+fn rotate(
+    connection: &Connection,
+    family: &str,
+    presented: &str,
+    successor: &RefreshId,
+    now: i64,
+    grace: Duration,
+) -> rusqlite::Result<Written> {
+    let swapped = connection.prepare_cached(SWAP_SQL)?.execute(params![
+        now,
+        successor.jti,
+        successor.exp,
+        family,
+        presented
+    ])?;
+    if swapped == 1 {
+        return Ok(Written::Rotated(RotateOutcome::Rotated));
+    }
+    let row = connection
+        .prepare_cached(READ_FAMILY_SQL)?
+        .query_row(params![family], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })
+        .optional()?;
+    let outcome = match settle(row, presented, now, grace) {
+        Settled::Outcome(outcome) => outcome,
+        Settled::Reused => {
+            connection
+                .prepare_cached(MARK_REVOKED_SQL)?
+                .execute(params![now, family])?;
+            RotateOutcome::Reused
+        }
+    };
+    Ok(Written::Rotated(outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::{
+        SessionInfo,
+        stores::{sql::SCHEMA, sqlite_writes::Writer},
+    };
+
+    fn create(family: &str) -> Write {
+        Write::Create {
+            session: SessionInfo {
+                id: family.to_owned(),
+                user: "7".to_owned(),
+                created_at: 1,
+                last_used_at: 1,
+                user_agent: None,
+                expires_at: None,
+            },
+            refresh: RefreshId {
+                jti: format!("{family}-r1"),
+                exp: None,
+            },
+        }
+    }
+
+    fn job(write: Write) -> (Job, oneshot::Receiver<Result<Written, StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Job::new(write, reply), answer)
+    }
+
+    /// This process's threads' names, as Linux keeps them (15 bytes).
+    fn thread_names() -> Vec<String> {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("/proc");
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim_end().to_owned())
+            .collect()
+    }
+
+    fn families(connection: &Connection) -> Vec<String> {
+        let mut statement = connection
+            .prepare("SELECT family FROM jwt_sessions ORDER BY family")
+            .expect("prepared");
+        let rows = statement
+            .query_map([], |row| row.get(0))
+            .expect("read")
+            .collect::<rusqlite::Result<Vec<String>>>();
+        rows.expect("rows")
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone_and_the_rest_of_its_batch_commits() {
+        let connection = Connection::open_in_memory().expect("sqlite");
+        for statement in SCHEMA {
+            connection.execute_batch(statement).expect("schema");
+        }
+        let (first, answer) = job(create("fam-dup"));
+        commit(&connection, vec![first]);
+        assert!(answer.await.expect("answered").is_ok());
+
+        let (dup, dup_answer) = job(create("fam-dup"));
+        let (ok, ok_answer) = job(create("fam-ok"));
+        let (rotate, rotate_answer) = job(Write::Rotate {
+            family: "fam-dup".to_owned(),
+            presented: "fam-dup-r1".to_owned(),
+            successor: RefreshId {
+                jti: "fam-dup-r2".to_owned(),
+                exp: None,
+            },
+            now: 2,
+            grace: Duration::ZERO,
+        });
+        commit(&connection, vec![ok, dup, rotate]);
+
+        assert!(
+            dup_answer.await.expect("answered").is_err(),
+            "same family twice"
+        );
+        assert!(ok_answer.await.expect("answered").is_ok());
+        assert!(matches!(
+            rotate_answer.await.expect("answered"),
+            Ok(Written::Rotated(RotateOutcome::Rotated))
+        ));
+        assert_eq!(families(&connection), ["fam-dup", "fam-ok"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_is_written_on_the_writer_thread_with_its_settings_and_memory_is_not() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
+        let dir = std::env::temp_dir().join(format!("jwt-thread-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("a folder");
+        let options = SqliteConnectOptions::new()
+            .filename(dir.join("sessions.db"))
+            .create_if_missing(true)
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .expect("sqlite");
+        let settings = file_settings(&pool).await.expect("settings");
+        let settings = settings.expect("a file");
+        assert_eq!(settings.path, dir.join("sessions.db"));
+        assert_eq!(settings.synchronous, 2, "FULL");
+
+        for statement in SCHEMA {
+            sqlx::query(statement).execute(&pool).await.expect("schema");
+        }
+        let writer = Writer::start(pool.clone());
+        let revoke = Write::Revoke {
+            jti: "gone".to_owned(),
+            until: i64::MAX / 2,
+        };
+        let written = writer.write(revoke).await;
+        assert!(matches!(written, Ok(Written::Done)), "{written:?}");
+        assert!(
+            thread_names().iter().any(|name| name == "jwt-sqlite-writ"),
+            "the write ran on the writer thread: {:?}",
+            thread_names()
+        );
+
+        let memory = SqlitePoolOptions::new()
+            .connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        assert!(file_settings(&memory).await.expect("settings").is_none());
+        pool.close().await;
+        std::fs::remove_dir_all(dir).expect("removed");
+    }
+}
