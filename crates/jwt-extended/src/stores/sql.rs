@@ -267,7 +267,7 @@ impl SqlStore {
     /// answered only once durable. On a file the writer is a thread of the store's own with a
     /// second connection to the file (rusqlite, with the pool's `synchronous` and
     /// `busy_timeout`), which runs a whole batch without handing each statement to sqlx; for a
-    /// database in memory it is a task on the pool. Use the store on that runtime: when it
+    /// database in memory, or a pool in exclusive locking mode, it is a task on the pool. Use the store on that runtime: when it
     /// shuts down, the store's writes fail with a [`StoreError`].
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -62,14 +62,18 @@ pub(super) async fn start(
 }
 
 /// The pool's file, `synchronous` and `busy_timeout`; `None` for a database in memory, whose
-/// file name SQLite reports as empty.
+/// file name SQLite reports as empty, and for a pool in exclusive locking mode, which would
+/// keep a second connection from ever writing.
 async fn file_settings(pool: &SqlitePool) -> Result<Option<FileSettings>, sqlx::Error> {
     let mut connection = pool.acquire().await?;
     let path: String =
         sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
             .fetch_one(&mut *connection)
             .await?;
-    if path.is_empty() {
+    let locking: String = sqlx::query_scalar("PRAGMA locking_mode")
+        .fetch_one(&mut *connection)
+        .await?;
+    if path.is_empty() || locking.eq_ignore_ascii_case("exclusive") {
         return Ok(None);
     }
     let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
@@ -312,7 +316,8 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_file_is_written_on_the_writer_thread_with_its_settings_and_memory_is_not() {
+    async fn a_file_is_written_on_the_writer_thread_with_its_settings_and_memory_or_a_locked_file_is_not()
+     {
         use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
         let dir = std::env::temp_dir().join(format!("jwt-thread-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("a folder");
@@ -350,6 +355,20 @@ mod tests {
             .await
             .expect("sqlite");
         assert!(file_settings(&memory).await.expect("settings").is_none());
+        let exclusive = SqliteConnectOptions::new()
+            .filename(dir.join("exclusive.db"))
+            .create_if_missing(true)
+            .locking_mode(sqlx::sqlite::SqliteLockingMode::Exclusive);
+        let exclusive = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(exclusive)
+            .await
+            .expect("sqlite");
+        assert!(
+            file_settings(&exclusive).await.expect("settings").is_none(),
+            "a pool that locks its file keeps its writes"
+        );
+        exclusive.close().await;
         pool.close().await;
         std::fs::remove_dir_all(dir).expect("removed");
     }
