@@ -6,7 +6,8 @@
 #
 # Starts both on fresh SQLite databases in a temp dir (--postgres: each on a
 # fresh database of its own on the local PostgreSQL at 127.0.0.1:5432, user
-# postgres, dropped at exit; MEMO_RATE_LIMITS=off, a fixed secret), gives each a user with 20 memos through the API, then runs
+# postgres, dropped at exit; MEMO_RATE_LIMITS=off, a fixed secret), gives each
+# a user with 20 memos through the API, then runs
 # GET /api/auth/status, GET /api/memos (20 memos) and POST /api/memos with wrk
 # (bench/lua/request.lua, 2 threads, --connections, default 8), and the rotating
 # POST /api/auth/refresh with bench-refresh (REFRESH_BIN, default the bench
@@ -23,7 +24,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib/common.sh
 source "$ROOT/bench/lib/common.sh"
 
-[[ $# -ge 2 ]] || { sed -n '2,16p' "$0"; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '2,21p' "$0"; exit 2; }
 A_BIN="$(realpath "$1")" B_BIN="$(realpath "$2")"
 shift 2
 ROUNDS=5 D=5 C=8 POSTGRES=0

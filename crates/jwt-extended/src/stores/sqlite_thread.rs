@@ -18,7 +18,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
     sql::{CREATE_SQL, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL, Settled, settle},
-    sqlite_writes::{Job, MAX_BATCH, Write, Written, reply},
+    sqlite_writes::{Job, MAX_BATCH, Write, Written, no_answer, reply},
     traits::{RefreshId, RotateOutcome, StoreError},
 };
 
@@ -121,7 +121,7 @@ fn commit(connection: &Connection, jobs: Vec<Job>) {
             .iter()
             .map(|write| {
                 in_one_transaction(connection, std::slice::from_ref(write))
-                    .and_then(|mut one| one.pop().ok_or_else(|| StoreError::new("no answer")))
+                    .and_then(|mut one| one.pop().ok_or_else(no_answer))
             })
             .collect(),
     };
@@ -229,35 +229,14 @@ fn rotate(
 
 #[cfg(test)]
 mod tests {
-    use tokio::sync::oneshot;
-
     use super::*;
-    use crate::{
-        SessionInfo,
-        stores::{sql::SCHEMA, sqlite_writes::Writer},
+    use crate::stores::{
+        sql::SCHEMA,
+        sqlite_writes::{
+            Writer,
+            test_jobs::{create, job},
+        },
     };
-
-    fn create(family: &str) -> Write {
-        Write::Create {
-            session: SessionInfo {
-                id: family.to_owned(),
-                user: "7".to_owned(),
-                created_at: 1,
-                last_used_at: 1,
-                user_agent: None,
-                expires_at: None,
-            },
-            refresh: RefreshId {
-                jti: format!("{family}-r1"),
-                exp: None,
-            },
-        }
-    }
-
-    fn job(write: Write) -> (Job, oneshot::Receiver<Result<Written, StoreError>>) {
-        let (reply, answer) = oneshot::channel();
-        (Job::new(write, reply), answer)
-    }
 
     /// This process's threads' names, as Linux keeps them (15 bytes).
     fn thread_names() -> Vec<String> {

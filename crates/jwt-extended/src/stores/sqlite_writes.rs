@@ -63,13 +63,6 @@ pub(super) struct Job {
     reply: oneshot::Sender<Result<Written, StoreError>>,
 }
 
-impl Job {
-    #[cfg(test)]
-    pub(super) fn new(write: Write, reply: oneshot::Sender<Result<Written, StoreError>>) -> Self {
-        Self { write, reply }
-    }
-}
-
 /// The sending side of the writer task; the task ends when the last store clone drops this.
 #[derive(Debug, Clone)]
 pub(super) struct Writer {
@@ -134,7 +127,7 @@ fn stopped<E>(_: E) -> StoreError {
     StoreError::new("the SQLite writer has stopped")
 }
 
-fn no_answer() -> StoreError {
+pub(super) fn no_answer() -> StoreError {
     StoreError::new("the SQLite writer lost an answer")
 }
 
@@ -220,14 +213,13 @@ async fn rotate(
     Ok(Written::Rotated(outcome))
 }
 
+/// Writes and jobs for the group commit's tests (here and `sqlite_thread.rs`).
 #[cfg(test)]
-mod tests {
-    use sqlx::sqlite::SqlitePoolOptions;
-
+pub(super) mod test_jobs {
     use super::*;
-    use crate::SqlStore;
 
-    fn create(family: &str) -> Write {
+    /// A login of `family` with its first refresh token, `{family}-r1`.
+    pub(in crate::stores) fn create(family: &str) -> Write {
         Write::Create {
             session: SessionInfo {
                 id: family.to_owned(),
@@ -244,10 +236,24 @@ mod tests {
         }
     }
 
-    fn job(write: Write) -> (Job, oneshot::Receiver<Result<Written, StoreError>>) {
+    /// `write` as a job, and where its answer arrives.
+    pub(in crate::stores) fn job(
+        write: Write,
+    ) -> (Job, oneshot::Receiver<Result<Written, StoreError>>) {
         let (reply, answer) = oneshot::channel();
         (Job { write, reply }, answer)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::{
+        test_jobs::{create, job},
+        *,
+    };
+    use crate::SqlStore;
 
     #[tokio::test]
     async fn a_failing_write_fails_alone_and_the_rest_of_its_batch_commits() {
