@@ -59,9 +59,6 @@ pub enum ApiError {
     /// 413: the body is over [`BODY_LIMIT_BYTES`].
     #[error("Request body is too large (the limit is 512 KiB)")]
     PayloadTooLarge,
-    /// 415: the body is not JSON.
-    #[error("{0}")]
-    UnsupportedMediaType(String),
     /// 422: the JSON is well-formed but its values break a rule.
     #[error("{0}")]
     Unprocessable(String),
@@ -104,7 +101,6 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -221,7 +217,7 @@ impl From<JsonRejection> for ApiError {
                 Self::BadRequest(format!("Malformed JSON: {}", source_text(&e.body_text())))
             }
             JsonRejection::MissingJsonContentType(_) => {
-                Self::UnsupportedMediaType(MISSING_JSON_CONTENT_TYPE.into())
+                Self::BadRequest(MISSING_JSON_CONTENT_TYPE.into())
             }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             other => Self::BadRequest(format!(
@@ -296,9 +292,7 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(request.headers()) {
-            return Err(ApiError::UnsupportedMediaType(
-                MISSING_JSON_CONTENT_TYPE.into(),
-            ));
+            return Err(ApiError::BadRequest(MISSING_JSON_CONTENT_TYPE.into()));
         }
         let bytes =
             Bytes::from_request(request, state)

@@ -232,7 +232,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** The caller's active logins, oldest first. */
+        /** The caller's active logins, newest first. */
         get: operations["sessions"];
         put?: never;
         post?: never;
@@ -597,7 +597,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed JSON */
+            /** @description Malformed JSON, or not JSON (no `Content-Type: application/json`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -624,16 +624,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Wrong or unknown fields, an invalid token */
+            /** @description Wrong or unknown fields, U+0000 in the password, an invalid token */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -686,7 +677,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed JSON */
+            /** @description Malformed JSON, or not JSON (no `Content-Type: application/json`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -704,16 +695,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not JSON */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, wrong or unknown fields, U+0000 in the name, a body that is not an object */
+            /** @description Missing, wrong or unknown fields, U+0000 in the name or password, a body that is not an object */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -927,7 +909,7 @@ export interface operations {
                     "application/json": components["schemas"]["Message"];
                 };
             };
-            /** @description Malformed JSON */
+            /** @description Malformed JSON, or not JSON (no `Content-Type: application/json`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -947,15 +929,6 @@ export interface operations {
             };
             /** @description Body over 512 KiB */
             413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not JSON */
-            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1063,7 +1036,7 @@ export interface operations {
                     "application/json": components["schemas"]["Registered"];
                 };
             };
-            /** @description Malformed JSON */
+            /** @description Malformed JSON, or not JSON (no `Content-Type: application/json`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1083,15 +1056,6 @@ export interface operations {
             };
             /** @description Body over 512 KiB */
             413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not JSON */
-            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1130,7 +1094,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The caller's active logins */
+            /** @description The caller's active logins, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1374,7 +1338,7 @@ export interface operations {
                     "application/json": components["schemas"]["Memo"];
                 };
             };
-            /** @description Malformed JSON */
+            /** @description Malformed JSON, or not JSON (no `Content-Type: application/json`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1392,17 +1356,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Body over 64 KiB */
+            /** @description Body over 512 KiB */
             413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not JSON */
-            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1526,7 +1481,7 @@ export interface operations {
                     "application/json": components["schemas"]["Memo"];
                 };
             };
-            /** @description Malformed JSON */
+            /** @description Malformed JSON, or not JSON (no `Content-Type: application/json`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1553,17 +1508,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Body over 64 KiB */
+            /** @description Body over 512 KiB */
             413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not JSON */
-            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::auth::{CurrentUser, Message, user_agent};
 use crate::{
     db::{Db, User},
-    domain::Password,
+    domain::{Password, refuse_nul},
     error::{ApiError, AppJson, ErrorBody},
     limits::{ClientIp, RateLimiter},
     password::Passwords,
@@ -63,8 +63,10 @@ struct PasswordCheck<'a> {
 
 impl PasswordCheck<'_> {
     /// `Ok(())` when `password` is the user's; 401 `Wrong password` when it
-    /// is not (counted like a failed login of their name).
-    async fn verify(&self, user: &User, password: String) -> Result<(), ApiError> {
+    /// is not (counted like a failed login of their name). One holding U+0000
+    /// cannot be right and is refused as input: 422 naming `field`.
+    async fn verify(&self, user: &User, field: &str, password: String) -> Result<(), ApiError> {
+        refuse_nul(field, &password).map_err(ApiError::Unprocessable)?;
         let checked = self.limiter.login(&user.user_name, self.ip, async {
             let hash = self.db.password_hash(user.id).await?;
             let verified = self.passwords.verify(password, hash).await?;
@@ -85,10 +87,9 @@ impl PasswordCheck<'_> {
     security(("access_cookie" = [], "csrf_header" = [])),
     responses(
         (status = 200, description = "Changed; every other login is ended and the four cookies are set anew", body = Message),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or not JSON (no `Content-Type: application/json`)", body = ErrorBody),
         (status = 401, description = "`Wrong password` (counted by the login limits), or no, expired or revoked token, or a missing or wrong X-CSRF-TOKEN", body = ErrorBody),
         (status = 413, description = "Body over 512 KiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "A new password under 8 or over 1024 characters, U+0000, wrong or unknown fields, an invalid token", body = ErrorBody),
         (status = 503, description = "The session store is unreachable (the password may have changed; the logins were not all ended)", body = ErrorBody),
     )
@@ -111,7 +112,9 @@ async fn change_password(
         limiter: &limiter,
         ip: &ip,
     };
-    check.verify(&user, body.current_password).await?;
+    check
+        .verify(&user, "current_password", body.current_password)
+        .await?;
     let hash = passwords.hash(new_password).await?;
     if !db.set_password_hash(user.id, &hash).await? {
         return Err(ApiError::NotFound("User not found".into()));
@@ -143,11 +146,10 @@ async fn change_password(
     security(("access_cookie" = [], "csrf_header" = [])),
     responses(
         (status = 204, description = "Deleted, with their memos and logins; the four cookies are cleared"),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or not JSON (no `Content-Type: application/json`)", body = ErrorBody),
         (status = 401, description = "`Wrong password` (counted by the login limits), or no, expired or revoked token, or a missing or wrong X-CSRF-TOKEN", body = ErrorBody),
         (status = 413, description = "Body over 512 KiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Wrong or unknown fields, an invalid token", body = ErrorBody),
+        (status = 422, description = "Wrong or unknown fields, U+0000 in the password, an invalid token", body = ErrorBody),
         (status = 503, description = "The session store is unreachable (nothing was deleted)", body = ErrorBody),
     )
 )]
@@ -166,7 +168,7 @@ async fn delete_account(
         limiter: &limiter,
         ip: &ip,
     };
-    check.verify(&user, body.password).await?;
+    check.verify(&user, "password", body.password).await?;
     // Logins first: if the store is down nothing is deleted, and a user
     // without logins can always try again.
     let ended = jwt.end_all_sessions(&user.id.to_string()).await?;

@@ -87,10 +87,9 @@ pub struct Message {
     request_body = Credentials,
     responses(
         (status = 201, description = "The account was created", body = Registered),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or not JSON (no `Content-Type: application/json`)", body = ErrorBody),
         (status = 409, description = "The name is taken, in this or another spelling (case, width, Unicode normalization)", body = ErrorBody),
         (status = 413, description = "Body over 512 KiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Empty or too long name (after trimming), a control, format or bidi character or U+0000 in it, password under 8 characters, wrong or unknown fields, a body that is not an object", body = ErrorBody),
     )
 )]
@@ -134,10 +133,9 @@ async fn register(
     request_body = Credentials,
     responses(
         (status = 200, description = "Logged in; the four cookies are set", body = User),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or not JSON (no `Content-Type: application/json`)", body = ErrorBody),
         (status = 401, description = "`Wrong login id or password.`", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Missing, wrong or unknown fields, U+0000 in the name, a body that is not an object", body = ErrorBody),
+        (status = 422, description = "Missing, wrong or unknown fields, U+0000 in the name or password, a body that is not an object", body = ErrorBody),
     )
 )]
 async fn login(
@@ -150,6 +148,7 @@ async fn login(
     AppJson(body): AppJson<Credentials>,
 ) -> Result<(IssuedTokens, Json<User>), ApiError> {
     refuse_nul("user_name", &body.user_name).map_err(ApiError::Unprocessable)?;
+    refuse_nul("password", &body.password).map_err(ApiError::Unprocessable)?;
     let checked = limiter.login(&body.user_name, &ip, async {
         let found = db.user_by_name(&body.user_name).await?;
         let hash = found.as_ref().map(|u| u.password_hash.clone());
@@ -306,14 +305,14 @@ fn caller(claims: &jwt_extended::Claims) -> String {
         .map_or_else(|| claims.identity.to_string(), str::to_owned)
 }
 
-/// The caller's active logins, oldest first.
+/// The caller's active logins, newest first.
 #[utoipa::path(
     get,
     path = "/api/auth/sessions",
     tag = "auth",
     security(("access_cookie" = [])),
     responses(
-        (status = 200, description = "The caller's active logins", body = [Session]),
+        (status = 200, description = "The caller's active logins, newest first", body = [Session]),
         (status = 401, description = "No, expired or revoked token", body = ErrorBody),
         (status = 422, description = "Invalid token", body = ErrorBody),
         (status = 503, description = "The session store is unreachable", body = ErrorBody),
@@ -326,7 +325,11 @@ async fn sessions(
     let current = claims.extra.get(FAMILY_CLAIM).and_then(|v| v.as_str());
     let list = jwt.sessions(&caller(&claims)).await?;
     Ok(Json(
-        list.into_iter().map(|s| Session::new(s, current)).collect(),
+        // The store lists them oldest first.
+        list.into_iter()
+            .rev()
+            .map(|s| Session::new(s, current))
+            .collect(),
     ))
 }
 

@@ -99,8 +99,24 @@ pub fn router(state: AppState, config: &Config) -> (HttpApp, utoipa::openapi::Op
         .option_layer(cors_layer(config))
         .option_layer(config.origin_check.then(|| origin_check_layer(config)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .service(routes);
     (BoxCloneSyncService::new(app), openapi)
+}
+
+/// A request whose `Content-Length` is over the body limit gets 413 before
+/// any handler runs: the limit otherwise binds only where a handler reads the
+/// body, and a `DELETE` carrying a megabyte would be carried out.
+async fn refuse_declared_oversize(request: Request, next: axum::middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > BODY_LIMIT_BYTES) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(request).await
 }
 
 /// Go 1.25's cross-origin protection (tower-http's `CsrfLayer`): an unsafe
@@ -217,7 +233,9 @@ fn is_api_path(path: &str) -> bool {
 
 /// CORS as the original's Flask-CORS setup: the listed origins, with
 /// credentials, preflight answered; nothing for other origins. `None` when no
-/// origin is configured (same-origin only).
+/// origin is configured (same-origin only). The headers a client acts on are
+/// exposed, or a script on another origin could not read them: `Link` (the
+/// next page), `Retry-After` (a 429's wait), `X-Request-Id` (for a report).
 fn cors_layer(config: &Config) -> Option<CorsLayer> {
     if config.cors_origins.is_empty() {
         return None;
@@ -237,6 +255,7 @@ fn cors_layer(config: &Config) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 HeaderName::from_static("x-csrf-token"),
             ])
+            .expose_headers([header::LINK, header::RETRY_AFTER, X_REQUEST_ID])
             .max_age(Duration::from_secs(600)),
     )
 }

@@ -7,7 +7,7 @@ use crate::helpers::{TestApp, assert_error, assert_error_containing, backend_tes
 
 backend_tests!(
     malformed_json_is_400,
-    a_body_that_is_not_json_is_415,
+    a_body_that_is_not_json_is_400,
     wrong_field_types_are_422_naming_the_field,
     unknown_fields_are_422_naming_the_field,
     json_that_is_not_an_object_is_422,
@@ -51,7 +51,7 @@ async fn malformed_json_is_400(app: TestApp) {
     assert_error_containing(response, StatusCode::BAD_REQUEST, "Malformed JSON").await;
 }
 
-async fn a_body_that_is_not_json_is_415(app: TestApp) {
+async fn a_body_that_is_not_json_is_400(app: TestApp) {
     let form = "user_name=a&password=b";
     let msg = "Expected a JSON body with Content-Type: application/json";
     for content_type in [
@@ -60,7 +60,8 @@ async fn a_body_that_is_not_json_is_415(app: TestApp) {
         None,
     ] {
         let response = post_raw(&app, "/api/auth/register", content_type, form).await;
-        assert_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, msg).await;
+        // The contract: "a wrong content type ...: 400 or 422".
+        assert_error(response, StatusCode::BAD_REQUEST, msg).await;
     }
     let charset = post_raw(
         &app,
@@ -197,6 +198,16 @@ async fn a_body_over_512_kib_is_413_and_limits_count_characters(app: TestApp) {
         msg,
     )
     .await;
+    // A route that reads no body refuses one over the limit too, and does
+    // nothing.
+    let path = format!("/api/memos/{}", stored["id"]);
+    assert_error(
+        app.call(Method::DELETE, &path, Some(&too_big)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        msg,
+    )
+    .await;
+    assert_eq!(app.get(&path).await.status(), StatusCode::OK, "not deleted");
 }
 
 /// serde reads a struct from a JSON array; a memo body must be an object.
@@ -258,7 +269,43 @@ async fn nul_in_any_text_field_is_422(app: TestApp) {
         "password must not contain U+0000 (NUL)",
     )
     .await;
-    app.signed_in_user().await;
+    let (registered, _) = app.signed_in_user().await;
+    let nul_login = json!({"user_name": registered.user_name, "password": "x\u{0}"});
+    let response = app
+        .send(
+            Method::POST,
+            "/api/auth/login",
+            Some(&nul_login),
+            crate::helpers::Csrf::Off,
+        )
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "password must not contain U+0000 (NUL)",
+    )
+    .await;
+    for (method, path, body, field) in [
+        (
+            Method::POST,
+            "/api/auth/password",
+            json!({"current_password": "\u{0}", "new_password": "long enough password"}),
+            "current_password",
+        ),
+        (
+            Method::DELETE,
+            "/api/auth/account",
+            json!({"password": "x\u{0}"}),
+            "password",
+        ),
+    ] {
+        assert_error(
+            app.call(method, path, Some(&body)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{field} must not contain U+0000 (NUL)"),
+        )
+        .await;
+    }
     let memo = app.create_memo("kept", "as it was").await;
     let id = memo["id"].as_i64().expect("an id");
     for (method, path, body, field) in [

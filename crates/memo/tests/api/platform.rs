@@ -158,6 +158,13 @@ async fn cors_allows_the_configured_origins_with_credentials_and_no_other() {
         get(&simple, "access-control-allow-credentials").as_deref(),
         Some("true")
     );
+    // A script on the other origin reads only the headers listed here: the
+    // next page's Link, a 429's Retry-After, the request id.
+    let exposed = get(&simple, "access-control-expose-headers").unwrap_or_default();
+    let exposed: Vec<&str> = exposed.split(',').map(str::trim).collect();
+    for name in ["link", "retry-after", "x-request-id"] {
+        assert!(exposed.contains(&name), "{name} not in {exposed:?}");
+    }
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ backend_tests!(
     refresh_rotates_the_refresh_token_and_a_replay_revokes_the_login,
     parallel_refreshes_within_the_grace_window_keep_the_session,
     sessions_lists_the_callers_logins_with_the_current_one_marked,
+    sessions_are_listed_newest_first,
     deleting_a_session_ends_it_and_only_the_callers_own,
     logout_all_ends_every_login_and_clears_the_cookies,
     logout_others_ends_every_other_login_in_one_call_and_keeps_this_one,
@@ -160,6 +161,45 @@ async fn sessions_lists_the_callers_logins_with_the_current_one_marked(app: Test
         current[0]["id"].as_str(),
         payload(&access_cookie(&phone))["fam"].as_str()
     );
+}
+
+/// Waits for the wall clock's next second: logins are stamped in seconds,
+/// so two logins on either side of it have a defined order.
+async fn next_second() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    let rest = std::time::Duration::from_secs(1)
+        - std::time::Duration::from_nanos(now.subsec_nanos().into());
+    tokio::time::sleep(rest + std::time::Duration::from_millis(5)).await;
+}
+
+fn family(browser: &TestApp) -> String {
+    payload(&access_cookie(browser))["fam"]
+        .as_str()
+        .expect("a family")
+        .to_owned()
+}
+
+async fn sessions_are_listed_newest_first(app: TestApp) {
+    let (user, _) = app.signed_in_user().await;
+    let mut newer = Vec::new();
+    for _ in 0..2 {
+        next_second().await;
+        let browser = app.other_browser();
+        assert_eq!(browser.login(&user).await.status(), StatusCode::OK);
+        newer.push(family(&browser));
+    }
+
+    let list = json(app.get("/api/auth/sessions").await).await;
+
+    let ids: Vec<&str> = list
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(ids, [newer[1].as_str(), newer[0].as_str(), &family(&app)]);
 }
 
 async fn deleting_a_session_ends_it_and_only_the_callers_own(app: TestApp) {

@@ -153,10 +153,9 @@ async fn list_memos(
     security(("access_cookie" = [], "csrf_header" = [])),
     responses(
         (status = 201, description = "The new memo", body = Memo),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or not JSON (no `Content-Type: application/json`)", body = ErrorBody),
         (status = 401, description = "No, expired or revoked token; missing or wrong CSRF header", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 413, description = "Body over 512 KiB", body = ErrorBody),
         (status = 422, description = "Missing or empty title, title over 200 or content over 100 000 characters, wrong or unknown fields", body = ErrorBody),
     )
 )]
@@ -207,11 +206,10 @@ async fn get_memo(
     security(("access_cookie" = [], "csrf_header" = [])),
     responses(
         (status = 200, description = "The changed memo", body = Memo),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, or not JSON (no `Content-Type: application/json`)", body = ErrorBody),
         (status = 401, description = "No, expired or revoked token; missing or wrong CSRF header", body = ErrorBody),
         (status = 404, description = "No such memo of the caller's", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 413, description = "Body over 512 KiB", body = ErrorBody),
         (status = 422, description = "No field to change, a value breaking a rule, wrong or unknown fields", body = ErrorBody),
     )
 )]
