@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod auth;
+mod body_limit;
 mod health;
 mod memos;
 mod openapi;
@@ -33,11 +34,11 @@ use tracing::Level;
 use utoipa::OpenApi as _;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use self::response_policy::ResponsePolicyLayer;
 pub use self::{
     admin::IsManager, health::RedisHealth, memos::CursorKey, openapi::ApiDoc,
     spa::is_built as spa_is_built,
 };
+use self::{body_limit::DeclaredLengthLayer, response_policy::ResponsePolicyLayer};
 use crate::{
     config::Config,
     error::{ApiError, BODY_LIMIT_BYTES},
@@ -99,24 +100,9 @@ pub fn router(state: AppState, config: &Config) -> (HttpApp, utoipa::openapi::Op
         .option_layer(cors_layer(config))
         .option_layer(config.origin_check.then(|| origin_check_layer(config)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(axum::middleware::from_fn(refuse_declared_oversize))
+        .layer(DeclaredLengthLayer)
         .service(routes);
     (BoxCloneSyncService::new(app), openapi)
-}
-
-/// A request whose `Content-Length` is over the body limit gets 413 before
-/// any handler runs: the limit otherwise binds only where a handler reads the
-/// body, and a `DELETE` carrying a megabyte would be carried out.
-async fn refuse_declared_oversize(request: Request, next: axum::middleware::Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > BODY_LIMIT_BYTES) {
-        return ApiError::PayloadTooLarge.into_response();
-    }
-    next.run(request).await
 }
 
 /// Go 1.25's cross-origin protection (tower-http's `CsrfLayer`): an unsafe
