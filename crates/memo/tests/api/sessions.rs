@@ -174,6 +174,7 @@ async fn next_second() {
     tokio::time::sleep(rest + std::time::Duration::from_millis(5)).await;
 }
 
+/// The login (token family) of `browser`'s access cookie.
 fn family(browser: &TestApp) -> String {
     payload(&access_cookie(browser))["fam"]
         .as_str()
@@ -206,10 +207,7 @@ async fn deleting_a_session_ends_it_and_only_the_callers_own(app: TestApp) {
     let (user, _) = app.signed_in_user().await;
     let laptop = app.other_browser();
     assert_eq!(laptop.login(&user).await.status(), StatusCode::OK);
-    let laptop_session = payload(&access_cookie(&laptop))["fam"]
-        .as_str()
-        .expect("a family")
-        .to_owned();
+    let laptop_session = family(&laptop);
     let stranger = app.other_browser();
     stranger.signed_in_user().await;
 
@@ -365,15 +363,12 @@ async fn the_session_routes_need_a_token_and_csrf_on_unsafe_methods(app: TestApp
     )
     .await;
     app.signed_in_user().await;
-    let family = payload(&access_cookie(&app))["fam"]
-        .as_str()
-        .expect("a family")
-        .to_owned();
+    let session = family(&app);
 
     let delete = app
         .send(
             Method::DELETE,
-            &format!("/api/auth/sessions/{family}"),
+            &format!("/api/auth/sessions/{session}"),
             None,
             Csrf::Off,
         )
