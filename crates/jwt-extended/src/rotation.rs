@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::{
-    claims::{FAMILY_CLAIM, JsonObject, carried_claims},
+    claims::{Claims, DecodedToken, FAMILY_CLAIM, JsonObject, carried_claims},
     clock::now_secs,
     cookies::AuthCookies,
     extract::RefreshToken,
@@ -102,22 +102,36 @@ impl JwtManager {
         claims: JsonObject,
         user_agent: Option<String>,
     ) -> Result<IssuedTokens, JwtError> {
-        let store = self.session_store()?;
         let identity =
             serde_json::to_value(identity).map_err(|e| JwtError::Internal(e.to_string()))?;
+        let user_agent = user_agent.map(|ua| ua.chars().take(256).collect());
+        self.start_family(&identity, &claims, None, user_agent)
+            .await
+    }
+
+    /// Records a new family whose login happened at `created_at` (now, when `None`) and returns
+    /// its first tokens.
+    async fn start_family(
+        &self,
+        identity: &Value,
+        claims: &JsonObject,
+        created_at: Option<i64>,
+        user_agent: Option<String>,
+    ) -> Result<IssuedTokens, JwtError> {
+        let store = self.session_store()?;
         let family = uuid::Uuid::new_v4().to_string();
         let refresh_id = RefreshId {
             jti: uuid::Uuid::new_v4().to_string(),
             exp: self.refresh_exp(),
         };
-        let tokens = self.family_tokens(&identity, &family, &claims, true, &refresh_id)?;
+        let tokens = self.family_tokens(identity, &family, claims, true, &refresh_id)?;
         let now = now_secs();
         let session = SessionInfo {
             id: family,
-            user: identity_string(&identity),
-            created_at: now,
+            user: identity_string(identity),
+            created_at: created_at.unwrap_or(now),
             last_used_at: now,
-            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+            user_agent,
             expires_at: refresh_id.exp,
         };
         store.create(&session, &refresh_id).await?;
@@ -183,6 +197,67 @@ impl JwtManager {
             RotateOutcome::Revoked => return Err(JwtError::Revoked(Box::new(token.clone()))),
         };
         self.family_tokens(&identity, family, &claims, false, &successor)
+    }
+
+    /// Renews the login `current` belongs to once its user has proved who they are again (a
+    /// password change): every token issued to it so far is revoked, copies included, and it
+    /// goes on under a new family with a fresh access token, keeping its login time and
+    /// browser in [`sessions`](Self::sessions). With
+    /// [`end_other_sessions`](Self::end_other_sessions) this is "every other login ended, this
+    /// one kept". A token from before login families (no `fam`) starts one, as
+    /// [`login`](Self::login) does with `user_agent`.
+    ///
+    /// ```no_run
+    /// # use jwt_extended::{IssuedTokens, Jwt, JsonObject, JwtError, JwtManager};
+    /// async fn after_password_change(
+    ///     jwt: JwtManager,
+    ///     Jwt(current): Jwt,
+    /// ) -> Result<IssuedTokens, JwtError> {
+    ///     let tokens = jwt.renew_session(&current, JsonObject::new(), None).await?;
+    ///     let user = current.sub().unwrap_or_default();
+    ///     if let Some(family) = &tokens.family {
+    ///         jwt.end_other_sessions(user, family).await?;
+    ///     }
+    ///     Ok(tokens)
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`JwtError::Revoked`] when the login has ended meanwhile; [`JwtError::StoreUnavailable`]
+    /// when the store fails (the login may have ended); [`JwtError::Internal`] without a
+    /// session store or when signing fails.
+    pub async fn renew_session(
+        &self,
+        current: &Claims,
+        claims: JsonObject,
+        user_agent: Option<String>,
+    ) -> Result<IssuedTokens, JwtError> {
+        let Some(family) = current.extra.claim(FAMILY_CLAIM).and_then(Value::as_str) else {
+            return self.login(&current.identity, claims, user_agent).await;
+        };
+        let store = self.session_store()?;
+        let user = identity_string(&current.identity);
+        let found = store
+            .list(&user)
+            .await?
+            .into_iter()
+            .find(|s| s.id == family);
+        let Some(before) = found else {
+            let token = DecodedToken {
+                header: current.header.clone(),
+                payload: current.extra.clone(),
+            };
+            return Err(JwtError::Revoked(Box::new(token)));
+        };
+        // Revoked first: a store failing between the two steps leaves no extra login behind.
+        store.revoke_family(family).await?;
+        self.start_family(
+            &current.identity,
+            &claims,
+            Some(before.created_at),
+            before.user_agent,
+        )
+        .await
     }
 
     /// Revokes one login family of `user` (only theirs: another user's id is `Ok(false)`).

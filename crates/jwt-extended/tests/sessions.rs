@@ -97,9 +97,25 @@ async fn logout(
     jwt.logout(&parts).await
 }
 
+/// A password change's end: this login renewed, every other one ended.
+async fn renew(
+    State(jwt): State<JwtManager>,
+    Jwt(current): Jwt,
+) -> Result<(IssuedTokens, Json<Value>), JwtError> {
+    let mut claims = JsonObject::new();
+    claims.insert("role".into(), "reader".into());
+    let tokens = jwt.renew_session(&current, claims, None).await?;
+    let kept = tokens.family.as_deref().unwrap_or_default();
+    let ended = jwt
+        .end_other_sessions(current.sub().unwrap_or_default(), kept)
+        .await?;
+    Ok((tokens, Json(json!({ "ended": ended }))))
+}
+
 fn app(jwt: &JwtManager) -> Router {
     Router::new()
         .route("/auth/refresh", post(refresh))
+        .route("/auth/renew", post(renew))
         .route("/auth/logout", post(logout))
         .route(
             "/me",
@@ -587,4 +603,72 @@ async fn ending_the_other_logins_keeps_this_one_and_other_users_logins() {
     }
     assert_eq!(jwt.end_all_sessions("7").await.expect("ended"), 1);
     assert!(jwt.sessions("7").await.expect("sessions").is_empty());
+}
+
+#[tokio::test]
+async fn a_renewed_login_keeps_its_place_with_fresh_tokens_and_every_earlier_token_dies() {
+    let users = Users::default();
+    // A grace window, to show that the refresh token the login had gets none.
+    let jwt = manager(&users, Duration::from_secs(30));
+    let app = app(&jwt);
+    let mut here = logged_in(&jwt, &users, "7").await;
+    let mut elsewhere = logged_in(&jwt, &users, "7").await;
+    let claim = |session: &TestSession, name: &str| {
+        let token = session.access_token().expect("an access token");
+        let decoded = jwt.decode_token(token, None, false).expect("decodes");
+        decoded.claim(name).cloned().unwrap_or_default()
+    };
+    let family = |session: &TestSession| claim(session, jwt_extended::FAMILY_CLAIM);
+    let login = |family: Value| {
+        let family = family.as_str().map(str::to_owned);
+        let jwt = jwt.clone();
+        async move {
+            let sessions = jwt.sessions("7").await.expect("sessions");
+            sessions
+                .into_iter()
+                .find(|s| Some(&s.id) == family.as_ref())
+        }
+    };
+    let before = here.clone();
+    let was = login(family(&here)).await.expect("this login is listed");
+
+    let reply = browse(&app, &mut here, |s: &TestSession| {
+        s.with_cookies(HttpRequest::post("/auth/renew"))
+    })
+    .await;
+    reply.assert_body(200, &json!({"ended": 1}));
+    assert_eq!(reply.set_cookies().len(), 4, "{:?}", reply.set_cookies());
+    assert_eq!(claim(&here, "fresh"), json!(true));
+    assert_eq!(claim(&here, "role"), json!("reader"));
+    let now = login(family(&here))
+        .await
+        .expect("the renewed login is listed");
+    assert_eq!(jwt.sessions("7").await.expect("sessions").len(), 1);
+    assert_eq!(
+        (now.created_at, &now.user_agent),
+        (was.created_at, &was.user_agent),
+        "the login keeps its time and browser"
+    );
+    let me = |s: &TestSession| s.with_cookies(HttpRequest::get("/me"));
+    browse(&app, &mut here, me).await.assert_status(200);
+    browse(&app, &mut elsewhere, me)
+        .await
+        .assert_error(401, "Token has been revoked");
+
+    // Copies of the tokens this login had before: dead, and presenting them ends nothing.
+    let mut copy = before.clone();
+    browse(&app, &mut copy, me)
+        .await
+        .assert_error(401, "Token has been revoked");
+    browse(&app, &mut copy, |_: &TestSession| {
+        before.with_refresh_cookies(HttpRequest::post("/auth/refresh"))
+    })
+    .await
+    .assert_error(401, "Token has been revoked");
+    browse(&app, &mut here, me).await.assert_status(200);
+    browse(&app, &mut here, |s: &TestSession| {
+        s.with_refresh_cookies(HttpRequest::post("/auth/refresh"))
+    })
+    .await
+    .assert_error(200, "Token refreshed");
 }

@@ -174,9 +174,10 @@ export type paths = {
         get?: never;
         put?: never;
         /**
-         * Changes the caller's password. Every login of theirs ends, this one
-         *     included, and this browser is logged in again at once with new cookies,
-         *     so it stays signed in while every other copy of its tokens stops working.
+         * Changes the caller's password. Every other login of theirs ends; this one
+         *     is kept with new cookies (in the sessions list with its login time and
+         *     browser, under a new id), and every token it had before stops working, so
+         *     a copy cannot outlive the change.
          */
         post: operations["change_password"];
         delete?: never;
@@ -900,7 +901,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Changed; every other login is ended and the four cookies are set anew */
+            /** @description Changed; every other login is ended, this one is kept and its four cookies are set anew */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -9,7 +9,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use jwt_extended::{AuthCookies, CurrentUser as Current, IssuedTokens, JwtManager};
+use jwt_extended::{AuthCookies, CurrentUser as Current, IssuedTokens, Jwt, JwtManager};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -76,9 +76,10 @@ impl PasswordCheck<'_> {
     }
 }
 
-/// Changes the caller's password. Every login of theirs ends, this one
-/// included, and this browser is logged in again at once with new cookies,
-/// so it stays signed in while every other copy of its tokens stops working.
+/// Changes the caller's password. Every other login of theirs ends; this one
+/// is kept with new cookies (in the sessions list with its login time and
+/// browser, under a new id), and every token it had before stops working, so
+/// a copy cannot outlive the change.
 #[utoipa::path(
     post,
     path = "/api/auth/password",
@@ -86,7 +87,7 @@ impl PasswordCheck<'_> {
     request_body = PasswordChange,
     security(("access_cookie" = [], "csrf_header" = [])),
     responses(
-        (status = 200, description = "Changed; every other login is ended and the four cookies are set anew", body = Message),
+        (status = 200, description = "Changed; every other login is ended, this one is kept and its four cookies are set anew", body = Message),
         (status = 400, description = "Malformed JSON, or not JSON (no `Content-Type: application/json`)", body = ErrorBody),
         (status = 401, description = "`Wrong password` (counted by the login limits), or no, expired or revoked token, or a missing or wrong X-CSRF-TOKEN", body = ErrorBody),
         (status = 413, description = "Body over 512 KiB", body = ErrorBody),
@@ -96,6 +97,7 @@ impl PasswordCheck<'_> {
 )]
 #[allow(clippy::too_many_arguments)]
 async fn change_password(
+    Jwt(current): Jwt,
     Current(user): CurrentUser,
     State(db): State<Db>,
     State(passwords): State<Passwords>,
@@ -119,14 +121,11 @@ async fn change_password(
     if !db.set_password_hash(user.id, &hash).await? {
         return Err(ApiError::NotFound("User not found".into()));
     }
-    let ended = jwt.end_all_sessions(&user.id.to_string()).await?;
     let tokens = jwt
-        .login(
-            user.id.to_string(),
-            user_claims(&user),
-            user_agent(&headers),
-        )
+        .renew_session(&current, user_claims(&user), user_agent(&headers))
         .await?;
+    let kept = tokens.family.as_deref().unwrap_or_default();
+    let ended = jwt.end_other_sessions(&user.id.to_string(), kept).await?;
     tracing::info!(user_id = user.id, ended, session = ?tokens.family, "password changed; other logins ended");
     Ok((
         tokens,

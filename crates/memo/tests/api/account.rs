@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    Backend, Csrf, TestApp, TestUser, assert_error, backend_tests, json, set_cookies, spawn_app,
-    spawn_app_with,
+    Backend, Csrf, TestApp, TestUser, assert_error, backend_tests, json, next_second, set_cookies,
+    spawn_app, spawn_app_with,
 };
 
 backend_tests!(
@@ -24,6 +24,15 @@ fn change(current: &str, new: &str) -> serde_json::Value {
     json!({"current_password": current, "new_password": new})
 }
 
+/// This browser's entry in `GET /api/auth/sessions`.
+async fn current_login(app: &TestApp) -> serde_json::Value {
+    let sessions = json(app.get("/api/auth/sessions").await).await;
+    let mut list = sessions.as_array().cloned().unwrap_or_default();
+    list.retain(|s| s["current"] == true);
+    assert_eq!(list.len(), 1, "one current login: {sessions}");
+    list.remove(0)
+}
+
 /// `GET /api/auth/status` with this browser's cookies.
 async fn status(app: &TestApp) -> StatusCode {
     app.get("/api/auth/status").await.status()
@@ -34,6 +43,12 @@ async fn changing_the_password_ends_every_other_login_and_keeps_this_one(app: Te
     let other = app.other_browser();
     assert_eq!(other.login(&user).await.status(), StatusCode::OK);
     let old_access = app.cookie_for("/", "access_token_cookie").expect("access");
+    let old_refresh = app
+        .cookie_for("/api/auth/refresh", "refresh_token_cookie")
+        .expect("refresh");
+    let old_refresh_csrf = app.cookie_for("/", "csrf_refresh_token").expect("csrf");
+    let this_login = current_login(&app).await;
+    next_second().await;
 
     let new_password = "a brand new password";
     let changed = app
@@ -50,6 +65,13 @@ async fn changing_the_password_ends_every_other_login_and_keeps_this_one(app: Te
     assert_eq!(status(&app).await, StatusCode::OK, "this browser stays in");
     let sessions = json(app.get("/api/auth/sessions").await).await;
     assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+    let kept = current_login(&app).await;
+    for field in ["created_at", "user_agent"] {
+        assert_eq!(
+            kept[field], this_login[field],
+            "the login keeps its {field}"
+        );
+    }
     assert_error(
         other.get("/api/auth/status").await,
         StatusCode::UNAUTHORIZED,
@@ -67,6 +89,20 @@ async fn changing_the_password_ends_every_other_login_and_keeps_this_one(app: Te
         copied.status(),
         StatusCode::UNAUTHORIZED,
         "old tokens of this login too"
+    );
+    let copied_refresh = app
+        .bare_client()
+        .post(app.url("/api/auth/refresh"))
+        .header("Cookie", format!("refresh_token_cookie={old_refresh}"))
+        .header("X-CSRF-TOKEN", old_refresh_csrf)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(copied_refresh.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(&app).await,
+        StatusCode::OK,
+        "a dead copy ends nothing"
     );
     let third = app.other_browser();
     assert_eq!(third.login(&user).await.status(), StatusCode::UNAUTHORIZED);

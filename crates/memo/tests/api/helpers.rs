@@ -517,3 +517,14 @@ pub fn forge(app: &TestApp, claims: &Value) -> String {
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+/// Waits for the wall clock's next second: logins are stamped in seconds,
+/// so two logins on either side of it have a defined order.
+pub async fn next_second() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970");
+    let rest = std::time::Duration::from_secs(1)
+        - std::time::Duration::from_nanos(now.subsec_nanos().into());
+    tokio::time::sleep(rest + std::time::Duration::from_millis(5)).await;
+}

@@ -6,8 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{
-    Backend, Csrf, TestApp, assert_error, backend_tests, cookie_value, json, payload, set_cookie,
-    set_cookies, spawn_app_with,
+    Backend, Csrf, TestApp, assert_error, backend_tests, cookie_value, json, next_second, payload,
+    set_cookie, set_cookies, spawn_app_with,
 };
 
 backend_tests!(
@@ -161,17 +161,6 @@ async fn sessions_lists_the_callers_logins_with_the_current_one_marked(app: Test
         current[0]["id"].as_str(),
         payload(&access_cookie(&phone))["fam"].as_str()
     );
-}
-
-/// Waits for the wall clock's next second: logins are stamped in seconds,
-/// so two logins on either side of it have a defined order.
-async fn next_second() {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("a clock after 1970");
-    let rest = std::time::Duration::from_secs(1)
-        - std::time::Duration::from_nanos(now.subsec_nanos().into());
-    tokio::time::sleep(rest + std::time::Duration::from_millis(5)).await;
 }
 
 /// The login (token family) of `browser`'s access cookie.
