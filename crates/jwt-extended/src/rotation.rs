@@ -15,6 +15,7 @@
 use std::{fmt, sync::Arc};
 
 use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
+use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -73,6 +74,10 @@ impl IntoResponse for IssuedTokens {
         self.cookies().into_response()
     }
 }
+
+/// How many families one "log out everywhere" revokes at once: enough to fill a group commit
+/// or a pipeline, few enough to leave a pool's other connections to other requests.
+const CONCURRENT_REVOCATIONS: usize = 32;
 
 fn identity_string(identity: &Value) -> String {
     identity
@@ -296,16 +301,21 @@ impl JwtManager {
         self.end_sessions_but(user, Some(keep)).await
     }
 
+    /// Revokes the families [`CONCURRENT_REVOCATIONS`] at a time: one after another, a user
+    /// with 300 logins waited 300 commits (0.6 s on a SQLite file), where concurrent
+    /// revocations share a group commit, a pipeline or the pool's connections.
     async fn end_sessions_but(&self, user: &str, keep: Option<&str>) -> Result<usize, JwtError> {
         let store = self.session_store()?;
-        let mut ended = 0;
-        for session in store.list(user).await? {
-            if keep != Some(session.id.as_str()) {
-                store.revoke_family(&session.id).await?;
-                ended += 1;
-            }
-        }
-        Ok(ended)
+        let mut ended = store.list(user).await?;
+        ended.retain(|session| keep != Some(session.id.as_str()));
+        // Made up front (they start when polled): a stream mapping with a closure here made
+        // the handler's future not `Send` (a higher-ranked lifetime in the closure).
+        let revocations: Vec<_> = ended.iter().map(|s| store.revoke_family(&s.id)).collect();
+        stream::iter(revocations)
+            .buffer_unordered(CONCURRENT_REVOCATIONS)
+            .try_collect::<()>()
+            .await?;
+        Ok(ended.len())
     }
 
     /// The user's live logins, oldest first.
