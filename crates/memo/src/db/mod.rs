@@ -50,6 +50,7 @@ pub use self::{
 };
 use self::{
     outage::OutageWatch,
+    postgres_pool::{HeldConnections, Postgres},
     sqlite::{MemoWrites, Readers, SqliteDb},
     user_cache::UserCache,
     user_changes::UserChanges,
@@ -68,7 +69,10 @@ macro_rules! on_pool {
                 let $pool = &sqlite.sqlx_readers;
                 $body
             }
-            $crate::db::Backend::Postgres($pool) => $body,
+            $crate::db::Backend::Postgres(postgres) => {
+                let $pool = &postgres.pool;
+                $body
+            }
         }
     };
 }
@@ -85,7 +89,10 @@ macro_rules! on_writer {
                 let $pool = &sqlite.sqlx_writer;
                 $body
             }
-            $crate::db::Backend::Postgres($pool) => $body,
+            $crate::db::Backend::Postgres(postgres) => {
+                let $pool = &postgres.pool;
+                $body
+            }
         }
     };
 }
@@ -100,7 +107,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// login); memo reads have their own (`sqlite/readers.rs`).
 const SQLITE_SQLX_READERS: u32 = 2;
 
-/// PostgreSQL connections.
+/// PostgreSQL connections, besides those memo's statements keep
+/// ([`postgres_pool::HELD`]).
 const POSTGRES_CONNECTIONS: u32 = 10;
 
 /// The app's database: a SQLite file or a PostgreSQL database. Cheap to
@@ -126,7 +134,7 @@ enum Backend {
     /// A SQLite database file (the default, in the data dir).
     Sqlite(SqliteDb),
     /// A PostgreSQL database (`DATABASE_URL=postgres://...`).
-    Postgres(PgPool),
+    Postgres(Postgres),
 }
 
 /// Why the database could not be opened or migrated.
@@ -182,18 +190,21 @@ impl Db {
         let scheme = url.split(':').next().unwrap_or_default();
         let backend = match scheme {
             "sqlite" => Backend::Sqlite(open_sqlite(url).await?),
-            "postgres" | "postgresql" => Backend::Postgres(
-                postgres_pool::options(POSTGRES_CONNECTIONS, ACQUIRE_TIMEOUT)
+            "postgres" | "postgresql" => {
+                let most = POSTGRES_CONNECTIONS + postgres_pool::HELD as u32;
+                let pool = postgres_pool::options(most, ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await
-                    .map_err(DbSetupError::Connect)?,
-            ),
+                    .map_err(DbSetupError::Connect)?;
+                let held = HeldConnections::new(pool.clone());
+                Backend::Postgres(Postgres { pool, held })
+            }
             other => return Err(DbSetupError::UnsupportedScheme(other.to_owned())),
         };
         // One process serves a SQLite file; see `user_cache.rs` for PostgreSQL.
         let cache_is_live = matches!(backend, Backend::Sqlite(_));
         let outage = match &backend {
-            Backend::Postgres(pool) => Some(OutageWatch::start(pool)),
+            Backend::Postgres(postgres) => Some(OutageWatch::start(&postgres.pool)),
             Backend::Sqlite(_) => None,
         };
         Ok(Self {
@@ -218,8 +229,10 @@ impl Db {
                     .run(&sqlite.sqlx_writer)
                     .await?;
             }
-            Backend::Postgres(pool) => {
-                sqlx::migrate!("./migrations/postgres").run(pool).await?;
+            Backend::Postgres(postgres) => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&postgres.pool)
+                    .await?;
             }
         }
         Ok(())
@@ -247,7 +260,10 @@ impl Db {
                 sqlite.sqlx_readers.close().await;
                 sqlite.sqlx_writer.close().await;
             }
-            Backend::Postgres(pool) => pool.close().await,
+            Backend::Postgres(postgres) => {
+                postgres.held.release();
+                postgres.pool.close().await;
+            }
         }
     }
 
@@ -265,7 +281,7 @@ impl Db {
     #[must_use]
     pub fn postgres_pool(&self) -> Option<&PgPool> {
         match &self.inner.backend {
-            Backend::Postgres(pool) => Some(pool),
+            Backend::Postgres(postgres) => Some(&postgres.pool),
             Backend::Sqlite(_) => None,
         }
     }

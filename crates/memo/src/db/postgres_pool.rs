@@ -5,16 +5,22 @@
 //! out (`test_before_acquire`), and pings it again when it is returned. A
 //! request that runs one statement (a page of memos, a rotation) therefore
 //! made three round trips to PostgreSQL: ping, statement, ping. The ping
-//! on return stays (sqlx 0.8 always makes it, off the request's path); the
+//! on return is sqlx's (0.8 always makes it, off the request's path); the
 //! one before is made only for a connection idle for [`TRUSTED_IDLE`] or
 //! more, as HikariCP does with its `aliveBypassWindowMs`. A connection
 //! returned less than that ago has just answered that ping, and one that
 //! broke since fails its statement, which answers 503 and is closed; the
 //! outage watcher (`outage.rs`) makes the requests after it fail fast.
+//!
+//! The ping on return is avoided for memo's own statements by not returning
+//! their connections: [`HeldConnections`].
 
-use std::time::Duration;
+use std::{
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::{Duration, Instant},
+};
 
-use sqlx::{Connection as _, postgres::PgPoolOptions};
+use sqlx::{Connection as _, PgPool, pool::PoolConnection, postgres::PgPoolOptions};
 
 /// A connection idle for less than this is handed out unchecked
 /// (HikariCP's default bypass window).
@@ -34,4 +40,84 @@ pub(super) fn options(max_connections: u32, acquire_timeout: Duration) -> PgPool
                 Ok(true)
             })
         })
+}
+
+/// The most connections [`HeldConnections`] keeps between statements: the
+/// requests one instance has in flight at a time under load. The pool is
+/// this much larger, so that the connections kept never leave the users'
+/// and sessions' statements short.
+pub(super) const HELD: usize = 8;
+
+/// PostgreSQL with the connections memo's own statements keep.
+#[derive(Debug)]
+pub(super) struct Postgres {
+    pub(super) pool: PgPool,
+    pub(super) held: HeldConnections,
+}
+
+/// Connections memo's own statements (the memos') keep between requests,
+/// checked out of sqlx's pool and not given back to it, so that none is
+/// pinged on its return.
+///
+/// sqlx 0.8 pings every connection given back to its pool (its guard against
+/// a future dropped in the middle of a statement), a second round trip to
+/// PostgreSQL after each one-statement request, off the request's path but
+/// on the same two cores. A connection is kept here only after its statement
+/// completed (so it is in step with the server); one whose request failed or
+/// was cancelled goes back to sqlx, which checks it as before. A kept one
+/// idle for [`TRUSTED_IDLE`] or more is pinged before use, as the pool does.
+#[derive(Debug)]
+pub(super) struct HeldConnections {
+    pool: PgPool,
+    idle: Mutex<Vec<(PoolConnection<sqlx::Postgres>, Instant)>>,
+}
+
+impl HeldConnections {
+    pub(super) fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            idle: Mutex::new(Vec::with_capacity(HELD)),
+        }
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<(PoolConnection<sqlx::Postgres>, Instant)>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection used last, when one is kept and answers; else the
+    /// pool's.
+    pub(super) async fn take(&self) -> Result<PoolConnection<sqlx::Postgres>, sqlx::Error> {
+        loop {
+            let kept = self.idle().pop();
+            let Some((mut connection, since)) = kept else {
+                return self.pool.acquire().await;
+            };
+            if since.elapsed() < TRUSTED_IDLE || connection.ping().await.is_ok() {
+                return Ok(connection);
+            }
+            // Broken while idle: sqlx closes it; try the next.
+        }
+    }
+
+    /// Keeps `connection` for the next statement when its statement
+    /// succeeded and fewer than [`HELD`] are kept; otherwise gives it back
+    /// to the pool.
+    pub(super) fn give_back<T, E>(
+        &self,
+        connection: PoolConnection<sqlx::Postgres>,
+        outcome: &Result<T, E>,
+    ) {
+        if outcome.is_ok() && !self.pool.is_closed() {
+            let mut idle = self.idle();
+            if idle.len() < HELD {
+                idle.push((connection, Instant::now()));
+            }
+        }
+    }
+
+    /// Gives every kept connection back to the pool, which waits for them
+    /// when it closes.
+    pub(super) fn release(&self) {
+        self.idle().clear();
+    }
 }

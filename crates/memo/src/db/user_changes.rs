@@ -109,9 +109,10 @@ impl Db {
     /// The database's error when it cannot be listened to (a pooler in
     /// transaction mode, say), or when the database is not PostgreSQL.
     pub async fn share_user_changes_in_postgres(&self) -> Result<(), String> {
-        let Backend::Postgres(pool) = &self.inner.backend else {
+        let Backend::Postgres(postgres) = &self.inner.backend else {
             return Err("users' changes are shared through PostgreSQL only on PostgreSQL".into());
         };
+        let pool = &postgres.pool;
         let channel: String = sqlx::query_scalar(POSTGRES_CHANNEL_SQL)
             .fetch_one(pool)
             .await

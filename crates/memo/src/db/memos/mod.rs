@@ -24,6 +24,17 @@ pub use self::page::{
 };
 use super::{Backend, Db, DbError, Timestamp};
 
+/// Runs a memo statement on a connection PostgreSQL keeps for memo's own
+/// statements (`postgres_pool.rs`), kept again when it succeeded.
+macro_rules! on_held {
+    ($pg:expr, $connection:ident => $call:expr) => {{
+        let mut $connection = $pg.held.take().await?;
+        let outcome = $call.await;
+        $pg.held.give_back($connection, &outcome);
+        outcome
+    }};
+}
+
 /// A memo as stored and as the API returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, FromRow, ToSchema)]
 pub struct Memo {
@@ -73,7 +84,9 @@ impl Db {
     pub async fn memo_page(&self, request: &PageRequest<'_>) -> Result<Page, DbError> {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.read(|conn| sqlite::page(conn, request)),
-            Backend::Postgres(pool) => postgres::page(pool, request).await,
+            Backend::Postgres(pg) => {
+                on_held!(pg, connection => postgres::page(&mut connection, request))
+            }
         }
     }
 
@@ -84,7 +97,9 @@ impl Db {
     pub async fn memo(&self, id: i64, user_id: i64) -> Result<Option<Memo>, DbError> {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.read(|conn| sqlite::memo(conn, id, user_id)),
-            Backend::Postgres(pool) => postgres::memo(pool, id, user_id).await,
+            Backend::Postgres(pg) => {
+                on_held!(pg, connection => postgres::memo(&mut connection, id, user_id))
+            }
         }
     }
 
@@ -104,7 +119,9 @@ impl Db {
     ) -> Result<Memo, DbError> {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.writes.insert(user_id, title, content).await,
-            Backend::Postgres(pool) => postgres::insert(pool, user_id, title, content).await,
+            Backend::Postgres(pg) => {
+                on_held!(pg, connection => postgres::insert(&mut connection, user_id, title, content))
+            }
         }
     }
 
@@ -121,7 +138,9 @@ impl Db {
     ) -> Result<Option<Memo>, DbError> {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.writes.update(id, user_id, changes).await,
-            Backend::Postgres(pool) => postgres::update(pool, id, user_id, changes).await,
+            Backend::Postgres(pg) => {
+                on_held!(pg, connection => postgres::update(&mut connection, id, user_id, changes))
+            }
         }
     }
 
@@ -132,7 +151,9 @@ impl Db {
     pub async fn delete_memo(&self, id: i64, user_id: i64) -> Result<bool, DbError> {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.writes.delete(id, user_id).await,
-            Backend::Postgres(pool) => postgres::delete(pool, id, user_id).await,
+            Backend::Postgres(pg) => {
+                on_held!(pg, connection => postgres::delete(&mut connection, id, user_id))
+            }
         }
     }
 }

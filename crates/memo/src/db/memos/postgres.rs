@@ -18,7 +18,7 @@
 //! matches are read from the index whole (up to [`SEARCH_CANDIDATES`]); if it
 //! has more, the page is cut short after the windows read.
 
-use sqlx::{PgPool, Row as _, postgres::PgRow};
+use sqlx::{PgConnection, Row as _, postgres::PgRow};
 use time::{OffsetDateTime, macros::datetime};
 
 use super::page::{
@@ -183,34 +183,41 @@ fn memo_from_row(row: &PgRow) -> Result<Memo, sqlx::Error> {
     })
 }
 
-pub(super) async fn memo(pool: &PgPool, id: i64, user_id: i64) -> Result<Option<Memo>, DbError> {
+pub(super) async fn memo(
+    connection: &mut PgConnection,
+    id: i64,
+    user_id: i64,
+) -> Result<Option<Memo>, DbError> {
     Ok(sqlx::query_as::<_, Memo>(SELECT_MEMO)
         .bind(id)
         .bind(user_id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *connection)
         .await?)
 }
 
-pub(super) async fn page(pool: &PgPool, request: &PageRequest<'_>) -> Result<Page, DbError> {
+pub(super) async fn page(
+    connection: &mut PgConnection,
+    request: &PageRequest<'_>,
+) -> Result<Page, DbError> {
     let Some(search) = request.search else {
-        return list(pool, request).await;
+        return list(&mut *connection, request).await;
     };
     let pattern = like_pattern(search);
     if !has_trigram(search) {
-        return scan(pool, request, &pattern).await;
+        return scan(&mut *connection, request, &pattern).await;
     }
-    let partial = match windowed_search(pool, request, &pattern).await? {
+    let partial = match windowed_search(&mut *connection, request, &pattern).await? {
         Windowed::Page(page) => return Ok(page),
         Windowed::Partial(page) => Some(page),
         Windowed::Uncovered => None,
     };
     // A rare word: its few matches, wherever they are, from the index.
-    if let Some(page) = indexed_search(pool, request, &pattern).await? {
+    if let Some(page) = indexed_search(&mut *connection, request, &pattern).await? {
         return Ok(page);
     }
     match partial {
         Some(page) => Ok(page),
-        None => scan(pool, request, &pattern).await,
+        None => scan(&mut *connection, request, &pattern).await,
     }
 }
 
@@ -238,7 +245,7 @@ const SEARCH_WINDOWS: i32 = 4;
 /// 0006): a few thousand memos at a time, of which only the matches are
 /// read, so the cost is that of the windows read, not of the account.
 async fn windowed_search(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     request: &PageRequest<'_>,
     pattern: &str,
 ) -> Result<Windowed, DbError> {
@@ -254,7 +261,7 @@ async fn windowed_search(
         .bind(i32::try_from(limit + 1).unwrap_or(i32::MAX))
         .bind(i32::try_from(search_window(limit)).unwrap_or(i32::MAX))
         .bind(SEARCH_WINDOWS)
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await?;
     let mut memos = Vec::with_capacity(rows.len());
     let mut resume = None;
@@ -289,7 +296,7 @@ fn order_code(order: Order) -> i32 {
     }
 }
 
-async fn list(pool: &PgPool, request: &PageRequest<'_>) -> Result<Page, DbError> {
+async fn list(connection: &mut PgConnection, request: &PageRequest<'_>) -> Result<Page, DbError> {
     let sql = match request.order {
         Order::Id => list_sql!(Id),
         Order::IdDesc => list_sql!(IdDesc),
@@ -303,7 +310,7 @@ async fn list(pool: &PgPool, request: &PageRequest<'_>) -> Result<Page, DbError>
         .bind(id)
         .bind(updated_at)
         .bind(limit + 1)
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await?;
     Ok(Page::from_rows(memos, limit))
 }
@@ -323,7 +330,7 @@ fn has_trigram(search: &str) -> bool {
 /// The page from the index, or `None` when the owner has more than
 /// [`SEARCH_CANDIDATES`] matches.
 async fn indexed_search(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     request: &PageRequest<'_>,
     pattern: &str,
 ) -> Result<Option<Page>, DbError> {
@@ -343,7 +350,7 @@ async fn indexed_search(
         .bind(limit + 1)
         .bind(pattern)
         .bind(SEARCH_CANDIDATES + 1)
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await?;
     let hits: i64 = match rows.first() {
         Some(row) => row.try_get("hits")?,
@@ -362,7 +369,11 @@ async fn indexed_search(
 }
 
 /// The next [`SEARCH_SCAN`] memos of the list, of which the matches.
-async fn scan(pool: &PgPool, request: &PageRequest<'_>, pattern: &str) -> Result<Page, DbError> {
+async fn scan(
+    connection: &mut PgConnection,
+    request: &PageRequest<'_>,
+    pattern: &str,
+) -> Result<Page, DbError> {
     let (sql, end_sql) = match request.order {
         Order::Id => (scan_sql!(Id, "m.id"), scan_end_sql!(Id)),
         Order::IdDesc => (scan_sql!(IdDesc, "m.id DESC"), scan_end_sql!(IdDesc)),
@@ -382,7 +393,7 @@ async fn scan(pool: &PgPool, request: &PageRequest<'_>, pattern: &str) -> Result
         .bind(limit + 1)
         .bind(pattern)
         .bind(SEARCH_SCAN)
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await?;
     let page = Page::from_rows(memos, limit);
     if page.next.is_some() {
@@ -396,7 +407,7 @@ async fn scan(pool: &PgPool, request: &PageRequest<'_>, pattern: &str) -> Result
         .bind(id)
         .bind(updated_at)
         .bind(SEARCH_SCAN)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *connection)
         .await?;
     Ok(Page {
         next: end.map(|(id, updated_at)| Position { id, updated_at }),
@@ -405,7 +416,7 @@ async fn scan(pool: &PgPool, request: &PageRequest<'_>, pattern: &str) -> Result
 }
 
 pub(super) async fn insert(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     user_id: i64,
     title: &str,
     content: &str,
@@ -415,12 +426,12 @@ pub(super) async fn insert(
         .bind(title)
         .bind(content)
         .bind(crate::db::now())
-        .fetch_one(pool)
+        .fetch_one(&mut *connection)
         .await?)
 }
 
 pub(super) async fn update(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     id: i64,
     user_id: i64,
     changes: &MemoChanges<'_>,
@@ -432,15 +443,19 @@ pub(super) async fn update(
         .bind(changes.content)
         .bind(changes.archived)
         .bind(crate::db::now())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *connection)
         .await?)
 }
 
-pub(super) async fn delete(pool: &PgPool, id: i64, user_id: i64) -> Result<bool, DbError> {
+pub(super) async fn delete(
+    connection: &mut PgConnection,
+    id: i64,
+    user_id: i64,
+) -> Result<bool, DbError> {
     let done = sqlx::query(DELETE_MEMO)
         .bind(id)
         .bind(user_id)
-        .execute(pool)
+        .execute(&mut *connection)
         .await?;
     Ok(done.rows_affected() > 0)
 }
