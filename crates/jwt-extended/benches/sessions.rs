@@ -3,10 +3,10 @@
 //! for the disk), as memo keeps its sessions.
 //!
 //! `cargo bench -p jwt-extended --features sqlite --bench sessions`. Each sample logs the user
-//! in 300 times (not timed), then times ending 299 of those logins. Revoked one after another,
-//! each family waited for its own commit: 127 ms (90-167) on the 2-core machine of 2026-12-06
-//! while it also built and tested; revoked 32 at a time, they share the writer's group commits:
-//! 17 ms (12-24) in the same conditions.
+//! in 300 times (not timed), then times ending 299 of those logins. Revoked one after another
+//! (`CONCURRENT_REVOCATIONS` set to 1), each family waited for its own commit: 87.5 ms
+//! (70-107) on the 2-core machine of 2026-12-06 while it also ran the test suite; revoked 8 at
+//! a time, they share the writer's group commits: 17.3 ms (15-20), measured right after.
 
 use std::time::{Duration, Instant};
 

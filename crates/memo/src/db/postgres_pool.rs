@@ -69,18 +69,25 @@ pub(super) struct Postgres {
 #[derive(Debug)]
 pub(super) struct HeldConnections {
     pool: PgPool,
-    idle: Mutex<Vec<(PoolConnection<sqlx::Postgres>, Instant)>>,
+    /// `None` once [`release`](Self::release)d: the pool is closing.
+    idle: Mutex<Option<Vec<Kept>>>,
 }
+
+type Kept = (PoolConnection<sqlx::Postgres>, Instant);
+
+/// How long the ping of a kept connection may take: one left half-open
+/// behind a firewall would otherwise wait for TCP's timeout.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl HeldConnections {
     pub(super) fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            idle: Mutex::new(Vec::with_capacity(HELD)),
+            idle: Mutex::new(Some(Vec::with_capacity(HELD))),
         }
     }
 
-    fn idle(&self) -> MutexGuard<'_, Vec<(PoolConnection<sqlx::Postgres>, Instant)>> {
+    fn idle(&self) -> MutexGuard<'_, Option<Vec<Kept>>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -88,14 +95,18 @@ impl HeldConnections {
     /// pool's.
     pub(super) async fn take(&self) -> Result<PoolConnection<sqlx::Postgres>, sqlx::Error> {
         loop {
-            let kept = self.idle().pop();
+            let kept = self.idle().as_mut().and_then(Vec::pop);
             let Some((mut connection, since)) = kept else {
                 return self.pool.acquire().await;
             };
-            if since.elapsed() < TRUSTED_IDLE || connection.ping().await.is_ok() {
+            if since.elapsed() < TRUSTED_IDLE {
                 return Ok(connection);
             }
-            // Broken while idle: sqlx closes it; try the next.
+            if let Ok(Ok(())) = tokio::time::timeout(PING_TIMEOUT, connection.ping()).await {
+                return Ok(connection);
+            }
+            // Broken while idle: closed, not checked again by the pool.
+            connection.close_on_drop();
         }
     }
 
@@ -107,17 +118,19 @@ impl HeldConnections {
         connection: PoolConnection<sqlx::Postgres>,
         outcome: &Result<T, E>,
     ) {
-        if outcome.is_ok() && !self.pool.is_closed() {
-            let mut idle = self.idle();
-            if idle.len() < HELD {
-                idle.push((connection, Instant::now()));
-            }
+        if outcome.is_err() {
+            return;
+        }
+        if let Some(idle) = self.idle().as_mut()
+            && idle.len() < HELD
+        {
+            idle.push((connection, Instant::now()));
         }
     }
 
-    /// Gives every kept connection back to the pool, which waits for them
-    /// when it closes.
+    /// Gives every kept connection back to the pool and keeps none from now
+    /// on: the pool waits for them when it closes.
     pub(super) fn release(&self) {
-        self.idle().clear();
+        self.idle().take();
     }
 }

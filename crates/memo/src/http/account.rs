@@ -9,7 +9,10 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use jwt_extended::{AuthCookies, CurrentUser as Current, IssuedTokens, Jwt, JwtManager};
+use jwt_extended::{
+    AuthCookies, Claims, CurrentUser as Current, FAMILY_CLAIM, IssuedTokens, JsonObject, Jwt,
+    JwtManager,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -121,11 +124,14 @@ async fn change_password(
     if !db.set_password_hash(user.id, &hash).await? {
         return Err(ApiError::NotFound("User not found".into()));
     }
-    let tokens = jwt
-        .renew_session(&current, user_claims(&user), user_agent(&headers))
-        .await?;
-    let kept = tokens.family.as_deref().unwrap_or_default();
-    let ended = jwt.end_other_sessions(&user.id.to_string(), kept).await?;
+    // On a task of its own: a client that goes away now must not leave the
+    // other logins alive with the new password saved.
+    let claims = user_claims(&user);
+    let browser = user_agent(&headers);
+    let ending = tokio::spawn(end_logins_but_this(jwt, current, claims, browser));
+    let (tokens, ended) = ending
+        .await
+        .map_err(|e| ApiError::Internal(format!("ending the logins stopped: {e}")))??;
     tracing::info!(user_id = user.id, ended, session = ?tokens.family, "password changed; other logins ended");
     Ok((
         tokens,
@@ -133,6 +139,32 @@ async fn change_password(
             msg: "Password changed",
         }),
     ))
+}
+
+/// After a password change: ends every other login of the caller first, then
+/// renews this one; should the renewal fail, this one is ended too, so that
+/// no login from before the change survives it.
+async fn end_logins_but_this(
+    jwt: JwtManager,
+    current: Claims,
+    claims: JsonObject,
+    browser: Option<String>,
+) -> Result<(IssuedTokens, usize), ApiError> {
+    let user = current.sub().unwrap_or_default().to_owned();
+    let this = current.extra.get(FAMILY_CLAIM).and_then(|v| v.as_str());
+    let ended = match this {
+        Some(family) => jwt.end_other_sessions(&user, family).await?,
+        None => jwt.end_all_sessions(&user).await?,
+    };
+    match jwt.renew_session(&current, claims, browser).await {
+        Ok(tokens) => Ok((tokens, ended)),
+        Err(error) => {
+            if let Err(also) = jwt.end_all_sessions(&user).await {
+                tracing::error!(%user, error = %also, "after a password change, this login could not be ended");
+            }
+            Err(error.into())
+        }
+    }
 }
 
 /// Deletes the caller's account: their logins end, then the user and all

@@ -98,7 +98,12 @@ async fn changing_the_password_ends_every_other_login_and_keeps_this_one(app: Te
         .send()
         .await
         .expect("answer");
-    assert_eq!(copied_refresh.status(), StatusCode::UNAUTHORIZED);
+    assert_error(
+        copied_refresh,
+        StatusCode::UNAUTHORIZED,
+        "Token has been revoked",
+    )
+    .await;
     assert_eq!(
         status(&app).await,
         StatusCode::OK,
