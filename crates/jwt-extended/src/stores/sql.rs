@@ -447,6 +447,9 @@ impl SqlStore {
         let until = match &self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
+                // Remembered before the write: a caller that stops waiting (a cancelled
+                // request) does not stop the commit, and memory must not miss it then.
+                self.remember(Kind::Family, family, NEVER);
                 let family = family.to_owned();
                 self.writer(pool)
                     .write(Write::RevokeFamily { family, now })
@@ -482,6 +485,8 @@ impl RevocationStore for SqlStore {
         match &self.pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(pool) => {
+                // Before the write, as in `mark_revoked`.
+                self.remember(Kind::Token, jti, until);
                 let jti = jti.to_owned();
                 self.writer(pool)
                     .write(Write::Revoke { jti, until })
@@ -637,6 +642,49 @@ mod tests {
             None,
             "no cache: ask the database"
         );
+    }
+
+    /// A revocation whose caller stops waiting (its request cancelled) is still committed by
+    /// the writer; this process's memory, which answers every check, must know it too.
+    #[tokio::test]
+    async fn a_revocation_whose_caller_stops_waiting_is_remembered() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        let store = SqlStore::sqlite(pool);
+        store.migrate().await.expect("migrate");
+        let store = store.with_local_cache().await.expect("load");
+        let refresh = RefreshId {
+            jti: "r1".into(),
+            exp: Some(now_secs() + 600),
+        };
+        for family in ["fam", "other"] {
+            let session = SessionInfo {
+                id: family.into(),
+                user: "7".into(),
+                created_at: now_secs(),
+                last_used_at: now_secs(),
+                user_agent: None,
+                expires_at: refresh.exp,
+            };
+            store.create(&session, &refresh).await.expect("login");
+        }
+
+        // Polled once (the write is handed to the writer), then dropped.
+        {
+            let mut family = std::pin::pin!(store.revoke_family("fam"));
+            assert!(futures_util::poll!(family.as_mut()).is_pending());
+            let mut token = std::pin::pin!(store.revoke("jti-1", None));
+            assert!(futures_util::poll!(token.as_mut()).is_pending());
+        }
+        // The writer runs writes in order: once this one is answered, those are committed.
+        store.revoke_family("other").await.expect("revoke");
+
+        assert_eq!(store.cached(None, Some("fam")), Some(true));
+        assert_eq!(store.cached(Some("jti-1"), None), Some(true));
+        assert!(store.list("7").await.expect("list").is_empty());
     }
 }
 
