@@ -619,8 +619,8 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn the_local_cache_is_loaded_at_start_and_kept_by_this_process() {
+    /// A migrated store on an in-memory database, without a cache.
+    async fn in_memory() -> SqlStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect("sqlite::memory:")
@@ -628,6 +628,12 @@ mod tests {
             .expect("sqlite");
         let store = SqlStore::sqlite(pool);
         store.migrate().await.expect("migrate");
+        store
+    }
+
+    #[tokio::test]
+    async fn the_local_cache_is_loaded_at_start_and_kept_by_this_process() {
+        let store = in_memory().await;
         store
             .revoke("gone", Some(now_secs() + 60))
             .await
@@ -648,14 +654,7 @@ mod tests {
     /// the writer; this process's memory, which answers every check, must know it too.
     #[tokio::test]
     async fn a_revocation_whose_caller_stops_waiting_is_remembered() {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .expect("sqlite");
-        let store = SqlStore::sqlite(pool);
-        store.migrate().await.expect("migrate");
-        let store = store.with_local_cache().await.expect("load");
+        let store = in_memory().await.with_local_cache().await.expect("load");
         let refresh = RefreshId {
             jti: "r1".into(),
             exp: Some(now_secs() + 600),
