@@ -50,7 +50,7 @@ pub use self::{
 };
 use self::{
     outage::OutageWatch,
-    postgres_pool::{HeldConnections, Postgres},
+    postgres_pool::Postgres,
     sqlite::{MemoWrites, Readers, SqliteDb},
     user_cache::UserCache,
     user_changes::UserChanges,
@@ -196,8 +196,7 @@ impl Db {
                     .connect(url)
                     .await
                     .map_err(DbSetupError::Connect)?;
-                let held = HeldConnections::new(pool.clone());
-                Backend::Postgres(Postgres { pool, held })
+                Backend::Postgres(Postgres::new(pool))
             }
             other => return Err(DbSetupError::UnsupportedScheme(other.to_owned())),
         };
@@ -261,7 +260,7 @@ impl Db {
                 sqlite.sqlx_writer.close().await;
             }
             Backend::Postgres(postgres) => {
-                postgres.held.release();
+                postgres.release();
                 postgres.pool.close().await;
             }
         }

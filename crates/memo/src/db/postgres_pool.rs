@@ -13,7 +13,7 @@
 //! outage watcher (`outage.rs`) makes the requests after it fail fast.
 //!
 //! The ping on return is avoided for memo's own statements by not returning
-//! their connections: [`HeldConnections`].
+//! their connections: [`Postgres`].
 
 use std::{
     sync::{Mutex, MutexGuard, PoisonError},
@@ -42,22 +42,15 @@ pub(super) fn options(max_connections: u32, acquire_timeout: Duration) -> PgPool
         })
 }
 
-/// The most connections [`HeldConnections`] keeps between statements: the
-/// requests one instance has in flight at a time under load. The pool is
-/// this much larger, so that the connections kept never leave the users'
-/// and sessions' statements short.
+/// The most connections [`Postgres`] keeps between statements: the requests
+/// one instance has in flight at a time under load. The pool is this much
+/// larger, so that the connections kept never leave the users' and sessions'
+/// statements short.
 pub(super) const HELD: usize = 8;
 
-/// PostgreSQL with the connections memo's own statements keep.
-#[derive(Debug)]
-pub(super) struct Postgres {
-    pub(super) pool: PgPool,
-    pub(super) held: HeldConnections,
-}
-
-/// Connections memo's own statements (the memos') keep between requests,
-/// checked out of sqlx's pool and not given back to it, so that none is
-/// pinged on its return.
+/// PostgreSQL's pool, and the connections memo's own statements (the
+/// memos') keep between requests, checked out of the pool and not given back
+/// to it, so that none is pinged on its return.
 ///
 /// sqlx 0.8 pings every connection given back to its pool (its guard against
 /// a future dropped in the middle of a statement), a second round trip to
@@ -67,10 +60,10 @@ pub(super) struct Postgres {
 /// was cancelled goes back to sqlx, which checks it as before. A kept one
 /// idle for [`TRUSTED_IDLE`] or more is pinged before use, as the pool does.
 #[derive(Debug)]
-pub(super) struct HeldConnections {
-    pool: PgPool,
+pub(super) struct Postgres {
+    pub(super) pool: PgPool,
     /// `None` once [`release`](Self::release)d: the pool is closing.
-    idle: Mutex<Option<Vec<Kept>>>,
+    kept: Mutex<Option<Vec<Kept>>>,
 }
 
 type Kept = (PoolConnection<sqlx::Postgres>, Instant);
@@ -79,23 +72,23 @@ type Kept = (PoolConnection<sqlx::Postgres>, Instant);
 /// behind a firewall would otherwise wait for TCP's timeout.
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
-impl HeldConnections {
+impl Postgres {
     pub(super) fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            idle: Mutex::new(Some(Vec::with_capacity(HELD))),
+            kept: Mutex::new(Some(Vec::with_capacity(HELD))),
         }
     }
 
-    fn idle(&self) -> MutexGuard<'_, Option<Vec<Kept>>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    fn kept(&self) -> MutexGuard<'_, Option<Vec<Kept>>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The connection used last, when one is kept and answers; else the
     /// pool's.
     pub(super) async fn take(&self) -> Result<PoolConnection<sqlx::Postgres>, sqlx::Error> {
         loop {
-            let kept = self.idle().as_mut().and_then(Vec::pop);
+            let kept = self.kept().as_mut().and_then(Vec::pop);
             let Some((mut connection, since)) = kept else {
                 return self.pool.acquire().await;
             };
@@ -121,16 +114,16 @@ impl HeldConnections {
         if outcome.is_err() {
             return;
         }
-        if let Some(idle) = self.idle().as_mut()
-            && idle.len() < HELD
+        if let Some(kept) = self.kept().as_mut()
+            && kept.len() < HELD
         {
-            idle.push((connection, Instant::now()));
+            kept.push((connection, Instant::now()));
         }
     }
 
     /// Gives every kept connection back to the pool and keeps none from now
     /// on: the pool waits for them when it closes.
     pub(super) fn release(&self) {
-        self.idle().take();
+        self.kept().take();
     }
 }

@@ -28,9 +28,9 @@ use super::{Backend, Db, DbError, Timestamp};
 /// statements (`postgres_pool.rs`), kept again when it succeeded.
 macro_rules! on_held {
     ($pg:expr, $connection:ident => $call:expr) => {{
-        let mut $connection = $pg.held.take().await?;
+        let mut $connection = $pg.take().await?;
         let outcome = $call.await;
-        $pg.held.give_back($connection, &outcome);
+        $pg.give_back($connection, &outcome);
         outcome
     }};
 }
