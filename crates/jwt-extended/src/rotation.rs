@@ -208,8 +208,8 @@ impl JwtManager {
     /// password change): its family is revoked, so every token issued to it so far dies,
     /// copies included, and it goes on under a new family with a fresh access token, keeping
     /// its login time and browser in [`sessions`](Self::sessions) (under the new family's id).
-    /// With [`end_other_sessions`](Self::end_other_sessions) first, this is "every other login
-    /// ended, this one kept". A token from before login families (no `fam`) has no family to
+    /// With [`end_sessions_other_than`](Self::end_sessions_other_than) first, this is "every
+    /// other login ended, this one kept". A token from before login families (no `fam`) has no family to
     /// revoke: it starts one, as [`login`](Self::login) does with `user_agent`.
     ///
     /// ```no_run
@@ -218,10 +218,7 @@ impl JwtManager {
     ///     jwt: JwtManager,
     ///     Jwt(current): Jwt,
     /// ) -> Result<IssuedTokens, JwtError> {
-    ///     let user = current.sub().unwrap_or_default();
-    ///     if let Some(family) = current.extra.get(jwt_extended::FAMILY_CLAIM) {
-    ///         jwt.end_other_sessions(user, family.as_str().unwrap_or_default()).await?;
-    ///     }
+    ///     jwt.end_sessions_other_than(&current).await?;
     ///     jwt.renew_session(&current, JsonObject::new(), None).await
     /// }
     /// ```
@@ -298,6 +295,26 @@ impl JwtManager {
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn end_other_sessions(&self, user: &str, keep: &str) -> Result<usize, JwtError> {
         self.end_sessions_but(user, Some(keep)).await
+    }
+
+    /// [`end_other_sessions`](Self::end_other_sessions) from the login `current` belongs to:
+    /// every login family of its user but that one ends. A token from before login families
+    /// (no `fam`) belongs to none, so every family ends.
+    ///
+    /// ```no_run
+    /// # async fn demo(jwt: jwt_extended::JwtManager, Jwt(current): jwt_extended::Jwt)
+    /// # -> Result<(), jwt_extended::JwtError> {
+    /// let ended = jwt.end_sessions_other_than(&current).await?;
+    /// # let _ = ended; Ok(()) }
+    /// # use jwt_extended::Jwt;
+    /// ```
+    ///
+    /// # Errors
+    /// [`JwtError::StoreUnavailable`] when the store fails.
+    pub async fn end_sessions_other_than(&self, current: &Claims) -> Result<usize, JwtError> {
+        let this = current.extra.claim(FAMILY_CLAIM).and_then(Value::as_str);
+        self.end_sessions_but(&identity_string(&current.identity), this)
+            .await
     }
 
     /// Revokes the families [`CONCURRENT_REVOCATIONS`] at a time: one after another, each

@@ -104,11 +104,7 @@ async fn renew(
 ) -> Result<(IssuedTokens, Json<Value>), JwtError> {
     let mut claims = JsonObject::new();
     claims.insert("role".into(), "reader".into());
-    let this = current.extra.get(jwt_extended::FAMILY_CLAIM);
-    let this = this.and_then(Value::as_str).unwrap_or_default();
-    let ended = jwt
-        .end_other_sessions(current.sub().unwrap_or_default(), this)
-        .await?;
+    let ended = jwt.end_sessions_other_than(&current).await?;
     let tokens = jwt.renew_session(&current, claims, None).await?;
     Ok((tokens, Json(json!({ "ended": ended }))))
 }

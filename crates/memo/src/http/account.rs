@@ -10,14 +10,13 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use jwt_extended::{
-    AuthCookies, Claims, CurrentUser as Current, FAMILY_CLAIM, IssuedTokens, JsonObject, Jwt,
-    JwtManager,
+    AuthCookies, Claims, CurrentUser as Current, IssuedTokens, JsonObject, Jwt, JwtManager,
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::auth::{CurrentUser, Message, user_agent};
+use super::auth::{CurrentUser, Message, caller, user_agent};
 use crate::{
     db::{Db, User},
     domain::{Password, refuse_nul},
@@ -150,15 +149,11 @@ async fn end_logins_but_this(
     claims: JsonObject,
     browser: Option<String>,
 ) -> Result<(IssuedTokens, usize), ApiError> {
-    let user = current.sub().unwrap_or_default().to_owned();
-    let this = current.extra.get(FAMILY_CLAIM).and_then(|v| v.as_str());
-    let ended = match this {
-        Some(family) => jwt.end_other_sessions(&user, family).await?,
-        None => jwt.end_all_sessions(&user).await?,
-    };
+    let ended = jwt.end_sessions_other_than(&current).await?;
     match jwt.renew_session(&current, claims, browser).await {
         Ok(tokens) => Ok((tokens, ended)),
         Err(error) => {
+            let user = caller(&current);
             if let Err(also) = jwt.end_all_sessions(&user).await {
                 tracing::error!(%user, error = %also, "after a password change, this login could not be ended");
             }

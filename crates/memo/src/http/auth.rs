@@ -299,7 +299,7 @@ impl Session {
 }
 
 /// The identity of a verified access token, as the session store keys it.
-fn caller(claims: &jwt_extended::Claims) -> String {
+pub(super) fn caller(claims: &jwt_extended::Claims) -> String {
     claims
         .sub()
         .map_or_else(|| claims.identity.to_string(), str::to_owned)
@@ -411,14 +411,8 @@ async fn logout_others(
     Jwt(claims): Jwt,
     State(jwt): State<JwtManager>,
 ) -> Result<Json<OthersEnded>, ApiError> {
-    let user = caller(&claims);
-    let current = claims.extra.get(FAMILY_CLAIM).and_then(|v| v.as_str());
-    let ended = match current {
-        Some(family) => jwt.end_other_sessions(&user, family).await?,
-        // A token from before login families: no login of it to keep.
-        None => jwt.end_all_sessions(&user).await?,
-    };
-    tracing::info!(%user, ended, "logged out everywhere else");
+    let ended = jwt.end_sessions_other_than(&claims).await?;
+    tracing::info!(user = %caller(&claims), ended, "logged out everywhere else");
     Ok(Json(OthersEnded {
         msg: "Logged out everywhere else",
         ended,
