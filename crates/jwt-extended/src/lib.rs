@@ -86,7 +86,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `sqlite` | `SqlStore::sqlite`: revocations and sessions in SQLite (sqlx) |
-//! | `postgres` | `SqlStore::postgres`: the same in PostgreSQL; `with_shared_cache()` answers revocation checks from memory on every instance, kept current by LISTEN/NOTIFY |
+//! | `postgres` | `SqlStore::postgres`: the same in PostgreSQL; `with_shared_cache()` answers revocation checks from memory on every instance, kept current by LISTEN/NOTIFY; `PgConnections` keeps connections out of sqlx's pool between statements (no ping on their return) |
 //! | `redis` | `RedisStore`: the same in Redis, answered from memory kept current by pub/sub |
 //! | `remote-jwks` | `RemoteJwks`: verify with another service's JWKS, fetched with reqwest and rustls |
 //!
@@ -209,6 +209,8 @@ pub use rotation::IssuedTokens;
 pub use stores::RedisStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use stores::SqlStore;
+#[cfg(feature = "postgres")]
+pub use stores::{KeptConnection, PgConnections};
 pub use stores::{
     MemoryRevocationStore, MemorySessionStore, RefreshId, RevocationStore, RotateOutcome,
     SessionInfo, SessionStore, StoreError,

@@ -9,6 +9,8 @@
 pub(crate) mod erased;
 mod memory;
 #[cfg(feature = "postgres")]
+mod pg_connections;
+#[cfg(feature = "postgres")]
 mod pg_notify;
 #[cfg(feature = "redis")]
 mod redis;
@@ -23,6 +25,8 @@ mod sqlite_writes;
 
 mod traits;
 
+#[cfg(feature = "postgres")]
+pub use self::pg_connections::{KeptConnection, PgConnections};
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

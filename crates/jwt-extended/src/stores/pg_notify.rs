@@ -21,6 +21,7 @@ use sqlx::{
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use super::{
+    pg_connections::PgConnections,
     revoked_ids::RevokedIds,
     sql::{Pool, revoked_snapshot},
     traits::StoreError,
@@ -65,9 +66,10 @@ impl Drop for Listener {
 
 /// Starts listening for `cache`, and returns once it is loaded and live.
 pub(super) async fn start(
-    pool: &PgPool,
+    connections: &PgConnections,
     cache: &Arc<RwLock<RevokedIds>>,
 ) -> Result<Listener, StoreError> {
+    let pool = connections.pool();
     // A connection of its own: the listener must not hold one of the app's. Named, so that
     // `pg_stat_activity` tells what it is.
     let options = (*pool.connect_options()).clone();
@@ -82,7 +84,7 @@ pub(super) async fn start(
         sqlx::query_scalar(CHANNEL_SQL).fetch_one(pool),
     )
     .await?;
-    let tables = Pool::Postgres(pool.clone());
+    let tables = Pool::Postgres(connections.clone());
     let (ready, loaded) = oneshot::channel();
     let task = tokio::spawn(listen(tables, own, channel, Arc::downgrade(cache), ready));
     let listener = Listener(task);

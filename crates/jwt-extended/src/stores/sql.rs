@@ -19,6 +19,8 @@ use sqlx::PgPool;
 use sqlx::SqlitePool;
 
 #[cfg(feature = "postgres")]
+use super::pg_connections::PgConnections;
+#[cfg(feature = "postgres")]
 use super::pg_notify::{self, channel};
 use super::revoked_ids::{Kind, RevokedIds};
 #[cfg(feature = "sqlite")]
@@ -177,7 +179,7 @@ pub(super) enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
     #[cfg(feature = "postgres")]
-    Postgres(PgPool),
+    Postgres(PgConnections),
 }
 
 /// Runs the same statement on whichever pool the store has (`$1` placeholders work on both).
@@ -187,7 +189,24 @@ macro_rules! on_pool {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite($pool) => $body,
             #[cfg(feature = "postgres")]
-            Pool::Postgres($pool) => $body,
+            Pool::Postgres(connections) => on_kept!(connections, |$pool| $body),
+        }
+    };
+}
+
+/// Runs a statement on a connection `connections` keeps between statements
+/// ([`PgConnections`]), kept again when it succeeded.
+#[cfg(feature = "postgres")]
+macro_rules! on_kept {
+    ($connections:expr, |$connection:ident| $body:expr) => {
+        match $connections.take().await {
+            Ok(mut kept) => {
+                let $connection = &mut *kept;
+                let outcome = $body;
+                $connections.give_back(kept, &outcome);
+                outcome
+            }
+            Err(e) => Err(e),
         }
     };
 }
@@ -283,16 +302,35 @@ impl SqlStore {
 
     /// A store in a PostgreSQL database.
     ///
-    /// Each write or uncached read takes one connection of `pool` for one statement, so the
-    /// pool's settings decide what else it costs: sqlx pings a connection before handing it
-    /// out unless the pool is built with `test_before_acquire(false)`, a second round trip to
-    /// PostgreSQL for every rotation. memo's pool pings only connections idle for 500 ms or
-    /// more, with `before_acquire` (see sqlx's `PoolOptions::before_acquire`).
+    /// Each write or uncached read runs one statement on a connection the store keeps out of
+    /// `pool` between statements (up to 8, see [`PgConnections`]), so that sqlx does not ping
+    /// it on its return, a second round trip to PostgreSQL for every rotation; make `pool`
+    /// larger by as many. Build it with [`PgConnections::pool_options`] (or without
+    /// `test_before_acquire`) so that a connection used a moment ago is not pinged before
+    /// use either.
     #[cfg(feature = "postgres")]
     #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
     pub fn postgres(pool: PgPool) -> Self {
+        Self::postgres_with(PgConnections::new(pool))
+    }
+
+    /// A store in a PostgreSQL database, running its statements on `connections`: share an
+    /// app's [`PgConnections`] so that one set of connections is kept for both.
+    ///
+    /// ```no_run
+    /// # async fn run(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// use jwt_extended::{PgConnections, SqlStore};
+    /// let pool = PgConnections::pool_options().max_connections(18).connect(url).await?;
+    /// let connections = PgConnections::new(pool);
+    /// let store = SqlStore::postgres_with(connections.clone());
+    /// store.migrate().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub fn postgres_with(connections: PgConnections) -> Self {
         Self {
-            pool: Pool::Postgres(pool),
+            pool: Pool::Postgres(connections),
             cache: None,
             listener: None,
             #[cfg(feature = "sqlite")]
@@ -361,8 +399,8 @@ impl SqlStore {
     pub async fn with_shared_cache(mut self) -> Result<Self, StoreError> {
         // Irrefutable when `postgres` is the only backend built.
         #[allow(clippy::infallible_destructuring_match)]
-        let pool = match &self.pool {
-            Pool::Postgres(pool) => pool,
+        let connections = match &self.pool {
+            Pool::Postgres(connections) => connections,
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(_) => {
                 return Err(StoreError::new(
@@ -371,7 +409,7 @@ impl SqlStore {
             }
         };
         let cache = Arc::new(RwLock::new(RevokedIds::default()));
-        let listener = pg_notify::start(pool, &cache).await?;
+        let listener = pg_notify::start(connections, &cache).await?;
         self.cache = Some(cache);
         self.listener = Some(Arc::new(listener));
         Ok(self)
@@ -457,13 +495,15 @@ impl SqlStore {
                 NEVER
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => sqlx::query_scalar::<_, i64>(PG_MARK_REVOKED_SQL)
-                .bind(now)
-                .bind(family)
-                .fetch_optional(pool)
-                .await
-                .map_err(db_error)?
-                .unwrap_or(NEVER),
+            Pool::Postgres(connections) => on_kept!(connections, |connection| {
+                sqlx::query_scalar::<_, i64>(PG_MARK_REVOKED_SQL)
+                    .bind(now)
+                    .bind(family)
+                    .fetch_optional(connection)
+                    .await
+            })
+            .map_err(db_error)?
+            .unwrap_or(NEVER),
         };
         self.remember(Kind::Family, family, until);
         Ok(())
@@ -493,13 +533,13 @@ impl RevocationStore for SqlStore {
                     .await?;
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
-                sqlx::query(PG_REVOKE_SQL)
+            Pool::Postgres(connections) => {
+                on_kept!(connections, |connection| sqlx::query(PG_REVOKE_SQL)
                     .bind(jti)
                     .bind(until)
-                    .execute(pool)
-                    .await
-                    .map_err(db_error)?;
+                    .execute(connection)
+                    .await)
+                .map_err(db_error)?;
             }
         }
         self.remember(Kind::Token, jti, until);
@@ -517,11 +557,13 @@ impl SessionStore for SqlStore {
                 self.writer(pool).write(write).await.map(drop)
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => create_query!(session, refresh)
-                .execute(pool)
-                .await
+            Pool::Postgres(connections) => {
+                on_kept!(connections, |connection| create_query!(session, refresh)
+                    .execute(connection)
+                    .await)
                 .map(drop)
-                .map_err(db_error),
+                .map_err(db_error)
+            }
         }
     }
 
@@ -556,19 +598,22 @@ impl SessionStore for SqlStore {
                 Ok(outcome)
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
-                let swapped = swap_query!(family, presented, successor, now)
-                    .execute(pool)
-                    .await
-                    .map_err(db_error)?
-                    .rows_affected();
+            Pool::Postgres(connections) => {
+                let swapped = on_kept!(connections, |connection| swap_query!(
+                    family, presented, successor, now
+                )
+                .execute(connection)
+                .await)
+                .map_err(db_error)?
+                .rows_affected();
                 if swapped == 1 {
                     return Ok(RotateOutcome::Rotated);
                 }
-                let row: Option<FamilyRow> = sqlx::query_as(READ_FAMILY_SQL)
-                    .bind(family)
-                    .fetch_optional(pool)
-                    .await
+                let row: Option<FamilyRow> =
+                    on_kept!(connections, |connection| sqlx::query_as(READ_FAMILY_SQL)
+                        .bind(family)
+                        .fetch_optional(connection)
+                        .await)
                     .map_err(db_error)?;
                 match settle(row, presented, now, grace) {
                     Settled::Outcome(outcome) => Ok(outcome),

@@ -1,0 +1,261 @@
+//! [`PgConnections`]: PostgreSQL connections kept out of sqlx's pool between statements, so
+//! that a one-statement request (a rotation, a revocation check) makes one round trip to
+//! PostgreSQL instead of two or three.
+//!
+//! sqlx 0.8's pool pings an idle connection before handing it out (`test_before_acquire`,
+//! unless turned off) and always pings it again, on a task of its own, when it is returned:
+//! its guard against a future dropped in the middle of a statement. Both pings are round trips
+//! to another process, on the request's path or beside it on the same cores.
+
+use std::{
+    fmt,
+    ops::{Deref, DerefMut},
+    sync::{Arc, Mutex, MutexGuard, Once, PoisonError, Weak},
+    time::{Duration, Instant},
+};
+
+use sqlx::{Connection as _, PgConnection, PgPool, pool::PoolConnection, postgres::PgPoolOptions};
+
+/// A connection used less than this long ago is handed out unchecked (HikariCP's
+/// `aliveBypassWindowMs` is the same idea and value): it answered a statement a moment ago, and
+/// one that broke since fails its statement and is closed.
+const TRUSTED_IDLE: Duration = Duration::from_millis(500);
+
+/// How long the ping of a connection idle for [`TRUSTED_IDLE`] may take: one left half-open
+/// behind a firewall would otherwise wait for TCP's timeout.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a connection stays out of sqlx's pool before it goes back at its next release, so
+/// that the pool's `max_lifetime` and its check on return still apply under steady load.
+const KEPT_AT_MOST: Duration = Duration::from_secs(60);
+
+/// PostgreSQL connections kept out of sqlx's pool between statements: each is taken with
+/// [`take`](Self::take), used, and handed back with [`give_back`](Self::give_back), which
+/// keeps it (up to [`most`](Self::keeping)) for the next statement instead of returning it to
+/// the pool, where sqlx would ping it.
+///
+/// A connection is kept only after its statement succeeded, so it is in step with the server;
+/// one whose statement failed, or whose future was dropped (a cancelled request), goes back to
+/// sqlx, which checks it as always. A kept one idle for 500 ms or more is pinged before use
+/// (bounded by 1 s; one that does not answer is closed), and one kept for a minute goes back to
+/// the pool at its next release, so the pool's `max_lifetime` applies. When the pool is
+/// closed, the kept connections go back to it, so `pool.close()` does not wait for them. The pool itself should
+/// be built with [`pool_options`](Self::pool_options) (or without `test_before_acquire`), and
+/// be larger by the connections kept than the statements on it need.
+///
+/// Cheap to clone: clones share the connections. [`SqlStore::postgres_with`](crate::SqlStore::postgres_with)
+/// shares them with an app's own statements, so one set is kept for both.
+///
+/// ```no_run
+/// # async fn run(url: &str) -> Result<(), sqlx::Error> {
+/// use jwt_extended::PgConnections;
+/// let pool = PgConnections::pool_options().max_connections(18).connect(url).await?;
+/// let connections = PgConnections::new(pool);
+/// let mut connection = connections.take().await?;
+/// let outcome = sqlx::query("SELECT 1").execute(&mut *connection).await;
+/// connections.give_back(connection, &outcome);
+/// outcome?;
+/// # Ok(()) }
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+#[derive(Clone)]
+pub struct PgConnections {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    most: usize,
+    /// `None` once [`PgConnections::release`]d: the pool is closing.
+    kept: Mutex<Option<Vec<Idle>>>,
+    /// Starts the task that releases the kept connections when the pool closes.
+    watch: Once,
+}
+
+/// A kept connection and when it was last given back.
+struct Idle {
+    connection: KeptConnection,
+    since: Instant,
+}
+
+/// A connection taken with [`PgConnections::take`]: use it as a `&mut PgConnection`
+/// (`&mut *connection`) and hand it back with [`PgConnections::give_back`]. Dropped instead, it
+/// goes back to sqlx's pool.
+pub struct KeptConnection {
+    connection: PoolConnection<sqlx::Postgres>,
+    /// When it was taken out of sqlx's pool.
+    out_since: Instant,
+}
+
+impl Deref for KeptConnection {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.connection
+    }
+}
+
+impl DerefMut for KeptConnection {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.connection
+    }
+}
+
+impl fmt::Debug for KeptConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeptConnection")
+            .field("out_for", &self.out_since.elapsed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for PgConnections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kept = self.kept().as_ref().map(Vec::len);
+        f.debug_struct("PgConnections")
+            .field("most", &self.inner.most)
+            .field("kept", &kept)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgConnections {
+    /// How many connections [`new`](Self::new) keeps at most: as many requests as one
+    /// instance has in flight on two cores under load.
+    pub const DEFAULT_MOST: usize = 8;
+
+    /// Keeps up to [`DEFAULT_MOST`](Self::DEFAULT_MOST) of `pool`'s connections.
+    #[must_use]
+    pub fn new(pool: PgPool) -> Self {
+        Self::keeping(pool, Self::DEFAULT_MOST)
+    }
+
+    /// Keeps up to `most` of `pool`'s connections (0 keeps none: every statement returns its
+    /// connection to the pool).
+    #[must_use]
+    pub fn keeping(pool: PgPool, most: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                most,
+                kept: Mutex::new(Some(Vec::with_capacity(most))),
+                watch: Once::new(),
+            }),
+        }
+    }
+
+    /// Pool options that ping a connection before handing it out only when it has been idle
+    /// for 500 ms or more, instead of always (sqlx's default): set `max_connections` and the
+    /// rest, then connect.
+    #[must_use]
+    pub fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= TRUSTED_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+    }
+
+    /// The pool the connections come from, for statements that need no kept connection.
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    fn kept(&self) -> MutexGuard<'_, Option<Vec<Idle>>> {
+        self.inner.kept()
+    }
+
+    /// The connection given back last, when one is kept and answers; else one of the pool's.
+    ///
+    /// # Errors
+    /// The pool's error when it has no connection to give (its `acquire_timeout`, a closed
+    /// pool, PostgreSQL unreachable).
+    pub async fn take(&self) -> Result<KeptConnection, sqlx::Error> {
+        loop {
+            let kept = self.kept().as_mut().and_then(Vec::pop);
+            let Some(Idle {
+                mut connection,
+                since,
+            }) = kept
+            else {
+                let connection = self.inner.pool.acquire().await?;
+                let out_since = Instant::now();
+                return Ok(KeptConnection {
+                    connection,
+                    out_since,
+                });
+            };
+            if since.elapsed() < TRUSTED_IDLE {
+                return Ok(connection);
+            }
+            if let Ok(Ok(())) = tokio::time::timeout(PING_TIMEOUT, connection.ping()).await {
+                return Ok(connection);
+            }
+            // Broken while idle: closed, not checked again by the pool.
+            connection.connection.close_on_drop();
+        }
+    }
+
+    /// Keeps `connection` for the next statement when its statement succeeded, it has been out
+    /// of the pool for less than a minute and fewer than `most` are kept; otherwise returns it
+    /// to the pool, which checks it.
+    pub fn give_back<T, E>(&self, connection: KeptConnection, outcome: &Result<T, E>) {
+        if outcome.is_err() || connection.out_since.elapsed() >= KEPT_AT_MOST {
+            return;
+        }
+        if !self.watch_for_close() {
+            return;
+        }
+        if let Some(kept) = self.kept().as_mut()
+            && kept.len() < self.inner.most
+        {
+            let since = Instant::now();
+            kept.push(Idle { connection, since });
+        }
+    }
+
+    /// Returns every kept connection to the pool and keeps none from now on: call it before
+    /// closing the pool, which waits for every connection to come back.
+    pub fn release(&self) {
+        self.inner.release();
+    }
+
+    /// Whether a task releases the kept connections when the pool is closed (so that
+    /// `pool.close()`, which waits for every connection, does not wait for them forever);
+    /// started with the first one kept, on the caller's tokio runtime. Without one, nothing is
+    /// kept.
+    fn watch_for_close(&self) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        self.inner.watch.call_once(|| {
+            let closed = self.inner.pool.close_event();
+            let inner = Arc::downgrade(&self.inner);
+            runtime.spawn(release_on_close(closed, inner));
+        });
+        true
+    }
+}
+
+async fn release_on_close(closed: sqlx::pool::CloseEvent, inner: Weak<Inner>) {
+    closed.await;
+    if let Some(inner) = inner.upgrade() {
+        inner.release();
+    }
+}
+
+impl Inner {
+    fn kept(&self) -> MutexGuard<'_, Option<Vec<Idle>>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn release(&self) {
+        self.kept().take();
+    }
+}
