@@ -79,7 +79,7 @@ impl App {
             db.share_user_changes(url, &config.redis_prefix)
                 .await
                 .map_err(StartupError::Redis)?;
-        } else if db.postgres_pool().is_some() {
+        } else if db.postgres_connections().is_some() {
             // Without it every guarded request reads its user from the
             // database: slower, still correct.
             if let Err(error) = db.share_user_changes_in_postgres().await {
@@ -217,8 +217,8 @@ pub async fn open_db(url: &str) -> Result<Db, StartupError> {
 /// revocation checks from memory.
 async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, StartupError> {
     let sessions = |e: jwt_extended::StoreError| StartupError::Sessions(e.to_string());
-    let store = match db.postgres_pool() {
-        Some(pool) => SqlStore::postgres(pool.clone()),
+    let store = match db.postgres_connections() {
+        Some(connections) => SqlStore::postgres_with(connections.clone()),
         None => {
             let options: SqliteConnectOptions = config.database_url.parse()?;
             let options = options
@@ -235,7 +235,7 @@ async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, Startup
     store.migrate().await.map_err(sessions)?;
     let purged = store.purge_expired().await.map_err(sessions)?;
     tracing::info!(purged, "session store ready");
-    if db.postgres_pool().is_none() {
+    if db.postgres_connections().is_none() {
         return store.with_local_cache().await.map_err(sessions);
     }
     match store.clone().with_shared_cache().await {

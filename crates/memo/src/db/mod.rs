@@ -18,7 +18,6 @@
 mod error;
 mod memos;
 mod outage;
-mod postgres_pool;
 mod sqlite;
 mod timestamp;
 mod user_cache;
@@ -32,10 +31,8 @@ use std::{
     time::Duration,
 };
 
-use sqlx::{
-    PgPool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
+use jwt_extended::PgConnections;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use time::OffsetDateTime;
 
 pub(crate) use self::timestamp::{FRACTION, TEXT_LEN, put_digits, stored_form};
@@ -50,7 +47,6 @@ pub use self::{
 };
 use self::{
     outage::OutageWatch,
-    postgres_pool::Postgres,
     sqlite::{MemoWrites, Readers, SqliteDb},
     user_cache::UserCache,
     user_changes::UserChanges,
@@ -70,7 +66,7 @@ macro_rules! on_pool {
                 $body
             }
             $crate::db::Backend::Postgres(postgres) => {
-                let $pool = &postgres.pool;
+                let $pool = postgres.pool();
                 $body
             }
         }
@@ -90,7 +86,7 @@ macro_rules! on_writer {
                 $body
             }
             $crate::db::Backend::Postgres(postgres) => {
-                let $pool = &postgres.pool;
+                let $pool = postgres.pool();
                 $body
             }
         }
@@ -108,7 +104,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_SQLX_READERS: u32 = 2;
 
 /// PostgreSQL connections, besides those memo's statements keep
-/// ([`postgres_pool::HELD`]).
+/// ([`PgConnections::DEFAULT_MOST`]): the users' statements and the pool's
+/// own checks.
 const POSTGRES_CONNECTIONS: u32 = 10;
 
 /// The app's database: a SQLite file or a PostgreSQL database. Cheap to
@@ -133,8 +130,10 @@ struct DbInner {
 enum Backend {
     /// A SQLite database file (the default, in the data dir).
     Sqlite(SqliteDb),
-    /// A PostgreSQL database (`DATABASE_URL=postgres://...`).
-    Postgres(Postgres),
+    /// A PostgreSQL database (`DATABASE_URL=postgres://...`): its pool, and
+    /// the connections memo's statements keep out of it between requests
+    /// (sqlx pings every connection returned to its pool).
+    Postgres(PgConnections),
 }
 
 /// Why the database could not be opened or migrated.
@@ -191,19 +190,21 @@ impl Db {
         let backend = match scheme {
             "sqlite" => Backend::Sqlite(open_sqlite(url).await?),
             "postgres" | "postgresql" => {
-                let most = POSTGRES_CONNECTIONS + postgres_pool::HELD as u32;
-                let pool = postgres_pool::options(most, ACQUIRE_TIMEOUT)
+                let most = POSTGRES_CONNECTIONS + PgConnections::DEFAULT_MOST as u32;
+                let pool = PgConnections::pool_options()
+                    .max_connections(most)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect(url)
                     .await
                     .map_err(DbSetupError::Connect)?;
-                Backend::Postgres(Postgres::new(pool))
+                Backend::Postgres(PgConnections::new(pool))
             }
             other => return Err(DbSetupError::UnsupportedScheme(other.to_owned())),
         };
         // One process serves a SQLite file; see `user_cache.rs` for PostgreSQL.
         let cache_is_live = matches!(backend, Backend::Sqlite(_));
         let outage = match &backend {
-            Backend::Postgres(postgres) => Some(OutageWatch::start(&postgres.pool)),
+            Backend::Postgres(postgres) => Some(OutageWatch::start(postgres.pool())),
             Backend::Sqlite(_) => None,
         };
         Ok(Self {
@@ -230,7 +231,7 @@ impl Db {
             }
             Backend::Postgres(postgres) => {
                 sqlx::migrate!("./migrations/postgres")
-                    .run(&postgres.pool)
+                    .run(postgres.pool())
                     .await?;
             }
         }
@@ -261,7 +262,7 @@ impl Db {
             }
             Backend::Postgres(postgres) => {
                 postgres.release();
-                postgres.pool.close().await;
+                postgres.pool().close().await;
             }
         }
     }
@@ -275,12 +276,13 @@ impl Db {
         }
     }
 
-    /// The PostgreSQL pool, to share with jwt-extended's session store;
-    /// `None` on SQLite.
+    /// The PostgreSQL connections memo's statements keep between requests
+    /// and the pool they come from, to share with jwt-extended's session
+    /// store; `None` on SQLite.
     #[must_use]
-    pub fn postgres_pool(&self) -> Option<&PgPool> {
+    pub fn postgres_connections(&self) -> Option<&PgConnections> {
         match &self.inner.backend {
-            Backend::Postgres(postgres) => Some(&postgres.pool),
+            Backend::Postgres(postgres) => Some(postgres),
             Backend::Sqlite(_) => None,
         }
     }

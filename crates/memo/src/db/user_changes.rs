@@ -112,7 +112,7 @@ impl Db {
         let Backend::Postgres(postgres) = &self.inner.backend else {
             return Err("users' changes are shared through PostgreSQL only on PostgreSQL".into());
         };
-        let pool = &postgres.pool;
+        let pool = postgres.pool();
         let channel: String = sqlx::query_scalar(POSTGRES_CHANNEL_SQL)
             .fetch_one(pool)
             .await

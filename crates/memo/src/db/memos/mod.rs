@@ -25,7 +25,8 @@ pub use self::page::{
 use super::{Backend, Db, DbError, Timestamp};
 
 /// Runs a memo statement on a connection PostgreSQL keeps for memo's own
-/// statements (`postgres_pool.rs`), kept again when it succeeded.
+/// statements (jwt-extended's `PgConnections`), kept again when it
+/// succeeded.
 macro_rules! on_held {
     ($pg:expr, $connection:ident => $call:expr) => {{
         let mut $connection = $pg.take().await?;
