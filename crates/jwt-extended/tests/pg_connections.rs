@@ -178,3 +178,41 @@ async fn a_connection_whose_statement_failed_goes_back_to_the_pool() {
     pool.close().await;
     scratch.drop_database().await;
 }
+
+#[tokio::test]
+async fn a_statement_waiting_on_a_pool_at_its_maximum_gets_the_connection_given_back() {
+    let Some(scratch) = Scratch::create().await else {
+        return;
+    };
+    let returned = Arc::new(AtomicUsize::new(0));
+    let pool = scratch.pool(&returned);
+    let connections = PgConnections::keeping(pool.clone(), 4);
+    let mut first = connections.take().await.expect("a connection");
+    let mut second = connections.take().await.expect("a connection");
+    let mut third = connections.take().await.expect("a connection");
+    let fourth = connections
+        .take()
+        .await
+        .expect("the pool's last connection");
+    let waiting = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.acquire().await.map(drop) }
+    });
+    for connection in [&mut first, &mut second, &mut third] {
+        sqlx::query("SELECT 1")
+            .execute(&mut **connection)
+            .await
+            .expect("SELECT 1");
+    }
+    let outcome: Result<(), sqlx::Error> = Ok(());
+    connections.give_back(first, &outcome);
+    tokio::time::timeout(Duration::from_secs(3), waiting)
+        .await
+        .expect("the waiting statement got a connection before the pool's timeout")
+        .expect("the task")
+        .expect("a connection");
+    drop((second, third, fourth));
+    connections.release();
+    pool.close().await;
+    scratch.drop_database().await;
+}

@@ -39,7 +39,9 @@ const KEPT_AT_MOST: Duration = Duration::from_secs(60);
 /// sqlx, which checks it as always. A kept one idle for 500 ms or more is pinged before use
 /// (bounded by 1 s; one that does not answer is closed), and one kept for a minute goes back to
 /// the pool at its next release, so the pool's `max_lifetime` applies. When the pool is
-/// closed, the kept connections go back to it, so `pool.close()` does not wait for them. The pool itself should
+/// closed, the kept connections go back to it, so `pool.close()` does not wait for them; while
+/// it is short (every connection open and none idle), connections go back instead of being
+/// kept. The pool itself should
 /// be built with [`pool_options`](Self::pool_options) (or without `test_before_acquire`), and
 /// be larger by the connections kept than the statements on it need.
 ///
@@ -124,14 +126,19 @@ impl PgConnections {
     /// instance has in flight on two cores under load.
     pub const DEFAULT_MOST: usize = 8;
 
-    /// Keeps up to [`DEFAULT_MOST`](Self::DEFAULT_MOST) of `pool`'s connections.
+    /// Keeps up to [`DEFAULT_MOST`](Self::DEFAULT_MOST) of `pool`'s connections, and never
+    /// more than half its `max_connections`, so that statements run on the pool itself (an
+    /// app's own, sharing it) always find connections.
     #[must_use]
     pub fn new(pool: PgPool) -> Self {
-        Self::keeping(pool, Self::DEFAULT_MOST)
+        let half = pool.options().get_max_connections() as usize / 2;
+        Self::keeping(pool, Self::DEFAULT_MOST.min(half))
     }
 
     /// Keeps up to `most` of `pool`'s connections (0 keeps none: every statement returns its
-    /// connection to the pool).
+    /// connection to the pool). Whatever `most`, a connection goes back to the pool instead of
+    /// being kept while the pool has opened all it may and none is idle: a statement may be
+    /// waiting for one.
     #[must_use]
     pub fn keeping(pool: PgPool, most: usize) -> Self {
         Self {
@@ -203,10 +210,13 @@ impl PgConnections {
     }
 
     /// Keeps `connection` for the next statement when its statement succeeded, it has been out
-    /// of the pool for less than a minute and fewer than `most` are kept; otherwise returns it
-    /// to the pool, which checks it.
+    /// of the pool for less than a minute, the pool is not short of connections and fewer than
+    /// `most` are kept; otherwise returns it to the pool, which checks it.
     pub fn give_back<T, E>(&self, connection: KeptConnection, outcome: &Result<T, E>) {
-        if outcome.is_err() || connection.out_since.elapsed() >= KEPT_AT_MOST {
+        if outcome.is_err()
+            || connection.out_since.elapsed() >= KEPT_AT_MOST
+            || self.pool_is_short()
+        {
             return;
         }
         if !self.watch_for_close() {
@@ -218,6 +228,13 @@ impl PgConnections {
             let since = Instant::now();
             kept.push(Idle { connection, since });
         }
+    }
+
+    /// Whether the pool has opened every connection it may and has none idle: a statement on
+    /// it may be waiting.
+    fn pool_is_short(&self) -> bool {
+        let pool = &self.inner.pool;
+        pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
     }
 
     /// Returns every kept connection to the pool and keeps none from now on: call it before

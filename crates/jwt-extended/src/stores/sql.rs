@@ -303,7 +303,7 @@ impl SqlStore {
     /// A store in a PostgreSQL database.
     ///
     /// Each write or uncached read runs one statement on a connection the store keeps out of
-    /// `pool` between statements (up to 8, see [`PgConnections`]), so that sqlx does not ping
+    /// `pool` between statements (up to 8, at most half the pool; see [`PgConnections`]), so that sqlx does not ping
     /// it on its return, a second round trip to PostgreSQL for every rotation; make `pool`
     /// larger by as many. Build it with [`PgConnections::pool_options`] (or without
     /// `test_before_acquire`) so that a connection used a moment ago is not pinged before
