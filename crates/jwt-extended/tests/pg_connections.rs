@@ -163,6 +163,7 @@ async fn a_connection_whose_statement_failed_goes_back_to_the_pool() {
         .await;
     assert!(outcome.is_err(), "the statement fails");
     connections.give_back(connection, &outcome);
+    assert_eq!(connections.kept(), 0, "the failed one is not kept");
     returned_reaches(&returned, 1).await;
 
     let mut connection = connections.take().await.expect("a connection");
@@ -170,7 +171,7 @@ async fn a_connection_whose_statement_failed_goes_back_to_the_pool() {
     connections.give_back(connection, &outcome);
     outcome.expect("SELECT 1");
     assert_eq!(
-        returned.load(Ordering::SeqCst),
+        connections.kept(),
         1,
         "a connection whose statement succeeded is kept"
     );
@@ -215,4 +216,38 @@ async fn a_statement_waiting_on_a_pool_at_its_maximum_gets_the_connection_given_
     connections.release();
     pool.close().await;
     scratch.drop_database().await;
+}
+
+/// A store built inside `block_on` and dropped after it: sqlx gives a connection back to its
+/// pool on a task, which needs a runtime.
+#[test]
+fn the_last_clone_dropped_outside_a_runtime_closes_what_it_kept() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let returned = Arc::new(AtomicUsize::new(0));
+    let setup = runtime.block_on(async {
+        let scratch = Scratch::create().await?;
+        let pool = scratch.pool(&returned);
+        let connections = PgConnections::new(pool.clone());
+        let mut connection = connections.take().await.expect("a connection");
+        let outcome = sqlx::query("SELECT 1").execute(&mut *connection).await;
+        connections.give_back(connection, &outcome);
+        assert_eq!(connections.kept(), 1);
+        Some((scratch, pool, connections))
+    });
+    let Some((scratch, pool, connections)) = setup else {
+        return;
+    };
+    drop(connections);
+    runtime.block_on(async {
+        assert_eq!(
+            pool.size(),
+            0,
+            "the kept connection was closed, its place freed"
+        );
+        pool.close().await;
+        scratch.drop_database().await;
+    });
 }

@@ -10,11 +10,12 @@
 use std::{
     fmt,
     ops::{Deref, DerefMut},
-    sync::{Arc, Mutex, MutexGuard, Once, PoisonError, Weak},
+    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
     time::{Duration, Instant},
 };
 
 use sqlx::{Connection as _, PgConnection, PgPool, pool::PoolConnection, postgres::PgPoolOptions};
+use tokio::{runtime::Handle, task::JoinHandle};
 
 /// A connection used less than this long ago is handed out unchecked (HikariCP's
 /// `aliveBypassWindowMs` is the same idea and value): it answered a statement a moment ago, and
@@ -45,6 +46,12 @@ const KEPT_AT_MOST: Duration = Duration::from_secs(60);
 /// be built with [`pool_options`](Self::pool_options) (or without `test_before_acquire`), and
 /// be larger by the connections kept than the statements on it need.
 ///
+/// Kept connections bypass the pool's own handling while they are kept: its `after_release`
+/// and `before_acquire` hooks do not run between two statements on one (do not rely on them
+/// to reset session state; the statements run here set none), its `idle_timeout` does not
+/// close them, and its `max_lifetime` applies when they go back. Each `PgConnections` keeps
+/// its own set: share one ([`Clone`]) rather than making two over one pool.
+///
 /// Cheap to clone: clones share the connections. [`SqlStore::postgres_with`](crate::SqlStore::postgres_with)
 /// shares them with an app's own statements, so one set is kept for both.
 ///
@@ -68,10 +75,15 @@ pub struct PgConnections {
 struct Inner {
     pool: PgPool,
     most: usize,
+    state: Mutex<State>,
+}
+
+struct State {
     /// `None` once [`PgConnections::release`]d: the pool is closing.
-    kept: Mutex<Option<Vec<Idle>>>,
-    /// Starts the task that releases the kept connections when the pool closes.
-    watch: Once,
+    kept: Option<Vec<Idle>>,
+    /// The task that releases the kept connections when the pool closes, started on the
+    /// runtime that keeps one (again if that runtime has shut down since).
+    watcher: Option<JoinHandle<()>>,
 }
 
 /// A kept connection and when it was last given back.
@@ -113,10 +125,9 @@ impl fmt::Debug for KeptConnection {
 
 impl fmt::Debug for PgConnections {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kept = self.kept().as_ref().map(Vec::len);
         f.debug_struct("PgConnections")
             .field("most", &self.inner.most)
-            .field("kept", &kept)
+            .field("kept", &self.kept())
             .finish_non_exhaustive()
     }
 }
@@ -145,8 +156,10 @@ impl PgConnections {
             inner: Arc::new(Inner {
                 pool,
                 most,
-                kept: Mutex::new(Some(Vec::with_capacity(most))),
-                watch: Once::new(),
+                state: Mutex::new(State {
+                    kept: Some(Vec::with_capacity(most)),
+                    watcher: None,
+                }),
             }),
         }
     }
@@ -174,8 +187,10 @@ impl PgConnections {
         &self.inner.pool
     }
 
-    fn kept(&self) -> MutexGuard<'_, Option<Vec<Idle>>> {
-        self.inner.kept()
+    /// How many connections are kept now (for metrics and tests).
+    #[must_use]
+    pub fn kept(&self) -> usize {
+        self.inner.state().kept.as_ref().map_or(0, Vec::len)
     }
 
     /// The connection given back last, when one is kept and answers; else one of the pool's.
@@ -185,7 +200,7 @@ impl PgConnections {
     /// pool, PostgreSQL unreachable).
     pub async fn take(&self) -> Result<KeptConnection, sqlx::Error> {
         loop {
-            let kept = self.kept().as_mut().and_then(Vec::pop);
+            let kept = self.inner.state().kept.as_mut().and_then(Vec::pop);
             let Some(Idle {
                 mut connection,
                 since,
@@ -204,8 +219,12 @@ impl PgConnections {
             if let Ok(Ok(())) = tokio::time::timeout(PING_TIMEOUT, connection.ping()).await {
                 return Ok(connection);
             }
-            // Broken while idle: closed, not checked again by the pool.
+            // Broken while idle: closed, not checked again by the pool. The others kept, idle
+            // as long or longer, go back to the pool, which checks them off this request's
+            // path, so that a network gone half-open costs one ping's timeout, not one each.
             connection.connection.close_on_drop();
+            let others = self.inner.state().kept.as_mut().map(std::mem::take);
+            drop(others);
         }
     }
 
@@ -219,15 +238,28 @@ impl PgConnections {
         {
             return;
         }
-        if !self.watch_for_close() {
+        let Ok(runtime) = Handle::try_current() else {
+            return;
+        };
+        let mut state = self.inner.state();
+        let State {
+            kept: Some(kept),
+            watcher,
+        } = &mut *state
+        else {
+            return;
+        };
+        if kept.len() >= self.inner.most {
             return;
         }
-        if let Some(kept) = self.kept().as_mut()
-            && kept.len() < self.inner.most
-        {
-            let since = Instant::now();
-            kept.push(Idle { connection, since });
+        // `pool.close()` waits for every connection: this task gives the kept ones back then.
+        if watcher.as_ref().is_none_or(JoinHandle::is_finished) {
+            let closed = self.inner.pool.close_event();
+            let inner = Arc::downgrade(&self.inner);
+            *watcher = Some(runtime.spawn(release_on_close(closed, inner)));
         }
+        let since = Instant::now();
+        kept.push(Idle { connection, since });
     }
 
     /// Whether the pool has opened every connection it may and has none idle: a statement on
@@ -242,22 +274,6 @@ impl PgConnections {
     pub fn release(&self) {
         self.inner.release();
     }
-
-    /// Whether a task releases the kept connections when the pool is closed (so that
-    /// `pool.close()`, which waits for every connection, does not wait for them forever);
-    /// started with the first one kept, on the caller's tokio runtime. Without one, nothing is
-    /// kept.
-    fn watch_for_close(&self) -> bool {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return false;
-        };
-        self.inner.watch.call_once(|| {
-            let closed = self.inner.pool.close_event();
-            let inner = Arc::downgrade(&self.inner);
-            runtime.spawn(release_on_close(closed, inner));
-        });
-        true
-    }
 }
 
 async fn release_on_close(closed: sqlx::pool::CloseEvent, inner: Weak<Inner>) {
@@ -268,11 +284,29 @@ async fn release_on_close(closed: sqlx::pool::CloseEvent, inner: Weak<Inner>) {
 }
 
 impl Inner {
-    fn kept(&self) -> MutexGuard<'_, Option<Vec<Idle>>> {
-        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn release(&self) {
-        self.kept().take();
+        let kept = self.state().kept.take();
+        drop(kept);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if let Some(watcher) = state.watcher.take() {
+            watcher.abort();
+        }
+        // sqlx gives a connection back to its pool on a task of the runtime; without one here
+        // (the last clone dropped after its runtime's `block_on`), each kept connection is
+        // detached from the pool instead: closed, its place in the pool freed.
+        if Handle::try_current().is_err() {
+            for idle in state.kept.take().into_iter().flatten() {
+                drop(idle.connection.connection.detach());
+            }
+        }
     }
 }

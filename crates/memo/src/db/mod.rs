@@ -103,7 +103,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// login); memo reads have their own (`sqlite/readers.rs`).
 const SQLITE_SQLX_READERS: u32 = 2;
 
-/// PostgreSQL connections, besides those memo's statements keep
+/// PostgreSQL connections, besides those kept out of the pool between
+/// statements for the memos' and the session store's statements
 /// ([`PgConnections::DEFAULT_MOST`]): the users' statements and the pool's
 /// own checks.
 const POSTGRES_CONNECTIONS: u32 = 10;

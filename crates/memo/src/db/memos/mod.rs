@@ -24,9 +24,9 @@ pub use self::page::{
 };
 use super::{Backend, Db, DbError, Timestamp};
 
-/// Runs a memo statement on a connection PostgreSQL keeps for memo's own
-/// statements (jwt-extended's `PgConnections`), kept again when it
-/// succeeded.
+/// Runs a memo statement on one of the PostgreSQL connections kept out of
+/// the pool between statements (jwt-extended's `PgConnections`, shared with
+/// the session store), kept again when it succeeded.
 macro_rules! on_held {
     ($pg:expr, $connection:ident => $call:expr) => {{
         let mut $connection = $pg.take().await?;
