@@ -6,6 +6,8 @@
 //! skipped when unreachable, except with `CI=true`.
 #![cfg(feature = "postgres")]
 
+mod common;
+
 use std::{
     sync::{
         Arc,
@@ -14,10 +16,11 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use common::scratch_db::ScratchDatabase;
 use jwt_extended::{
     PgConnections, RefreshId, RotateOutcome, SessionInfo, SessionStore as _, SqlStore,
 };
-use sqlx::{Connection as _, Executor as _, PgConnection, PgPool};
+use sqlx::PgPool;
 
 fn now() -> i64 {
     SystemTime::now()
@@ -25,59 +28,26 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A scratch database, dropped by [`Scratch::drop_database`].
-struct Scratch {
-    admin: String,
-    name: String,
-    url: String,
+/// A pool built as `PgConnections` asks, counting the connections returned to it; lazy, so
+/// that connecting returns none.
+fn pool(scratch: &ScratchDatabase, returned: &Arc<AtomicUsize>) -> PgPool {
+    let returned = Arc::clone(returned);
+    PgConnections::pool_options()
+        .max_connections(4)
+        .after_release(move |_, _| {
+            returned.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(true) })
+        })
+        .connect_lazy(&scratch.url)
+        .expect("a PostgreSQL URL")
 }
 
-impl Scratch {
-    async fn create() -> Option<Self> {
-        let admin = std::env::var("POSTGRES_ADMIN_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let mut conn = match PgConnection::connect(&admin).await {
-            Ok(conn) => conn,
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("PostgreSQL is required under CI=true: {e}")
-            }
-            Err(e) => {
-                eprintln!("skipped: no PostgreSQL ({e})");
-                return None;
-            }
-        };
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let name = format!("jwt_kept_{nanos:x}{:x}", std::process::id());
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create database");
-        let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
-        let url = format!("{base}/{name}");
-        Some(Self { admin, name, url })
-    }
-
-    /// A pool built as `PgConnections` asks, counting the connections returned to it; lazy, so
-    /// that connecting returns none.
-    fn pool(&self, returned: &Arc<AtomicUsize>) -> PgPool {
-        let returned = Arc::clone(returned);
-        PgConnections::pool_options()
-            .max_connections(4)
-            .after_release(move |_, _| {
-                returned.fetch_add(1, Ordering::SeqCst);
-                Box::pin(async { Ok(true) })
-            })
-            .connect_lazy(&self.url)
-            .expect("a PostgreSQL URL")
-    }
-
-    async fn drop_database(self) {
-        if let Ok(mut conn) = PgConnection::connect(&self.admin).await {
-            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = conn.execute(drop.as_str()).await;
-        }
-    }
+/// `SELECT 1` on a connection of `connections`, given back after.
+async fn select_one(connections: &PgConnections) -> Result<(), sqlx::Error> {
+    let mut connection = connections.take().await?;
+    let outcome = sqlx::query("SELECT 1").execute(&mut *connection).await;
+    connections.give_back(connection, &outcome);
+    outcome.map(drop)
 }
 
 fn login(family: &str) -> (SessionInfo, RefreshId) {
@@ -111,11 +81,11 @@ async fn returned_reaches(returned: &AtomicUsize, count: usize) {
 
 #[tokio::test]
 async fn a_store_s_statements_keep_their_connection_out_of_the_pool() {
-    let Some(scratch) = Scratch::create().await else {
+    let Some(scratch) = ScratchDatabase::create("jwt_kept").await else {
         return;
     };
     let returned = Arc::new(AtomicUsize::new(0));
-    let pool = scratch.pool(&returned);
+    let pool = pool(&scratch, &returned);
     let store = SqlStore::postgres_with(PgConnections::new(pool.clone()));
     store.migrate().await.expect("migrate");
     let (session, first) = login("fam");
@@ -145,16 +115,16 @@ async fn a_store_s_statements_keep_their_connection_out_of_the_pool() {
         .await
         .expect("the pool closed while the store still kept a connection");
     drop(store);
-    scratch.drop_database().await;
+    scratch.drop_now().await;
 }
 
 #[tokio::test]
 async fn a_connection_whose_statement_failed_goes_back_to_the_pool() {
-    let Some(scratch) = Scratch::create().await else {
+    let Some(scratch) = ScratchDatabase::create("jwt_kept").await else {
         return;
     };
     let returned = Arc::new(AtomicUsize::new(0));
-    let pool = scratch.pool(&returned);
+    let pool = pool(&scratch, &returned);
     let connections = PgConnections::new(pool.clone());
 
     let mut connection = connections.take().await.expect("a connection");
@@ -166,10 +136,7 @@ async fn a_connection_whose_statement_failed_goes_back_to_the_pool() {
     assert_eq!(connections.kept(), 0, "the failed one is not kept");
     returned_reaches(&returned, 1).await;
 
-    let mut connection = connections.take().await.expect("a connection");
-    let outcome = sqlx::query("SELECT 1").execute(&mut *connection).await;
-    connections.give_back(connection, &outcome);
-    outcome.expect("SELECT 1");
+    select_one(&connections).await.expect("SELECT 1");
     assert_eq!(
         connections.kept(),
         1,
@@ -177,16 +144,16 @@ async fn a_connection_whose_statement_failed_goes_back_to_the_pool() {
     );
     connections.release();
     pool.close().await;
-    scratch.drop_database().await;
+    scratch.drop_now().await;
 }
 
 #[tokio::test]
 async fn a_statement_waiting_on_a_pool_at_its_maximum_gets_the_connection_given_back() {
-    let Some(scratch) = Scratch::create().await else {
+    let Some(scratch) = ScratchDatabase::create("jwt_kept").await else {
         return;
     };
     let returned = Arc::new(AtomicUsize::new(0));
-    let pool = scratch.pool(&returned);
+    let pool = pool(&scratch, &returned);
     let connections = PgConnections::keeping(pool.clone(), 4);
     let mut first = connections.take().await.expect("a connection");
     let mut second = connections.take().await.expect("a connection");
@@ -215,7 +182,7 @@ async fn a_statement_waiting_on_a_pool_at_its_maximum_gets_the_connection_given_
     drop((second, third, fourth));
     connections.release();
     pool.close().await;
-    scratch.drop_database().await;
+    scratch.drop_now().await;
 }
 
 /// A store built inside `block_on` and dropped after it: sqlx gives a connection back to its
@@ -228,12 +195,10 @@ fn the_last_clone_dropped_outside_a_runtime_closes_what_it_kept() {
         .expect("a runtime");
     let returned = Arc::new(AtomicUsize::new(0));
     let setup = runtime.block_on(async {
-        let scratch = Scratch::create().await?;
-        let pool = scratch.pool(&returned);
+        let scratch = ScratchDatabase::create("jwt_kept").await?;
+        let pool = pool(&scratch, &returned);
         let connections = PgConnections::new(pool.clone());
-        let mut connection = connections.take().await.expect("a connection");
-        let outcome = sqlx::query("SELECT 1").execute(&mut *connection).await;
-        connections.give_back(connection, &outcome);
+        select_one(&connections).await.expect("SELECT 1");
         assert_eq!(connections.kept(), 1);
         Some((scratch, pool, connections))
     });
@@ -248,6 +213,6 @@ fn the_last_clone_dropped_outside_a_runtime_closes_what_it_kept() {
             "the kept connection was closed, its place freed"
         );
         pool.close().await;
-        scratch.drop_database().await;
+        scratch.drop_now().await;
     });
 }

@@ -7,13 +7,16 @@
 //! Without it the tests say so and pass, except under `CI=true`, where they fail.
 #![cfg(feature = "postgres")]
 
+mod common;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::scratch_db::{ScratchDatabase, admin_url};
 use jwt_extended::{
     DecodedToken, FAMILY_CLAIM, JsonObject, RefreshId, RevocationStore, RotateOutcome, SessionInfo,
     SessionStore, SqlStore,
 };
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 
 fn now() -> i64 {
     SystemTime::now()
@@ -33,41 +36,16 @@ fn token(jti: &str, family: Option<&str>) -> DecodedToken {
     }
 }
 
-fn admin_url() -> String {
-    std::env::var("POSTGRES_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 /// A database of its own, dropped by [`Database::drop_now`].
-struct Database {
-    name: String,
-    url: String,
-}
+struct Database(ScratchDatabase);
 
 impl Database {
     async fn create() -> Option<Self> {
-        let admin = admin_url();
-        let mut conn = match PgConnection::connect(&admin).await {
-            Ok(conn) => conn,
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("PostgreSQL is required under CI=true: {e}")
-            }
-            Err(e) => {
-                eprintln!("skipped: no PostgreSQL ({e})");
-                return None;
-            }
-        };
-        let name = format!("jwt_shared_{}", uuid::Uuid::new_v4().simple());
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create database");
-        let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
-        let url = format!("{base}/{name}");
-        Some(Self { name, url })
+        ScratchDatabase::create("jwt_shared").await.map(Self)
     }
 
     async fn pool(&self) -> PgPool {
-        PgPool::connect(&self.url).await.expect("connect")
+        PgPool::connect(&self.0.url).await.expect("connect")
     }
 
     /// A store as an instance of the app would make it, on a pool of its own.
@@ -86,7 +64,7 @@ impl Database {
         let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                    WHERE datname = $1 AND application_name = 'jwt-extended revocations'";
         sqlx::query(sql)
-            .bind(&self.name)
+            .bind(&self.0.name)
             .execute(&mut admin)
             .await
             .expect("terminate")
@@ -94,10 +72,7 @@ impl Database {
     }
 
     async fn drop_now(self) {
-        if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-            let _ = conn.execute(drop.as_str()).await;
-        }
+        self.0.drop_now().await;
     }
 }
 

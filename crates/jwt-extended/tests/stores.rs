@@ -7,6 +7,9 @@
 //! each test makes its own database or key prefix and removes it. Without the services the
 //! tests say so and pass, except under `CI=true`, where they fail.
 
+#[cfg(feature = "postgres")]
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jwt_extended::{
@@ -51,7 +54,7 @@ fn refresh(jti: &str) -> RefreshId {
 }
 
 /// Whether a test without its service should fail (CI) or say so and pass.
-#[cfg(any(feature = "postgres", feature = "redis"))]
+#[cfg(feature = "redis")]
 fn required(service: &str, error: &dyn std::fmt::Display) -> bool {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{service} is required under CI=true: {error}");
@@ -135,33 +138,13 @@ async fn sqlite_cached() -> Option<Fixture<jwt_extended::SqlStore>> {
 
 #[cfg(feature = "postgres")]
 async fn postgres() -> Option<Fixture<jwt_extended::SqlStore>> {
-    use sqlx::{Connection, Executor, PgConnection};
-    let admin = std::env::var("POSTGRES_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = match PgConnection::connect(&admin).await {
-        Ok(conn) => conn,
-        Err(e) => {
-            required("PostgreSQL", &e);
-            return None;
-        }
-    };
-    let name = format!("jwt_suite_{}", uuid_like());
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .expect("create database");
-    let url = match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("POSTGRES_ADMIN_URL names no database: {admin}"),
-    };
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    let scratch = common::scratch_db::ScratchDatabase::create("jwt_suite").await?;
+    let pool = sqlx::PgPool::connect(&scratch.url).await.expect("connect");
     let store = jwt_extended::SqlStore::postgres(pool.clone());
     store.migrate().await.expect("migrate");
     let cleanup = async move {
         pool.close().await;
-        if let Ok(mut conn) = PgConnection::connect(&admin).await {
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = conn.execute(drop.as_str()).await;
-        }
+        scratch.drop_now().await;
     };
     Some(Fixture {
         store,
@@ -217,8 +200,8 @@ async fn redis() -> Option<Fixture<jwt_extended::RedisStore>> {
     })
 }
 
-/// A unique enough name for a database, a folder or a key prefix.
-#[cfg(any(feature = "sqlite", feature = "postgres", feature = "redis"))]
+/// A unique enough name for a folder or a key prefix.
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 fn uuid_like() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

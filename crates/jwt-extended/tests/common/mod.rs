@@ -4,6 +4,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "postgres")]
+pub mod scratch_db;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::{

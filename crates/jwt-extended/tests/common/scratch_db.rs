@@ -1,0 +1,49 @@
+//! A PostgreSQL database of a test's own, with a random name, dropped by the test: from
+//! `POSTGRES_ADMIN_URL` (default `postgres://postgres@127.0.0.1:5432/test`). Without
+//! PostgreSQL the test says so and passes, except under `CI=true`, where it fails.
+
+use sqlx::{Connection, Executor, PgConnection};
+
+pub fn admin_url() -> String {
+    std::env::var("POSTGRES_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub struct ScratchDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    /// A new database named `<prefix>_<random>`; `None` when PostgreSQL is unreachable.
+    pub async fn create(prefix: &str) -> Option<Self> {
+        let admin = admin_url();
+        let mut conn = match PgConnection::connect(&admin).await {
+            Ok(conn) => conn,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL is required under CI=true: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipped: no PostgreSQL ({e})");
+                return None;
+            }
+        };
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create database");
+        let Some((base, _)) = admin.rsplit_once('/') else {
+            panic!("POSTGRES_ADMIN_URL names no database: {admin}");
+        };
+        let url = format!("{base}/{name}");
+        Some(Self { name, url })
+    }
+
+    /// Drops the database, ending the connections still open to it.
+    pub async fn drop_now(self) {
+        if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = conn.execute(drop.as_str()).await;
+        }
+    }
+}
