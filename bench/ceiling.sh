@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The database alone: how fast memo's own statements run with no HTTP, token
+# or JSON work around them, at the benchmark's concurrency, beside the floor.
+#
+#   bench/ceiling.sh [--postgres] [--rounds N] [--duration SECONDS]
+#                    [--connections N] [--no-build]
+#
+# bench/run.sh's write rows and PostgreSQL's list are short of issue 13's
+# targets; this shows whether memo's code is what holds them. It starts memo
+# once to make the schema and seed a user with 20 memos through the API (as
+# bench/run.sh does), stops it, then runs --rounds rounds (default 3) of:
+#   - the floor (wrk, --connections connections, as in bench/run.sh);
+#   - SQLite: bench-sqlite-ceiling, memo's insert and update statements on a
+#     connection with memo's settings (synchronous=FULL, WAL), in batches of
+#     exactly --connections writes per commit: memo's group commit at its best
+#     case, since --connections requests in flight never make a fuller batch;
+#   - --postgres: pgbench (-M prepared, --connections clients) running memo's
+#     page of 20 memos, its insert, its update and jwt-extended's rotation
+#     (the session store's swap of the current refresh token), each with a
+#     check in the statement itself (\gset fails a transaction that touched
+#     no row) and a count afterwards.
+# Each row's ratio is to the floor of its own round (medians printed). A
+# ceiling below a target means no code around the statement can reach it on
+# this machine: the statement alone, at that concurrency, is slower.
+# Everything runs on 127.0.0.1 and stops by itself.
+set -euo pipefail
+[[ -n ${BENCH_TRACE:-} ]] && set -x
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/target}"
+
+POSTGRES=0
+ROUNDS=3
+DURATION=5
+CONNECTIONS=8
+THREADS=2
+BUILD=1
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case "$1" in
+    --postgres) POSTGRES=1 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    --duration) DURATION="$2"; shift ;;
+    --connections) CONNECTIONS="$2"; shift ;;
+    --no-build) BUILD=0 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "ceiling: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+source "$ROOT/bench/lib/common.sh"
+if ((BUILD)); then
+  say "building memo and the bench tools (cargo build --release -p memo -p bench-floor)"
+  cargo build --release -p memo -p bench-floor
+fi
+MEMO_BIN="${MEMO_BIN:-$CARGO_TARGET_DIR/release/memo}"
+FLOOR_BIN="${FLOOR_BIN:-$CARGO_TARGET_DIR/release/bench-floor}"
+CEILING_BIN="${CEILING_BIN:-$CARGO_TARGET_DIR/release/bench-sqlite-ceiling}"
+for bin in "$MEMO_BIN" "$FLOOR_BIN" "$CEILING_BIN"; do
+  [[ -x $bin ]] || die "$bin is missing; run without --no-build"
+done
+for tool in wrk curl awk; do command -v "$tool" >/dev/null || die "$tool is required (bench/run.sh installs wrk)"; done
+((POSTGRES)) && for tool in psql pgbench; do command -v "$tool" >/dev/null || die "--postgres needs $tool"; done
+
+export JWT_SECRET_KEY="bench-only-hs256-secret-0123456789abcdef0123456789abcdef" MEMO_RATE_LIMITS=off
+export JWT_ACCESS_TOKEN_EXPIRES=3600
+unset DATABASE_URL REDIS_URL
+if ((POSTGRES)); then
+  PG_ADMIN="postgres://postgres@127.0.0.1:5432/postgres"
+  PG_DB="memo_ceiling_$$_$RANDOM"
+  psql "$PG_ADMIN" -qc "CREATE DATABASE $PG_DB" >/dev/null || die "cannot create database $PG_DB"
+  CLEANUPS+=("psql '$PG_ADMIN' -qc 'DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)'")
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$PG_DB"
+fi
+DATA_DIR="$WORK/data"
+say "making memo's schema and seeding a user with 20 memos"
+start memo 'listening on' "$MEMO_BIN" serve --bind 127.0.0.1:0 --data-dir "$DATA_DIR"
+start floor 'listening on' "$FLOOR_BIN" --bind 127.0.0.1:0
+seed_user memo ceiling bench-password
+IDS="$(api "$MEMO_URL" GET /api/memos "$WORK/memo.jar" | grep -o '"id":[0-9]*' | cut -d: -f2 | paste -sd, -)"
+[[ $(tr ',' '\n' <<<"$IDS" | wc -l) == 20 ]] || die "expected the seeded user's 20 memo ids, got: $IDS"
+kill "$MEMO_PID" && wait "$MEMO_PID" 2>/dev/null || true
+
+RAW="$WORK/raw.tsv" # round row per_second
+: >"$RAW"
+C="$CONNECTIONS"
+
+floor_row() {
+  local out
+  out="$(env BENCH_PATH=/ BENCH_COOKIE="$MEMO_COOKIE" wrk -t "$THREADS" -c "$C" -d "${DURATION}s" \
+    -s "$ROOT/bench/lua/request.lua" "$FLOOR_URL" | grep '^BENCH_RESULT')" || die "the floor gave no result"
+  record "$1" floor "$out"
+}
+
+# record ROUND ROW "BENCH_RESULT ...": one row's rate; dies on any failed request.
+record() {
+  awk -v r="$1" -v n="$2" '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    if (v["non2xx"] + v["socket_errors"] + v["failed"] > 0) { print "FAILED " $0; exit }
+    printf "%s\t%s\t%.1f\n", r, n, v["requests"] / (v["duration_us"] / 1e6) }' <<<"$3" >>"$RAW"
+  ! grep -q FAILED "$RAW" || die "row $2 had failures: $(grep FAILED "$RAW")"
+}
+
+# ---------------------------------------------------------------- SQLite
+sqlite_row() { # sqlite_row ROUND insert|update
+  local out
+  out="$("$CEILING_BIN" --db "$DATA_DIR/memo.db" --user ceiling --write "$2" --ids "$IDS" \
+    --batch "$C" --duration "$DURATION")" || die "bench-sqlite-ceiling --write $2 failed"
+  record "$1" "sqlite_$2" "$out"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+PGB="$WORK/pgbench"
+mkdir -p "$PGB"
+if ((POSTGRES)); then
+  USER_ID="$(psql "$DATABASE_URL" -Atc "SELECT id FROM users WHERE user_name = 'ceiling'")"
+  FIRST_ID="${IDS%%,*}"
+  # memo's statements (crates/memo/src/db/memos/postgres.rs) with the values memo binds.
+  cat >"$PGB/list.sql" <<'EOF'
+SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = :uid AND archived = false AND (updated_at, id) < ('9999-12-31 23:59:59.999999+00'::timestamptz, 9223372036854775807) ORDER BY updated_at DESC, id DESC LIMIT 21;
+EOF
+  cat >"$PGB/insert.sql" <<'EOF'
+INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) VALUES (:uid, 'written by pgbench', 'A new memo from the benchmark, about eighty characters of content.', FALSE, now(), now()) RETURNING id, title, content, archived, created_at, updated_at
+\gset
+EOF
+  cat >"$PGB/update.sql" <<'EOF'
+\set id :first_id + random(0, 19)
+UPDATE memos SET title = COALESCE('edited by pgbench', title), content = COALESCE(NULL, content), archived = COALESCE(NULL, archived), updated_at = now() WHERE id = :id AND user_id = :uid RETURNING id, title, content, archived, created_at, updated_at
+\gset
+EOF
+  # jwt-extended's swap (crates/jwt-extended/src/stores/sql.rs, SWAP_SQL): each
+  # client rotates its own family, presenting the token its last swap made.
+  cat >"$PGB/rotate.sql" <<'EOF'
+UPDATE jwt_sessions SET retired_jti = current_jti, retired_at = extract(epoch FROM now())::bigint, current_jti = md5(random()::text), current_exp = extract(epoch FROM now())::bigint + 2592000, last_used_at = extract(epoch FROM now())::bigint WHERE family = 'ceiling-' || :client_id AND current_jti = :jti AND revoked_at IS NULL AND (current_exp IS NULL OR current_exp > extract(epoch FROM now())::bigint) RETURNING current_jti AS jti
+\gset
+EOF
+  rows="$(psql "$DATABASE_URL" -Atc "$(sed "s/:uid/$USER_ID/" "$PGB/list.sql")" | wc -l)"
+  [[ $rows == 20 ]] || die "the page statement returned $rows rows, not the 20 memos"
+fi
+
+pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
+  local out before after
+  if [[ $2 == rotate ]]; then
+    psql "$DATABASE_URL" -qc "DELETE FROM jwt_sessions WHERE family LIKE 'ceiling-%';
+      INSERT INTO jwt_sessions (family, user_id, created_at, last_used_at, user_agent, current_jti, current_exp)
+      SELECT 'ceiling-' || n, $USER_ID, 0, 0, 'pgbench', 'first', NULL FROM generate_series(0, $((C - 1))) n" >/dev/null
+  fi
+  before="$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'")"
+  out="$(pgbench -n -M prepared -c "$C" -j "$THREADS" -T "$DURATION" -D uid="$USER_ID" -D first_id="$FIRST_ID" \
+    -D jti=first -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
+  local done failed
+  done="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
+  failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")"
+  [[ -n $done && ${failed:-0} == 0 ]] || die "pgbench $2: $out"
+  if [[ $2 == insert ]]; then
+    after="$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'")"
+    ((after - before == done)) || die "pgbench insert reported $done inserts, the table gained $((after - before))"
+  fi
+  local seconds; seconds="$(sed -n 's/^duration: \([0-9]*\) s.*/\1/p' <<<"$out")"
+  record "$1" "pg_$2" "BENCH_RESULT requests=$done duration_us=$((${seconds:-$DURATION} * 1000000))"
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  say "round $r of $ROUNDS: $C connections, ${DURATION} s per row"
+  floor_row "$r"
+  if ((POSTGRES)); then
+    for row in list insert update rotate; do pgbench_row "$r" "$row"; done
+  else
+    for row in insert update; do sqlite_row "$r" "$row"; done
+  fi
+done
+
+# ---------------------------------------------------------------- report
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+label() {
+  case "$1" in
+    sqlite_insert) echo "SQLite: memo's insert (POST /api/memos), $C per commit|0.25" ;;
+    sqlite_update) echo "SQLite: memo's update (PATCH /api/memos/{id}), $C per commit|-" ;;
+    pg_list) echo "PostgreSQL: memo's page of 20 (GET /api/memos)|0.25" ;;
+    pg_insert) echo "PostgreSQL: memo's insert (POST /api/memos)|0.1" ;;
+    pg_update) echo "PostgreSQL: memo's update (PATCH /api/memos/{id})|-" ;;
+    pg_rotate) echo "PostgreSQL: jwt-extended's rotation (POST /api/auth/refresh)|0.15" ;;
+  esac
+}
+echo
+echo "Ceilings: the database alone at $C connections, $ROUNDS rounds of ${DURATION} s ($(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo
+echo "| statement | per second | ratio to the floor | issue 13's target for memo's row |"
+echo "|---|---:|---:|---:|"
+printf '| floor (wrk on bench-floor) | %.0f | 1.000x | |\n' "$(awk -F'\t' '$2 == "floor" { print $3 }' "$RAW" | median)"
+for row in $(awk -F'\t' '$2 != "floor" { print $2 }' "$RAW" | awk '!seen[$0]++'); do
+  ratio="$(awk -F'\t' -v n="$row" '$2 == "floor" { f[$1] = $3 } $2 == n { v[$1] = $3 }
+    END { for (r in v) print v[r] / f[r] }' "$RAW" | median)"
+  IFS='|' read -r what target <<<"$(label "$row")"
+  printf '| %s | %.0f | %.3fx | %s |\n' "$what" "$(awk -F'\t' -v n="$row" '$2 == n { print $3 }' "$RAW" | median)" \
+    "$ratio" "$([[ $target == - ]] && echo "" || echo ">= ${target}x")"
+done
