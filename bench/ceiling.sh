@@ -7,18 +7,21 @@
 #
 # bench/run.sh's write rows and PostgreSQL's list are short of issue 13's
 # targets; this shows whether memo's code is what holds them. It starts memo
-# once to make the schema and seed a user with 20 memos through the API (as
-# bench/run.sh does), stops it, then runs --rounds rounds (default 3) of:
+# once to make the schema and seed two users with 20 memos each through the API
+# (as bench/run.sh does: one is read, the other written), stops it, then runs
+# --rounds rounds (default 3) of:
 #   - the floor (wrk, --connections connections, as in bench/run.sh);
 #   - SQLite: bench-sqlite-ceiling, memo's insert and update statements on a
 #     connection with memo's settings (synchronous=FULL, WAL), in batches of
 #     exactly --connections writes per commit: memo's group commit at its best
 #     case, since --connections requests in flight never make a fuller batch;
 #   - --postgres: pgbench (-M prepared, --connections clients) running memo's
-#     page of 20 memos, its insert, its update and jwt-extended's rotation
-#     (the session store's swap of the current refresh token), each with a
-#     check in the statement itself (\gset fails a transaction that touched
-#     no row) and a count afterwards.
+#     first page of GET /api/memos (its default order and limit, the values
+#     bound as parameters), its insert, its update and jwt-extended's rotation
+#     (the session store's swap of the current refresh token). A write that
+#     touches no row fails its transaction (\gset), the inserts are counted
+#     in the table afterwards, and the page's statement is run once before
+#     each round and must return the reader's 20 memos.
 # Each row's ratio is to the floor of its own round (medians printed). A
 # ceiling below a target means no code around the statement can reach it on
 # this machine: the statement alone, at that concurrency, is slower.
@@ -75,12 +78,15 @@ if ((POSTGRES)); then
   export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$PG_DB"
 fi
 DATA_DIR="$WORK/data"
-say "making memo's schema and seeding a user with 20 memos"
+say "making memo's schema and seeding two users with 20 memos each"
 start memo 'listening on' "$MEMO_BIN" serve --bind 127.0.0.1:0 --data-dir "$DATA_DIR"
 start floor 'listening on' "$FLOOR_BIN" --bind 127.0.0.1:0
+# The reader's memos are only read (the page); the writer's are updated and joined by inserts.
+seed_user memo ceilingreader bench-password
 seed_user memo ceiling bench-password
-IDS="$(api "$MEMO_URL" GET /api/memos "$WORK/memo.jar" | grep -o '"id":[0-9]*' | cut -d: -f2 | paste -sd, -)"
-[[ $(tr ',' '\n' <<<"$IDS" | wc -l) == 20 ]] || die "expected the seeded user's 20 memo ids, got: $IDS"
+page="$(api "$MEMO_URL" GET /api/memos "$WORK/memo.jar")"
+IDS="$(grep -o '"id":[0-9]*' <<<"$page" | cut -d: -f2 | paste -sd, - || true)"
+[[ -n $IDS && $(tr ',' '\n' <<<"$IDS" | wc -l) == 20 ]] || die "expected the writer's 20 memo ids, got: $page"
 kill "$MEMO_PID" && wait "$MEMO_PID" 2>/dev/null || true
 
 RAW="$WORK/raw.tsv" # round row per_second
@@ -97,7 +103,7 @@ floor_row() {
 # record ROUND ROW "BENCH_RESULT ...": one row's rate; dies on any failed request.
 record() {
   awk -v r="$1" -v n="$2" '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-    if (v["non2xx"] + v["socket_errors"] + v["failed"] > 0) { print "FAILED " $0; exit }
+    if (v["non2xx"] + v["socket_errors"] + v["failed"] > 0 || v["duration_us"] <= 0) { print "FAILED " $0; exit }
     printf "%s\t%s\t%.1f\n", r, n, v["requests"] / (v["duration_us"] / 1e6) }' <<<"$3" >>"$RAW"
   ! grep -q FAILED "$RAW" || die "row $2 had failures: $(grep FAILED "$RAW")"
 }
@@ -114,11 +120,15 @@ sqlite_row() { # sqlite_row ROUND insert|update
 PGB="$WORK/pgbench"
 mkdir -p "$PGB"
 if ((POSTGRES)); then
-  USER_ID="$(psql "$DATABASE_URL" -Atc "SELECT id FROM users WHERE user_name = 'ceiling'")"
+  user_id() { psql "$DATABASE_URL" -Atc "SELECT id FROM users WHERE user_name = '$1'"; }
+  USER_ID="$(user_id ceiling)"
+  READER_ID="$(user_id ceilingreader)"
+  [[ -n $USER_ID && -n $READER_ID ]] || die "the seeded users are not in $PG_DB"
   FIRST_ID="${IDS%%,*}"
   # memo's statements (crates/memo/src/db/memos/postgres.rs) with the values memo binds.
+  # The page: GET /api/memos's defaults (order=id, limit=50: 51 rows asked, from id 0).
   cat >"$PGB/list.sql" <<'EOF'
-SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = :uid AND archived = false AND (updated_at, id) < ('9999-12-31 23:59:59.999999+00'::timestamptz, 9223372036854775807) ORDER BY updated_at DESC, id DESC LIMIT 21;
+SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = :reader AND archived = :archived AND id > :after ORDER BY id LIMIT :limit;
 EOF
   cat >"$PGB/insert.sql" <<'EOF'
 INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) VALUES (:uid, 'written by pgbench', 'A new memo from the benchmark, about eighty characters of content.', FALSE, now(), now()) RETURNING id, title, content, archived, created_at, updated_at
@@ -135,9 +145,14 @@ EOF
 UPDATE jwt_sessions SET retired_jti = current_jti, retired_at = extract(epoch FROM now())::bigint, current_jti = md5(random()::text), current_exp = extract(epoch FROM now())::bigint + 2592000, last_used_at = extract(epoch FROM now())::bigint WHERE family = 'ceiling-' || :client_id AND current_jti = :jti AND revoked_at IS NULL AND (current_exp IS NULL OR current_exp > extract(epoch FROM now())::bigint) RETURNING current_jti AS jti
 \gset
 EOF
-  rows="$(psql "$DATABASE_URL" -Atc "$(sed "s/:uid/$USER_ID/" "$PGB/list.sql")" | wc -l)"
-  [[ $rows == 20 ]] || die "the page statement returned $rows rows, not the 20 memos"
 fi
+PAGE_BINDS=(-D reader="${READER_ID:-}" -D archived=false -D after=0 -D limit=51)
+check_page() {
+  local rows
+  rows="$(psql "$DATABASE_URL" -Atc "$(sed -e "s/:reader/$READER_ID/" -e 's/:archived/false/' -e 's/:after/0/' \
+    -e 's/:limit/51/' "$PGB/list.sql")" | wc -l)" || die "the page's statement failed"
+  [[ $rows == 20 ]] || die "the page's statement returned $rows rows, not the reader's 20 memos"
+}
 
 pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
   local out before after
@@ -146,9 +161,10 @@ pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
       INSERT INTO jwt_sessions (family, user_id, created_at, last_used_at, user_agent, current_jti, current_exp)
       SELECT 'ceiling-' || n, $USER_ID, 0, 0, 'pgbench', 'first', NULL FROM generate_series(0, $((C - 1))) n" >/dev/null
   fi
+  [[ $2 == list ]] && check_page
   before="$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'")"
   out="$(pgbench -n -M prepared -c "$C" -j "$THREADS" -T "$DURATION" -D uid="$USER_ID" -D first_id="$FIRST_ID" \
-    -D jti=first -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
+    -D jti=first "${PAGE_BINDS[@]}" -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
   local done failed
   done="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
   failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")"
@@ -177,7 +193,7 @@ label() {
   case "$1" in
     sqlite_insert) echo "SQLite: memo's insert (POST /api/memos), $C per commit|0.25" ;;
     sqlite_update) echo "SQLite: memo's update (PATCH /api/memos/{id}), $C per commit|-" ;;
-    pg_list) echo "PostgreSQL: memo's page of 20 (GET /api/memos)|0.25" ;;
+    pg_list) echo "PostgreSQL: memo's first page, 20 memos (GET /api/memos)|0.25" ;;
     pg_insert) echo "PostgreSQL: memo's insert (POST /api/memos)|0.1" ;;
     pg_update) echo "PostgreSQL: memo's update (PATCH /api/memos/{id})|-" ;;
     pg_rotate) echo "PostgreSQL: jwt-extended's rotation (POST /api/auth/refresh)|0.15" ;;

@@ -25,12 +25,13 @@ if ! command -v wrk >/dev/null; then
 fi
 bash "$ROOT/bench/test-route-check.sh"
 
+MEMO_BIN="${MEMO_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/target}/release/memo}"
 BIN_DIR="$(dirname "$MEMO_BIN")"
 export FLOOR_BIN="$BIN_DIR/bench-floor" CEILING_BIN="$BIN_DIR/bench-sqlite-ceiling"
 ceiling() {
   local out
   out="$(bash "$ROOT/bench/ceiling.sh" --no-build --rounds 1 --duration 1 "$@" 2>&1)" || { echo "$out" >&2; exit 1; }
-  grep '^| ' <<<"$out"
+  grep '^| ' <<<"$out" || { echo "$out" >&2; echo "bench/ceiling.sh printed no table" >&2; exit 1; }
 }
 echo "== bench/ceiling.sh, one round of 1 s (debug build: the figures mean nothing)"
 rows="$(ceiling)"
