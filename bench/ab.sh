@@ -94,7 +94,7 @@ measure() {
   echo "$((requests * 1000000 / duration)) $(((cpu1 - cpu0) * TICK_US / requests))"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+lower_median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 printf '%-8s %10s %10s %7s %12s %12s\n' row "A req/s" "B req/s" "B/A" "A cpu/req" "B cpu/req"
 for spec in "${ROWS[@]}"; do
@@ -105,8 +105,8 @@ for spec in "${ROWS[@]}"; do
     ((r % 2)) && order=(b a)
     for name in "${order[@]}"; do measure "$name" "$spec" >>"$WORK/$name.$row"; done
   done
-  a_rps="$(cut -d' ' -f1 "$WORK/a.$row" | median)" b_rps="$(cut -d' ' -f1 "$WORK/b.$row" | median)"
-  a_cpu="$(cut -d' ' -f2 "$WORK/a.$row" | median)" b_cpu="$(cut -d' ' -f2 "$WORK/b.$row" | median)"
+  a_rps="$(cut -d' ' -f1 "$WORK/a.$row" | lower_median)" b_rps="$(cut -d' ' -f1 "$WORK/b.$row" | lower_median)"
+  a_cpu="$(cut -d' ' -f2 "$WORK/a.$row" | lower_median)" b_cpu="$(cut -d' ' -f2 "$WORK/b.$row" | lower_median)"
   printf '%-8s %10s %10s %7s %10s µs %10s µs\n' "$row" "$a_rps" "$b_rps" \
     "$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.3f", b / a }')" "$a_cpu" "$b_cpu"
 done

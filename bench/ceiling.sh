@@ -118,8 +118,8 @@ sqlite_row() { # sqlite_row ROUND insert|update
 
 # ---------------------------------------------------------------- PostgreSQL
 PGB="$WORK/pgbench"
-mkdir -p "$PGB"
 if ((POSTGRES)); then
+  mkdir -p "$PGB"
   user_id() { psql "$DATABASE_URL" -Atc "SELECT id FROM users WHERE user_name = '$1'"; }
   USER_ID="$(user_id ceiling)"
   READER_ID="$(user_id ceilingreader)"
@@ -154,6 +154,8 @@ check_page() {
   [[ $rows == 20 ]] || die "the page's statement returned $rows rows, not the reader's 20 memos"
 }
 
+pgbench_inserts() { psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'"; }
+
 pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
   local out before after
   if [[ $2 == rotate ]]; then
@@ -162,7 +164,7 @@ pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
       SELECT 'ceiling-' || n, $USER_ID, 0, 0, 'pgbench', 'first', NULL FROM generate_series(0, $((C - 1))) n" >/dev/null
   fi
   [[ $2 == list ]] && check_page
-  before="$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'")"
+  [[ $2 == insert ]] && before="$(pgbench_inserts)"
   out="$(pgbench -n -M prepared -c "$C" -j "$THREADS" -T "$DURATION" -D uid="$USER_ID" -D first_id="$FIRST_ID" \
     -D jti=first "${PAGE_BINDS[@]}" -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
   local done failed
@@ -170,7 +172,7 @@ pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
   failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")"
   [[ -n $done && ${failed:-0} == 0 ]] || die "pgbench $2: $out"
   if [[ $2 == insert ]]; then
-    after="$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'")"
+    after="$(pgbench_inserts)"
     ((after - before == done)) || die "pgbench insert reported $done inserts, the table gained $((after - before))"
   fi
   local seconds; seconds="$(sed -n 's/^duration: \([0-9]*\) s.*/\1/p' <<<"$out")"
@@ -188,7 +190,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # ---------------------------------------------------------------- report
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 label() {
   case "$1" in
     sqlite_insert) echo "SQLite: memo's insert (POST /api/memos), $C per commit|0.25" ;;

@@ -68,6 +68,8 @@ cpu_ticks() {
 }
 TICK_US="$((1000000 / $(getconf CLK_TCK)))"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+# The median of the numbers on stdin, one per line (the mean of the middle two for an even count).
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # seed_user NAME USER PASSWORD: on the server started as NAME (its <NAME>_URL),
 # registers and logs in USER and gives it 20 memos through the API; sets

@@ -3,8 +3,6 @@
 # from $RAW (one line per wrk run: round name label rps p50 p99 non2xx
 # socket_errors cpu_us_per_request).
 
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
 # summarize: $RESULTS, one line per row: name label rps p50 p99 errors ratio
 # ratio_min ratio_max cpu_us_per_request, medians over the rounds; each run's
 # ratio is to the floor of its own round (round 0, the under-logins row, to

@@ -118,7 +118,7 @@ fn write(
         let content: String = row.get(2)?;
         Ok((title, content))
     };
-    let (_title, _content) = match args.write {
+    match args.write {
         Write::Insert => conn
             .prepare_cached(INSERT_MEMO)?
             .query_row(params![user_id, TITLE, CONTENT, now], read)?,
