@@ -238,20 +238,16 @@ impl JwtManager {
         };
         let store = self.session_store()?;
         let user = identity_string(&current.identity);
-        let found = store
-            .list(&user)
-            .await?
-            .into_iter()
-            .find(|s| s.id == family);
-        let Some(before) = found else {
+        // Ended first, in one step: a login ended meanwhile (another tab's "log out that
+        // device") is not renewed, and a store failing before the new family leaves no extra
+        // login behind.
+        let Some(before) = store.end(&user, family).await? else {
             let token = DecodedToken {
                 header: current.header.clone(),
                 payload: current.extra.clone(),
             };
             return Err(JwtError::Revoked(Box::new(token)));
         };
-        // Revoked first: a store failing between the two steps leaves no extra login behind.
-        store.revoke_family(family).await?;
         self.start_family(
             &current.identity,
             &claims,
@@ -261,17 +257,15 @@ impl JwtManager {
         .await
     }
 
-    /// Revokes one login family of `user` (only theirs: another user's id is `Ok(false)`).
+    /// Revokes one login family of `user` ("log out that device"): `Ok(true)` when it ended a
+    /// live login of theirs, `Ok(false)` for another user's id, an unknown one, or a login
+    /// already ended (of two calls at once, one gets `true`). One store step
+    /// ([`SessionStore::end`](crate::SessionStore::end)), however many logins the user has.
     ///
     /// # Errors
     /// [`JwtError::StoreUnavailable`] when the store fails.
     pub async fn end_session(&self, user: &str, family: &str) -> Result<bool, JwtError> {
-        let store = self.session_store()?;
-        let owned = store.list(user).await?.iter().any(|s| s.id == family);
-        if owned {
-            store.revoke_family(family).await?;
-        }
-        Ok(owned)
+        Ok(self.session_store()?.end(user, family).await?.is_some())
     }
 
     /// Revokes every login family of `user` ("log out everywhere").

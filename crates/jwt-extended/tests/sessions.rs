@@ -6,7 +6,10 @@ mod common;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -20,7 +23,8 @@ use common::{AppState, Reply, SECRET, send};
 use http::{Request as HttpRequest, request::Builder};
 use jwt_extended::{
     CurrentUser, DecodedToken, IssuedTokens, JsonObject, Jwt, JwtConfig, JwtError, JwtManager,
-    MemorySessionStore, RefreshToken, TokenLocation, UserLoader, testing::TestSession,
+    MemorySessionStore, RefreshId, RefreshToken, RevocationStore, RotateOutcome, SessionInfo,
+    SessionStore, StoreError, TokenLocation, UserLoader, testing::TestSession,
 };
 use serde_json::{Value, json};
 
@@ -65,6 +69,10 @@ impl UserLoader for Users {
 }
 
 fn manager(users: &Users, grace: Duration) -> JwtManager {
+    manager_on(MemorySessionStore::new(), users, grace)
+}
+
+fn manager_on(store: impl SessionStore, users: &Users, grace: Duration) -> JwtManager {
     let config = JwtConfig::default()
         .with_secret_key(SECRET)
         .with_token_location([
@@ -74,7 +82,7 @@ fn manager(users: &Users, grace: Duration) -> JwtManager {
         ])
         .with_refresh_cookie_path("/auth");
     JwtManager::builder(config)
-        .session_store(MemorySessionStore::new())
+        .session_store(store)
         .user_loader(users.clone())
         .refresh_grace(grace)
         .build()
@@ -109,10 +117,21 @@ async fn renew(
     Ok((tokens, Json(json!({ "ended": ended }))))
 }
 
+/// This login renewed, and no other ended.
+async fn renew_this(
+    State(jwt): State<JwtManager>,
+    Jwt(current): Jwt,
+) -> Result<IssuedTokens, JwtError> {
+    let mut claims = JsonObject::new();
+    claims.insert("role".into(), "reader".into());
+    jwt.renew_session(&current, claims, None).await
+}
+
 fn app(jwt: &JwtManager) -> Router {
     Router::new()
         .route("/auth/refresh", post(refresh))
         .route("/auth/renew", post(renew))
+        .route("/auth/renew-this", post(renew_this))
         .route("/auth/logout", post(logout))
         .route(
             "/me",
@@ -668,4 +687,98 @@ async fn a_renewed_login_keeps_its_place_with_fresh_tokens_and_every_earlier_tok
     })
     .await
     .assert_error(200, "Token refreshed");
+}
+
+/// The memory store, counting how often a user's whole list of logins is read.
+#[derive(Clone, Default)]
+struct CountedLists {
+    inner: MemorySessionStore,
+    lists: Arc<AtomicUsize>,
+}
+
+impl RevocationStore for CountedLists {
+    async fn is_revoked(&self, token: &DecodedToken) -> Result<bool, StoreError> {
+        self.inner.is_revoked(token).await
+    }
+
+    async fn revoke(&self, jti: &str, expires_at: Option<i64>) -> Result<(), StoreError> {
+        self.inner.revoke(jti, expires_at).await
+    }
+}
+
+impl SessionStore for CountedLists {
+    async fn create(&self, session: &SessionInfo, refresh: &RefreshId) -> Result<(), StoreError> {
+        self.inner.create(session, refresh).await
+    }
+
+    async fn rotate(
+        &self,
+        family: &str,
+        presented: &str,
+        successor: &RefreshId,
+        grace: Duration,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.inner.rotate(family, presented, successor, grace).await
+    }
+
+    async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
+        self.inner.revoke_family(family).await
+    }
+
+    async fn list(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        self.lists.fetch_add(1, Ordering::SeqCst);
+        self.inner.list(user).await
+    }
+
+    async fn end(&self, user: &str, family: &str) -> Result<Option<SessionInfo>, StoreError> {
+        self.inner.end(user, family).await
+    }
+}
+
+#[tokio::test]
+async fn ending_or_renewing_one_login_does_not_read_the_users_other_logins() {
+    let users = Users::default();
+    let store = CountedLists::default();
+    let jwt = manager_on(store.clone(), &users, Duration::ZERO);
+    let app = app(&jwt);
+    let mut here = logged_in(&jwt, &users, "7").await;
+    let mut families = Vec::new();
+    for _ in 0..200 {
+        let other = logged_in(&jwt, &users, "7").await;
+        let token = other.access_token().expect("an access token");
+        let decoded = jwt.decode_token(token, None, false).expect("decodes");
+        let family = decoded.claim(jwt_extended::FAMILY_CLAIM).cloned();
+        families.push(
+            family
+                .and_then(|f| f.as_str().map(str::to_owned))
+                .expect("a family"),
+        );
+    }
+
+    browse(&app, &mut here, |s: &TestSession| {
+        s.with_cookies(HttpRequest::post("/auth/renew-this"))
+    })
+    .await
+    .assert_status(200);
+    assert!(
+        !jwt.end_session("8", &families[0]).await.expect("answer"),
+        "not theirs"
+    );
+    assert!(jwt.end_session("7", &families[0]).await.expect("answer"));
+    assert!(
+        !jwt.end_session("7", &families[0]).await.expect("answer"),
+        "ended already"
+    );
+    assert_eq!(
+        store.lists.load(Ordering::SeqCst),
+        0,
+        "the user's logins were read"
+    );
+
+    assert_eq!(jwt.sessions("7").await.expect("sessions").len(), 200);
+    browse(&app, &mut here, |s: &TestSession| {
+        s.with_cookies(HttpRequest::get("/me"))
+    })
+    .await
+    .assert_status(200);
 }

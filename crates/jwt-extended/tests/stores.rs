@@ -382,6 +382,56 @@ macro_rules! store_tests {
             }
 
             #[tokio::test]
+            async fn a_login_is_ended_once_and_only_by_its_user() {
+                let Some(f) = $fixture().await else { return };
+                let s = &f.store;
+                let login = session("fam-e", "7", now());
+                let r1 = RefreshId {
+                    jti: "r1".into(),
+                    exp: login.expires_at,
+                };
+                s.create(&login, &r1).await.expect("login");
+                let gone = session("fam-x", "7", now() - 100);
+                let expired = RefreshId {
+                    jti: "rx".into(),
+                    exp: Some(now() - 5),
+                };
+                s.create(&gone, &expired).await.expect("login");
+
+                assert_eq!(
+                    s.end("8", "fam-e").await.expect("answer"),
+                    None,
+                    "not theirs"
+                );
+                assert_eq!(s.end("7", "nope").await.expect("answer"), None, "unknown");
+                assert_eq!(s.end("7", "fam-x").await.expect("answer"), None, "expired");
+                assert!(
+                    !s.is_revoked(&token("a1", Some("fam-e")))
+                        .await
+                        .expect("answer")
+                );
+                // Two tabs end it at once: one of them does.
+                let (a, b) =
+                    futures_util::future::join(s.end("7", "fam-e"), s.end("7", "fam-e")).await;
+                let ended: Vec<SessionInfo> = [a, b]
+                    .into_iter()
+                    .filter_map(|answer| answer.expect("answer"))
+                    .collect();
+                assert_eq!(ended, [login]);
+                assert!(
+                    s.is_revoked(&token("a1", Some("fam-e")))
+                        .await
+                        .expect("answer")
+                );
+                let after = s
+                    .rotate("fam-e", "r1", &refresh("r2"), Duration::ZERO)
+                    .await;
+                assert_eq!(after.expect("answer"), RotateOutcome::Revoked);
+                assert!(s.list("7").await.expect("list").is_empty());
+                f.done().await;
+            }
+
+            #[tokio::test]
             async fn a_users_live_logins_are_listed_oldest_first_and_only_theirs() {
                 let Some(f) = $fixture().await else { return };
                 let s = &f.store;

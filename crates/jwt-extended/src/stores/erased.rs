@@ -55,6 +55,11 @@ pub(crate) trait DynSessionStore: Send + Sync {
     ) -> BoxFuture<'a, Result<RotateOutcome, StoreError>>;
     fn revoke_family<'a>(&'a self, family: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>>;
+    fn end<'a>(
+        &'a self,
+        user: &'a str,
+        family: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionInfo>, StoreError>>;
 }
 
 impl<T: SessionStore> DynSessionStore for T {
@@ -84,5 +89,13 @@ impl<T: SessionStore> DynSessionStore for T {
 
     fn list<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Vec<SessionInfo>, StoreError>> {
         Box::pin(SessionStore::list(self, user))
+    }
+
+    fn end<'a>(
+        &'a self,
+        user: &'a str,
+        family: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SessionInfo>, StoreError>> {
+        Box::pin(SessionStore::end(self, user, family))
     }
 }

@@ -199,6 +199,17 @@ impl SessionStore for MemorySessionStore {
         })
     }
 
+    async fn end(&self, user: &str, family: &str) -> Result<Option<SessionInfo>, StoreError> {
+        let now = now_secs();
+        self.with_families(|m| {
+            let f = m
+                .get_mut(family)
+                .filter(|f| f.info.user == user && f.live(now))?;
+            f.revoked = true;
+            Some(f.info.clone())
+        })
+    }
+
     async fn list(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {
         let now = now_secs();
         self.with_families(|m| {

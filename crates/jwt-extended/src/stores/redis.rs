@@ -398,6 +398,31 @@ return expiry
     )
 });
 
+/// Ends a live login of one user in one round trip. KEYS: family hash, revoked-family key.
+/// ARGV: now, channel, id, the user-set key prefix, user. Returns the revocation's expiry, then
+/// the family hash as it was (field, value, ...), or nil when the family is not a live login of
+/// that user.
+static END: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local now = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local hash = redis.call('HGETALL', KEYS[1])
+local f = {}
+for i = 1, #hash, 2 do f[hash[i]] = hash[i + 1] end
+if f.user ~= ARGV[5] then return false end
+local exp = tonumber(f.current_exp or '')
+if exp and exp <= now then return false end
+local expiry = exp or (now + 315360000)
+redis.call('SET', KEYS[2], 1, 'EXAT', expiry)
+redis.call('SREM', ARGV[4] .. ARGV[5], ARGV[3])
+redis.call('PUBLISH', ARGV[2], 'f ' .. expiry .. ' ' .. ARGV[3])
+table.insert(hash, 1, tostring(expiry))
+return hash
+"#,
+    )
+});
+
 impl RedisStore {
     /// The prefix of the per-user set of family ids (`<prefix>:user:`).
     fn user_set_prefix(&self) -> String {
@@ -491,6 +516,31 @@ impl SessionStore for RedisStore {
             .map_err(store_error)?;
         self.remember(Kind::Family, family, until);
         Ok(())
+    }
+
+    async fn end(&self, user: &str, family: &str) -> Result<Option<SessionInfo>, StoreError> {
+        let mut conn = self.inner.conn.clone();
+        let reply: Option<Vec<String>> = END
+            .key(self.key("fam", family))
+            .key(self.key("revoked-fam", family))
+            .arg(now_secs())
+            .arg(self.channel())
+            .arg(family)
+            .arg(self.user_set_prefix())
+            .arg(user)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        let Some(mut reply) = reply.map(Vec::into_iter) else {
+            return Ok(None);
+        };
+        let until = reply.next().and_then(|until| until.parse().ok());
+        self.remember(Kind::Family, family, until.unwrap_or(i64::MAX));
+        let mut fields = HashMap::new();
+        while let (Some(field), Some(value)) = (reply.next(), reply.next()) {
+            fields.insert(field, value);
+        }
+        Ok(session_from(family, &fields))
     }
 
     /// Two round trips whatever the number of logins: the user's set, then every family hash

@@ -85,6 +85,32 @@ const PG_MARK_REVOKED_SQL: &str = concat!(
     ", 'f ' || until || ' ' || family) FROM revoked"
 );
 
+/// Ends a live login of one user ([`SessionStore::end`]): `$1` now, `$2` family, `$3` user.
+/// The returned row is an [`EndedRow`].
+macro_rules! end_update {
+    () => {
+        "UPDATE jwt_sessions SET revoked_at = $1 WHERE family = $2 AND user_id = $3 \
+         AND revoked_at IS NULL AND (current_exp IS NULL OR current_exp > $1) \
+         RETURNING family, created_at, last_used_at, user_agent, current_exp"
+    };
+}
+
+#[cfg(feature = "sqlite")]
+pub(super) const END_SQL: &str = end_update!();
+
+/// PostgreSQL's [`END_SQL`], notifying like [`PG_REVOKE_SQL`].
+#[cfg(feature = "postgres")]
+const PG_END_SQL: &str = concat!(
+    "WITH ended AS (",
+    end_update!(),
+    ") SELECT family, created_at, last_used_at, user_agent, current_exp, pg_notify(",
+    channel!(),
+    ", 'f ' || COALESCE(current_exp, 4611686018427387903) || ' ' || family) FROM ended"
+);
+
+/// `family, created_at, last_used_at, user_agent, current_exp` of a login just ended.
+pub(super) type EndedRow = (String, i64, i64, Option<String>, Option<i64>);
+
 /// Every revocation that still matters, with its expiry: what a cache starts from.
 const REVOKED_TOKENS_SQL: &str =
     "SELECT jti, expires_at FROM jwt_revoked_tokens WHERE expires_at > $1";
@@ -510,6 +536,51 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// [`SessionStore::end`], to its end.
+    async fn end_now(&self, user: &str, family: &str) -> Result<Option<SessionInfo>, StoreError> {
+        let now = now_secs();
+        let ended: Option<EndedRow> = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                let write = Write::End {
+                    user: user.to_owned(),
+                    family: family.to_owned(),
+                    now,
+                };
+                let Written::Ended(row) = self.writer(pool).write(write).await? else {
+                    return Err(StoreError::new(
+                        "the SQLite writer answered the end of a login with nothing",
+                    ));
+                };
+                row
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(connections) => on_kept!(connections, |connection| {
+                sqlx::query_as(PG_END_SQL)
+                    .bind(now)
+                    .bind(family)
+                    .bind(user)
+                    .fetch_optional(connection)
+                    .await
+            })
+            .map_err(db_error)?,
+        };
+        let Some((id, created_at, last_used_at, user_agent, expires_at)) = ended else {
+            return Ok(None);
+        };
+        self.remember(Kind::Family, family, expires_at.unwrap_or(NEVER));
+        Ok(Some(SessionInfo {
+            id,
+            user: user.to_owned(),
+            created_at,
+            last_used_at,
+            user_agent,
+            expires_at,
+        }))
+    }
+}
+
 impl RevocationStore for SqlStore {
     async fn is_revoked(&self, token: &DecodedToken) -> Result<bool, StoreError> {
         let jti = token.jti();
@@ -628,6 +699,15 @@ impl SessionStore for SqlStore {
 
     async fn revoke_family(&self, family: &str) -> Result<(), StoreError> {
         self.mark_revoked(family).await
+    }
+
+    /// One conditional `UPDATE`, on a task of its own: a caller that stops waiting (a cancelled
+    /// request) does not stop the write, and this process's memory must learn of it all the same.
+    async fn end(&self, user: &str, family: &str) -> Result<Option<SessionInfo>, StoreError> {
+        let (store, user, family) = (self.clone(), user.to_owned(), family.to_owned());
+        tokio::spawn(async move { store.end_now(&user, &family).await })
+            .await
+            .map_err(StoreError::new)?
     }
 
     async fn list(&self, user: &str) -> Result<Vec<SessionInfo>, StoreError> {

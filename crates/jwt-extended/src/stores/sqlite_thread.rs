@@ -17,7 +17,10 @@ use sqlx::SqlitePool;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
-    sql::{CREATE_SQL, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL, Settled, settle},
+    sql::{
+        CREATE_SQL, END_SQL, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL, Settled,
+        settle,
+    },
     sqlite_writes::{Job, MAX_BATCH, Write, Written, no_answer, reply},
     traits::{RefreshId, RotateOutcome, StoreError},
 };
@@ -180,6 +183,21 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<Written> {
             connection
                 .prepare_cached(MARK_REVOKED_SQL)?
                 .execute(params![now, family])?;
+        }
+        Write::End { user, family, now } => {
+            let ended = connection
+                .prepare_cached(END_SQL)?
+                .query_row(params![now, family, user], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                })
+                .optional()?;
+            return Ok(Written::Ended(ended));
         }
     }
     Ok(Written::Done)

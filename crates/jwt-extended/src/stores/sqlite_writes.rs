@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     sql::{
-        CREATE_SQL, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL, Settled, create_query,
-        mark_revoked_query, revoke_query, settle, swap_query,
+        CREATE_SQL, END_SQL, EndedRow, MARK_REVOKED_SQL, READ_FAMILY_SQL, REVOKE_SQL, SWAP_SQL,
+        Settled, create_query, mark_revoked_query, revoke_query, settle, swap_query,
     },
     traits::{RefreshId, RotateOutcome, SessionInfo, StoreError},
 };
@@ -49,13 +49,19 @@ pub(super) enum Write {
         family: String,
         now: i64,
     },
+    End {
+        user: String,
+        family: String,
+        now: i64,
+    },
 }
 
-/// What a committed write answers: a rotation's outcome, or nothing.
+/// What a committed write answers: a rotation's outcome, the login ended, or nothing.
 #[derive(Debug)]
 pub(super) enum Written {
     Done,
     Rotated(RotateOutcome),
+    Ended(Option<EndedRow>),
 }
 
 pub(super) struct Job {
@@ -175,6 +181,15 @@ async fn apply(conn: &mut SqliteConnection, write: &Write) -> Result<Written, St
         } => return rotate(conn, family, presented, successor, *now, *grace).await,
         Write::Revoke { jti, until } => revoke_query!(jti, until).execute(&mut *conn),
         Write::RevokeFamily { family, now } => mark_revoked_query!(family, now).execute(&mut *conn),
+        Write::End { user, family, now } => {
+            let ended = sqlx::query_as(END_SQL)
+                .bind(now)
+                .bind(family)
+                .bind(user)
+                .fetch_optional(&mut *conn)
+                .await;
+            return ended.map(Written::Ended).map_err(StoreError::new);
+        }
     };
     done.await.map(|_| Written::Done).map_err(StoreError::new)
 }
