@@ -259,8 +259,10 @@ impl JwtManager {
 
     /// Revokes one login family of `user` ("log out that device"): `Ok(true)` when it ended a
     /// live login of theirs, `Ok(false)` for another user's id, an unknown one, or a login
-    /// already ended (of two calls at once, one gets `true`). One store step
-    /// ([`SessionStore::end`](crate::SessionStore::end)), however many logins the user has.
+    /// already ended. With this crate's stores it is one atomic store step
+    /// ([`SessionStore::end`](crate::SessionStore::end)), however many logins the user has, and
+    /// of two calls at once one gets `true` (a store keeping the trait's default may answer
+    /// `true` to both).
     ///
     /// # Errors
     /// [`JwtError::StoreUnavailable`] when the store fails.

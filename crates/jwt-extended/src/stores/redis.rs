@@ -661,6 +661,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_ended_login_leaves_its_users_set_and_reaches_the_other_instance() {
+        let prefix = format!("jwt-test-{}", uuid::Uuid::new_v4());
+        let (Some(a), Some(b)) = (redis_store(&prefix).await, redis_store(&prefix).await) else {
+            return;
+        };
+        let exp = Some(now_secs() + 60);
+        let session = SessionInfo {
+            id: "fam-e".into(),
+            user: "7".into(),
+            created_at: now_secs(),
+            last_used_at: now_secs(),
+            user_agent: Some("browser".into()),
+            expires_at: exp,
+        };
+        let first = RefreshId {
+            jti: "r1".into(),
+            exp,
+        };
+        a.create(&session, &first).await.expect("login");
+        assert_eq!(a.end("7", "fam-e").await.expect("ended"), Some(session));
+        let mut conn = a.inner.conn.clone();
+        let member: bool = conn
+            .sismember(a.key("user", "7"), "fam-e")
+            .await
+            .expect("SISMEMBER");
+        assert!(!member, "the family left the user's set");
+        let start = Instant::now();
+        while !b.cached(None, Some("fam-e")).unwrap_or(false)
+            && start.elapsed() < Duration::from_millis(100)
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(b.cached(None, Some("fam-e")), Some(true), "B learned of it");
+        cleanup(&prefix).await;
+    }
+
+    #[tokio::test]
     async fn a_replay_on_another_instance_revokes_the_family_everywhere() {
         let prefix = format!("jwt-test-{}", uuid::Uuid::new_v4());
         let (Some(a), Some(b)) = (redis_store(&prefix).await, redis_store(&prefix).await) else {

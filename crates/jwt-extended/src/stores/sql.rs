@@ -784,7 +784,7 @@ mod tests {
             jti: "r1".into(),
             exp: Some(now_secs() + 600),
         };
-        for family in ["fam", "other"] {
+        for family in ["fam", "other", "ended"] {
             let session = SessionInfo {
                 id: family.into(),
                 user: "7".into(),
@@ -802,12 +802,22 @@ mod tests {
             assert!(futures_util::poll!(family.as_mut()).is_pending());
             let mut token = std::pin::pin!(store.revoke("jti-1", None));
             assert!(futures_util::poll!(token.as_mut()).is_pending());
+            let mut end = std::pin::pin!(store.end("7", "ended"));
+            assert!(futures_util::poll!(end.as_mut()).is_pending());
         }
         // The writer runs writes in order: once this one is answered, those are committed.
         store.revoke_family("other").await.expect("revoke");
 
         assert_eq!(store.cached(None, Some("fam")), Some(true));
         assert_eq!(store.cached(Some("jti-1"), None), Some(true));
+        // The end runs on a task of its own, which learns of its commit after it.
+        for _ in 0..10_000 {
+            if store.cached(None, Some("ended")) == Some(true) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(store.cached(None, Some("ended")), Some(true));
         assert!(store.list("7").await.expect("list").is_empty());
     }
 }
