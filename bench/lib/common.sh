@@ -24,9 +24,17 @@ trap 'exit 130' INT TERM
 # $WORK/NAME.out and stderr in $WORK/NAME.err, and waits (30 s at most) until
 # one of them holds PATTERN followed by its URL (http://ADDR); START_TENTHS
 # (tenths of a second) waits longer. Sets <NAME>_PID and <NAME>_URL.
+#
+# Each server runs in a session of its own (setsid), as a service does, not in
+# the session of the load that measures it: where the kernel groups processes
+# by session (autogroup), a server sharing wrk's group was scheduled against
+# PostgreSQL as one with it (p99 of a page beside logins 17-18 ms, 3.5-4 ms in
+# a session of its own; docs/performance.md). In a script without job control
+# the background child leads no process group, so setsid execs in place and $!
+# is the server's own pid.
 start() {
   local name="$1" pattern="$2"; shift 2
-  "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  setsid "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   local pid=$!
   PIDS+=("$pid")
   printf -v "${name^^}_PID" '%s' "$pid"
