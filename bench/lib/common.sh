@@ -28,10 +28,12 @@ trap 'exit 130' INT TERM
 # Each server runs in a session of its own (setsid), as a service does, not in
 # the session of the load that measures it: where the kernel groups processes
 # by session (autogroup), a server sharing wrk's group was scheduled against
-# PostgreSQL as one with it (p99 of a page beside logins 17-18 ms, 3.5-4 ms in
+# PostgreSQL as one with it (p99 of a page beside logins 17-18 ms, 3-4 ms in
 # a session of its own; docs/performance.md). In a script without job control
 # the background child leads no process group, so setsid execs in place and $!
-# is the server's own pid.
+# is the server's own pid. Out of the script's process group, a server is not
+# reached by a kill of that group (SIGKILL from `timeout -k`, a cancelled job):
+# only the EXIT trap below stops it.
 start() {
   local name="$1" pattern="$2"; shift 2
   setsid "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
