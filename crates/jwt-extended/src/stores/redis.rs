@@ -629,6 +629,36 @@ mod tests {
         }
     }
 
+    /// Waits up to 100 ms (what pub/sub promises) for `store`'s memory to hold the revocation
+    /// of `jti` or `family`; returns how long it waited.
+    async fn learned(store: &RedisStore, jti: Option<&str>, family: Option<&str>) -> Duration {
+        let start = Instant::now();
+        while !store.cached(jti, family).unwrap_or(false)
+            && start.elapsed() < Duration::from_millis(100)
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        start.elapsed()
+    }
+
+    /// User 7's login `family` and its first refresh token `r1`, both expiring in a minute.
+    fn login(family: &str, user_agent: Option<&str>) -> (SessionInfo, RefreshId) {
+        let exp = Some(now_secs() + 60);
+        let session = SessionInfo {
+            id: family.into(),
+            user: "7".into(),
+            created_at: now_secs(),
+            last_used_at: now_secs(),
+            user_agent: user_agent.map(str::to_owned),
+            expires_at: exp,
+        };
+        let first = RefreshId {
+            jti: "r1".into(),
+            exp,
+        };
+        (session, first)
+    }
+
     #[tokio::test]
     async fn a_revocation_on_one_instance_reaches_the_other_within_100_ms() {
         let prefix = format!("jwt-test-{}", uuid::Uuid::new_v4());
@@ -641,16 +671,10 @@ mod tests {
         a.revoke("jti-1", Some(now_secs() + 60))
             .await
             .expect("revoke");
-        let start = Instant::now();
-        while !b.cached(Some("jti-1"), None).unwrap_or(false)
-            && start.elapsed() < Duration::from_millis(100)
-        {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let waited = learned(&b, Some("jti-1"), None).await;
         assert!(
             b.is_revoked(&t).await.expect("answer"),
-            "B learned of A's revocation in {:?}",
-            start.elapsed()
+            "B learned of A's revocation in {waited:?}"
         );
         // A third instance started later loads the revocation from Redis.
         let Some(c) = redis_store(&prefix).await else {
@@ -666,19 +690,7 @@ mod tests {
         let (Some(a), Some(b)) = (redis_store(&prefix).await, redis_store(&prefix).await) else {
             return;
         };
-        let exp = Some(now_secs() + 60);
-        let session = SessionInfo {
-            id: "fam-e".into(),
-            user: "7".into(),
-            created_at: now_secs(),
-            last_used_at: now_secs(),
-            user_agent: Some("browser".into()),
-            expires_at: exp,
-        };
-        let first = RefreshId {
-            jti: "r1".into(),
-            exp,
-        };
+        let (session, first) = login("fam-e", Some("browser"));
         a.create(&session, &first).await.expect("login");
         assert_eq!(a.end("7", "fam-e").await.expect("ended"), Some(session));
         let mut conn = a.inner.conn.clone();
@@ -687,12 +699,7 @@ mod tests {
             .await
             .expect("SISMEMBER");
         assert!(!member, "the family left the user's set");
-        let start = Instant::now();
-        while !b.cached(None, Some("fam-e")).unwrap_or(false)
-            && start.elapsed() < Duration::from_millis(100)
-        {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        learned(&b, None, Some("fam-e")).await;
         assert_eq!(b.cached(None, Some("fam-e")), Some(true), "B learned of it");
         cleanup(&prefix).await;
     }
@@ -703,19 +710,8 @@ mod tests {
         let (Some(a), Some(b)) = (redis_store(&prefix).await, redis_store(&prefix).await) else {
             return;
         };
-        let exp = Some(now_secs() + 60);
-        let session = SessionInfo {
-            id: "fam-1".into(),
-            user: "7".into(),
-            created_at: now_secs(),
-            last_used_at: now_secs(),
-            user_agent: None,
-            expires_at: exp,
-        };
-        let first = RefreshId {
-            jti: "r1".into(),
-            exp,
-        };
+        let (session, first) = login("fam-1", None);
+        let exp = first.exp;
         let second = RefreshId {
             jti: "r2".into(),
             exp,
@@ -730,12 +726,7 @@ mod tests {
         };
         let replay = b.rotate("fam-1", "r1", &third, Duration::ZERO).await;
         assert_eq!(replay.expect("answer"), RotateOutcome::Reused);
-        let start = Instant::now();
-        while !a.cached(None, Some("fam-1")).unwrap_or(false)
-            && start.elapsed() < Duration::from_millis(100)
-        {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        learned(&a, None, Some("fam-1")).await;
         assert!(
             a.is_revoked(&token("r2", Some("fam-1")))
                 .await

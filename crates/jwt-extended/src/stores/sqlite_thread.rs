@@ -12,7 +12,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, Row, params, types::FromSql};
 use sqlx::SqlitePool;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -187,20 +187,25 @@ fn apply(connection: &Connection, write: &Write) -> rusqlite::Result<Written> {
         Write::End { user, family, now } => {
             let ended = connection
                 .prepare_cached(END_SQL)?
-                .query_row(params![now, family, user], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })
+                .query_row(params![now, family, user], five_columns)
                 .optional()?;
             return Ok(Written::Ended(ended));
         }
     }
     Ok(Written::Done)
+}
+
+/// A row of five columns as a tuple (a family's row, a login just ended).
+fn five_columns<A: FromSql, B: FromSql, C: FromSql, D: FromSql, E: FromSql>(
+    row: &Row<'_>,
+) -> rusqlite::Result<(A, B, C, D, E)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
 fn rotate(
@@ -223,15 +228,7 @@ fn rotate(
     }
     let row = connection
         .prepare_cached(READ_FAMILY_SQL)?
-        .query_row(params![family], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        })
+        .query_row(params![family], five_columns)
         .optional()?;
     let outcome = match settle(row, presented, now, grace) {
         Settled::Outcome(outcome) => outcome,
