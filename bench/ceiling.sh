@@ -125,10 +125,12 @@ if ((POSTGRES)); then
   READER_ID="$(user_id ceilingreader)"
   [[ -n $USER_ID && -n $READER_ID ]] || die "the seeded users are not in $PG_DB"
   FIRST_ID="${IDS%%,*}"
-  # memo's statements (crates/memo/src/db/memos/postgres.rs) with the values memo binds.
+  # memo's statements (crates/memo/src/db/memos/postgres.rs) with the values memo binds,
+  # planned as memo's connections plan them (crates/memo/src/db/mod.rs, postgres_options).
+  export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c plan_cache_mode=force_generic_plan"
   # The page: GET /api/memos's defaults (order=id, limit=50: 51 rows asked, from id 0).
   cat >"$PGB/list.sql" <<'EOF'
-SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = :reader AND archived = :archived AND id > :after ORDER BY id LIMIT :limit;
+SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE (user_id, archived, id) > (:reader, :archived, :after) AND (user_id, archived, id) <= (:reader, :archived, 9223372036854775807) ORDER BY user_id, archived, id LIMIT :limit;
 EOF
   cat >"$PGB/insert.sql" <<'EOF'
 INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) VALUES (:uid, 'written by pgbench', 'A new memo from the benchmark, about eighty characters of content.', FALSE, now(), now()) RETURNING id, title, content, archived, created_at, updated_at
@@ -149,7 +151,7 @@ fi
 PAGE_BINDS=(-D reader="${READER_ID:-}" -D archived=false -D after=0 -D limit=51)
 check_page() {
   local rows
-  rows="$(psql "$DATABASE_URL" -Atc "$(sed -e "s/:reader/$READER_ID/" -e 's/:archived/false/' -e 's/:after/0/' \
+  rows="$(psql "$DATABASE_URL" -Atc "$(sed -e "s/:reader/$READER_ID/g" -e 's/:archived/false/g' -e 's/:after/0/g' \
     -e 's/:limit/51/' "$PGB/list.sql")" | wc -l)" || die "the page's statement failed"
   [[ $rows == 20 ]] || die "the page's statement returned $rows rows, not the reader's 20 memos"
 }

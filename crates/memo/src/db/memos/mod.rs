@@ -11,6 +11,8 @@
 
 mod page;
 mod postgres;
+#[cfg(test)]
+mod postgres_plans;
 pub(super) mod sqlite;
 #[cfg(test)]
 mod sqlite_plans;

@@ -1,9 +1,14 @@
 //! The memo statements on PostgreSQL (sqlx): one statement per call, each
-//! prepared once per connection by sqlx's statement cache, except the
-//! searches: they are planned on every call with the search text's value
-//! (`persistent(false)`), because a generic plan cannot know whether the
-//! text is rare (read the trigram index) or common (read the list until the
-//! page is full), and at 100,000 memos the wrong one read the whole table.
+//! prepared once per connection by sqlx's statement cache and planned once,
+//! generically: memo's connections set `plan_cache_mode =
+//! force_generic_plan` (`db::postgres_options`), because left to choose,
+//! PostgreSQL planned a page of the list again on every call once the table
+//! was large. So each statement is written for a plan that does not need its
+//! values: a page is read in an order only its own index has (`keyset!`),
+//! and a search reads its matches by id (`user_id + 0`: no b-tree range of
+//! the owner). Where the text's value decides (a rare word read from the trigram
+//! index), `memo_search_hits` plans its query per call, with the value. The
+//! plans are checked by `postgres_plans.rs`.
 //!
 //! The search index is `memos_search`, a GIN index over `user_id`, `archived`
 //! (btree_gin), `window_keys` (the memo's place in the list, migration 0006)
@@ -32,9 +37,9 @@ macro_rules! columns {
     };
 }
 
-/// The keyset condition and order per [`Order`], after the position `$3`
-/// (id), `$4` (`updated_at`). The first page binds a position before every
-/// memo (see [`position_binds`]).
+/// The keyset condition and order per [`Order`] over a search's matches
+/// (`hits`), after the position `$3` (id), `$4` (`updated_at`). The first
+/// page binds a position before every memo (see [`position_binds`]).
 macro_rules! ordered {
     ($head:expr, $tail:expr, Id) => {
         concat!($head, " AND id > $3 ORDER BY id", $tail)
@@ -51,18 +56,47 @@ macro_rules! ordered {
     };
 }
 
-/// The list from the position on: `$1` owner, `$2` archived, `$5` limit.
+/// The owner's memos after the position, in the order's own index: `$1`
+/// owner, `$2` archived, `$3` id, `$4` `updated_at`; `$head` selects, `$tail`
+/// limits. By id, the order is `archived, id` and the position a range of
+/// those two: with `archived = $2 ... ORDER BY id`, the primary key runs by
+/// id too, and the generic plan walked it through every other owner's memos
+/// (100,000 for a page of an owner of 20). The range starts at `archived`
+/// because a b-tree stops a scan only on a row comparison's first column.
+/// By `-updated_at` no other index runs in that order, and `archived = $2`
+/// stays: as a range `(archived, updated_at, id)` the planner took it for a
+/// range of the id index's `archived` and sorted the whole list.
+macro_rules! keyset {
+    ($head:expr, $tail:expr, Id) => {
+        concat!(
+            $head,
+            " FROM memos WHERE user_id = $1 AND (archived, id) > ($2, $3) \
+             AND (archived, id) <= ($2, 9223372036854775807) ORDER BY archived, id",
+            $tail
+        )
+    };
+    ($head:expr, $tail:expr, IdDesc) => {
+        concat!(
+            $head,
+            " FROM memos WHERE user_id = $1 AND (archived, id) < ($2, $3) \
+             AND (archived, id) >= ($2, -9223372036854775808) ORDER BY archived DESC, id DESC",
+            $tail
+        )
+    };
+    ($head:expr, $tail:expr, UpdatedDesc) => {
+        concat!(
+            $head,
+            " FROM memos WHERE user_id = $1 AND archived = $2 AND (updated_at, id) < ($4, $3) \
+             ORDER BY updated_at DESC, id DESC",
+            $tail
+        )
+    };
+}
+
+/// The list from the position on: `$5` limit.
 macro_rules! list_sql {
     ($order:ident) => {
-        ordered!(
-            concat!(
-                "SELECT ",
-                columns!(),
-                " FROM memos WHERE user_id = $1 AND archived = $2"
-            ),
-            " LIMIT $5",
-            $order
-        )
+        keyset!(concat!("SELECT ", columns!()), " LIMIT $5", $order)
     };
 }
 
@@ -78,7 +112,7 @@ macro_rules! indexed_search_sql {
             "WITH hits AS MATERIALIZED (SELECT id, updated_at FROM memo_search_hits($1, $2, $6, $7)) \
              SELECT (SELECT count(*) FROM hits) AS hits, m.* FROM (SELECT 1) AS one LEFT JOIN (SELECT ",
             columns!(),
-            " FROM memos WHERE user_id = $1 AND archived = $2 AND id IN (",
+            " FROM memos WHERE user_id + 0 = $1 AND archived::int = $2::int AND id IN (",
             ordered!("SELECT id FROM hits WHERE TRUE", " LIMIT $5", $order),
             ")) AS m ON TRUE ORDER BY ",
             $outer_order
@@ -92,15 +126,7 @@ macro_rules! scan_sql {
     ($order:ident, $outer_order:expr) => {
         concat!(
             "SELECT m.* FROM (",
-            ordered!(
-                concat!(
-                    "SELECT ",
-                    columns!(),
-                    " FROM memos WHERE user_id = $1 AND archived = $2"
-                ),
-                " LIMIT $7",
-                $order
-            ),
+            keyset!(concat!("SELECT ", columns!()), " LIMIT $7", $order),
             ") AS m WHERE m.title ILIKE $6 OR m.content ILIKE $6 ORDER BY ",
             $outer_order,
             " LIMIT $5"
@@ -111,11 +137,7 @@ macro_rules! scan_sql {
 /// The position of the scan's last memo (`$5`: the scan's length).
 macro_rules! scan_end_sql {
     ($order:ident) => {
-        ordered!(
-            "SELECT id, updated_at FROM memos WHERE user_id = $1 AND archived = $2",
-            " OFFSET $5 - 1 LIMIT 1",
-            $order
-        )
+        keyset!("SELECT id, updated_at", " OFFSET $5 - 1 LIMIT 1", $order)
     };
 }
 
@@ -342,7 +364,6 @@ async fn indexed_search(
     let (id, updated_at) = position_binds(request);
     let limit = request.limit();
     let rows = sqlx::query(sql)
-        .persistent(false)
         .bind(request.user_id)
         .bind(request.archived)
         .bind(id)
@@ -385,7 +406,6 @@ async fn scan(
     let (id, updated_at) = position_binds(request);
     let limit = request.limit();
     let memos = sqlx::query_as::<_, Memo>(sql)
-        .persistent(false)
         .bind(request.user_id)
         .bind(request.archived)
         .bind(id)
@@ -465,6 +485,7 @@ pub(super) async fn delete(
 pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
     vec![
         ("list by id", list_sql!(Id)),
+        ("list by -id", list_sql!(IdDesc)),
         ("list by -updated_at", list_sql!(UpdatedDesc)),
         ("search by windows", WINDOWED_SEARCH),
         (
@@ -475,6 +496,8 @@ pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
             "scan by -updated_at",
             scan_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
         ),
+        ("scan by id", scan_sql!(Id, "m.id")),
+        ("scan end by id", scan_end_sql!(Id)),
         ("scan end by -updated_at", scan_end_sql!(UpdatedDesc)),
     ]
 }

@@ -1,0 +1,266 @@
+//! Each prepared memo read's plan on PostgreSQL, as memo's connections plan
+//! it (`db::postgres_options`: one generic plan per statement, kept), beside
+//! an account of 100,000 memos: every statement reads a page's worth of
+//! pages, whoever asks and wherever the page is, and is planned once.
+//!
+//! PostgreSQL: `MEMO_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); skipped when unreachable,
+//! except with `CI=true`.
+
+use sqlx::{Connection as _, PgConnection, Row as _};
+
+use super::{SEARCH_SCAN, postgres::reads};
+use crate::db::postgres_options;
+
+/// Pages a page of 21 memos may read: the index's levels and a leaf or two,
+/// and the page's heap pages (the walk of another owner's memos through the
+/// primary key reads a page per memo walked: over 100,000).
+const MOST_BUFFERS: i64 = 40;
+
+/// A scan, or its end, reads up to [`SEARCH_SCAN`] memos of one owner, each a
+/// heap fetch.
+const MOST_SCAN_BUFFERS: i64 = SEARCH_SCAN + MOST_BUFFERS;
+
+/// A database of the test's own, dropped (`WITH (FORCE)`) with this value.
+struct Scratch {
+    admin_url: String,
+    name: String,
+}
+
+impl Scratch {
+    async fn create() -> Option<(Self, String)> {
+        let admin_url = std::env::var("MEMO_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let mut admin = match PgConnection::connect(&admin_url).await {
+            Ok(admin) => admin,
+            Err(err) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("PostgreSQL is unreachable at {admin_url} ({err}), and CI=true requires it")
+            }
+            Err(err) => {
+                eprintln!("SKIPPING the PostgreSQL plan check: {admin_url} is unreachable ({err})");
+                return None;
+            }
+        };
+        let name = format!("memo_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+            .execute(&mut admin)
+            .await
+            .expect("CREATE DATABASE");
+        let (server, _) = admin_url.rsplit_once('/').expect("a database in the URL");
+        let url = format!("{server}/{name}");
+        Some((Self { admin_url, name }, url))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await?;
+                sqlx::query(&format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#))
+                    .execute(&mut admin)
+                    .await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(_))) {
+            eprintln!("warning: could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// Owner 1 writes 20 memos (every other one archived), then owner 2 writes
+/// 100,000 (every fifth archived), edited in an order of their own.
+async fn two_owners(connection: &mut PgConnection) {
+    for sql in [
+        "INSERT INTO users (user_name, user_name_key, password_hash, created_at) \
+         VALUES ('few', 'few', 'x', now()), ('many', 'many', 'x', now())",
+        "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
+         SELECT 1, 'memo ' || n, 'a note', n % 2 = 0, now(), '2026-01-01'::timestamptz + n * interval '1 s' \
+         FROM generate_series(1, 20) AS n",
+        "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
+         SELECT 2, 'memo ' || n, '東京で会議 meeting notes', n % 5 = 0, now(), \
+         '2026-01-01'::timestamptz + ((n * 7919) % 100000) * interval '1 s' \
+         FROM generate_series(1, 100000) AS n",
+        "ANALYZE",
+    ] {
+        sqlx::raw_sql(sql)
+            .execute(&mut *connection)
+            .await
+            .expect(sql);
+    }
+}
+
+/// The parameter types of a read, by its name.
+fn parameter_types(name: &str) -> &'static str {
+    if name.starts_with("scan by") || name.starts_with("search by") {
+        "bigint, boolean, bigint, timestamptz, bigint, text, bigint"
+    } else {
+        "bigint, boolean, bigint, timestamptz, bigint"
+    }
+}
+
+/// Arguments that ask `owner`'s first page, and the page after its end.
+fn pages(name: &str, owner: i64, archived: bool) -> [String; 2] {
+    let by_id = name.ends_with("by id");
+    let first = if by_id { "0" } else { "9223372036854775807" };
+    let past_end = match (by_id, owner) {
+        (true, 1) => "20",
+        (true, _) => "100020",
+        (false, _) => "0",
+    };
+    let limit = if name.starts_with("scan end") {
+        "1000"
+    } else {
+        "21"
+    };
+    let tail = match name.split(" by").next() {
+        Some("scan") => ", '%zzz%', 1000",
+        // 11 of the 100,000 memos ("memo 4242", "memo 42420" to "memo 42429").
+        Some("search") => ", '%memo 4242%', 1001",
+        _ => "",
+    };
+    [first, past_end].map(|id| {
+        let at = if id == "0" && !by_id {
+            "'2025-01-01'"
+        } else {
+            "'9999-12-31'"
+        };
+        format!("{owner}, {archived}, {id}, {at}, {limit}{tail}")
+    })
+}
+
+/// Checks a plan: a page, a scan or a scan's end reads one range of a list
+/// index (a scan up to [`SEARCH_SCAN`] memos); a search by the index reads
+/// the matches by id, never the owner's range.
+fn check(name: &str, arguments: &str, plan: &str) {
+    assert!(!plan.contains("Seq Scan"), "{name} scans memos:\n{plan}");
+    if name.starts_with("search") {
+        assert!(
+            plan.contains("memos_pkey"),
+            "{name} reads the matches by id:\n{plan}"
+        );
+        assert!(
+            !plan.contains("memos_user_archived"),
+            "{name} reads the owner's range:\n{plan}"
+        );
+        return;
+    }
+    let read = buffers(plan);
+    let most = if name.starts_with("scan") {
+        MOST_SCAN_BUFFERS
+    } else {
+        MOST_BUFFERS
+    };
+    assert!(
+        read <= most,
+        "{name} ({arguments}) read {read} pages:\n{plan}"
+    );
+    assert!(
+        !plan.contains("memos_pkey"),
+        "{name} walks the primary key:\n{plan}"
+    );
+    assert!(plan.contains("memos_user_archived"), "{name}:\n{plan}");
+}
+
+/// The shared pages the plan's top node read.
+fn buffers(plan: &str) -> i64 {
+    let line = plan
+        .lines()
+        .find(|line| line.trim_start().starts_with("Buffers:"))
+        .unwrap_or_default();
+    ["hit=", "read="]
+        .iter()
+        .filter_map(|key| {
+            let (_, after) = line.split_once(key)?;
+            after.split_whitespace().next()?.parse::<i64>().ok()
+        })
+        .sum()
+}
+
+/// Then 2,000 more owners of 20 memos each: a generic plan is costed for
+/// the average owner, now one of 20 memos, and must still suit both.
+async fn many_small_owners(connection: &mut PgConnection) {
+    for sql in [
+        "INSERT INTO users (user_name, user_name_key, password_hash, created_at) \
+         SELECT 'small' || n, 'small' || n, 'x', now() FROM generate_series(1, 2000) AS n",
+        "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
+         SELECT 3 + n % 2000, 'memo ' || n, 'a note', n % 5 = 0, now(), \
+         '2026-01-01'::timestamptz + n * interval '1 s' FROM generate_series(1, 40000) AS n",
+        "ANALYZE",
+    ] {
+        sqlx::raw_sql(sql)
+            .execute(&mut *connection)
+            .await
+            .expect(sql);
+    }
+}
+
+/// Prepares every read as memo's connection would (as `{round}_N`), runs it
+/// for owners 1 and 2, and checks each plan and that it was planned once.
+async fn check_every_read(connection: &mut PgConnection, round: &str) {
+    let reads = reads();
+    // The windows' search is a function that plans its own statements.
+    let prepared = reads
+        .iter()
+        .filter(|(name, _)| *name != "search by windows");
+    for (n, (name, sql)) in prepared.enumerate() {
+        let statement = format!("{round}_{n}");
+        let prepare = format!("PREPARE {statement} ({}) AS {sql}", parameter_types(name));
+        sqlx::raw_sql(&prepare)
+            .execute(&mut *connection)
+            .await
+            .expect(&prepare);
+        for (owner, archived) in [(1, false), (1, true), (2, false), (2, true)] {
+            for arguments in pages(name, owner, archived) {
+                let explain = format!(
+                    "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) \
+                     EXECUTE {statement}({arguments})"
+                );
+                let rows = sqlx::raw_sql(&explain)
+                    .fetch_all(&mut *connection)
+                    .await
+                    .expect(&explain);
+                let plan: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+                let plan = plan.join("\n");
+                println!("{name} ({arguments}): {} pages\n{plan}", buffers(&plan));
+                check(name, &arguments, &plan);
+            }
+        }
+        let (generic, custom): (i64, i64) = sqlx::query_as(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1",
+        )
+        .bind(&statement)
+        .fetch_one(&mut *connection)
+        .await
+        .expect("pg_prepared_statements");
+        assert_eq!(
+            (generic, custom),
+            (8, 0),
+            "{name} was planned again per call"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_read_is_planned_once_and_reads_its_page_not_the_table() {
+    let Some((_scratch, url)) = Scratch::create().await else {
+        return;
+    };
+    let mut connection = PgConnection::connect_with(&postgres_options(&url).expect("url"))
+        .await
+        .expect("connect");
+    sqlx::migrate!("./migrations/postgres")
+        .run(&mut connection)
+        .await
+        .expect("migrate");
+    two_owners(&mut connection).await;
+    check_every_read(&mut connection, "two_owners").await;
+    many_small_owners(&mut connection).await;
+    check_every_read(&mut connection, "many_owners").await;
+}
