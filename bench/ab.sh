@@ -2,12 +2,13 @@
 # A/B of two memo binaries on the hot rows, for a change's before and after:
 #
 #   bench/ab.sh OLD_BIN NEW_BIN [--rounds N] [--duration SECONDS] [--connections N]
-#               [--postgres]
+#               [--postgres] [--owners N]
 #
 # Starts both on fresh SQLite databases in a temp dir (--postgres: each on a
 # fresh database of its own on the local PostgreSQL at 127.0.0.1:5432, user
 # postgres, dropped at exit; MEMO_RATE_LIMITS=off, a fixed secret), gives each
-# a user with 20 memos through the API, then runs
+# a user with 20 memos through the API (after --owners - 1 other users with 20
+# each, default 0: bench/run.sh's table holds 10 owners' memos), then runs
 # GET /api/auth/status, GET /api/memos (20 memos) and POST /api/memos with wrk
 # (bench/lua/request.lua, 2 threads, --connections, default 8), and the rotating
 # POST /api/auth/refresh with bench-refresh (REFRESH_BIN, default the bench
@@ -24,16 +25,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib/common.sh
 source "$ROOT/bench/lib/common.sh"
 
-[[ $# -ge 2 ]] || { sed -n '2,21p' "$0"; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '2,22p' "$0"; exit 2; }
 A_BIN="$(realpath "$1")" B_BIN="$(realpath "$2")"
 shift 2
-ROUNDS=5 D=5 C=8 POSTGRES=0
+ROUNDS=5 D=5 C=8 POSTGRES=0 OWNERS=1
 while (($#)); do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --duration) D="$2"; shift 2 ;;
     --connections) C="$2"; shift 2 ;;
     --postgres) POSTGRES=1; shift ;;
+    --owners) OWNERS="$2"; shift 2 ;;
     *) die "unknown argument: $1" ;;
   esac
 done
@@ -52,7 +54,9 @@ setup() {
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
   fi
   start "$1" 'listening on' "$2" serve --bind 127.0.0.1:0 --data-dir "$WORK/$1-data"
-  seed_user "$1" ab "$PASSWORD"
+  local n
+  for ((n = 2; n <= OWNERS; n++)); do seed_user "$1" "ab$n" "$PASSWORD"; done
+  seed_user "$1" ab "$PASSWORD"  # last: its cookie is the one measured
 }
 setup a "$A_BIN"
 setup b "$B_BIN"
