@@ -7,8 +7,8 @@
 # Starts both on fresh SQLite databases in a temp dir (--postgres: each on a
 # fresh database of its own on the local PostgreSQL at 127.0.0.1:5432, user
 # postgres, dropped at exit; MEMO_RATE_LIMITS=off, a fixed secret), gives each
-# a user with 20 memos through the API (after --owners - 1 other users with 20
-# each, default 0: bench/run.sh's table holds 10 owners' memos), then runs
+# a user with 20 memos through the API (with --owners N, after N - 1 other
+# users of 20 memos each, as bench/run.sh's table holds 10 owners'), then runs
 # GET /api/auth/status, GET /api/memos (20 memos) and POST /api/memos with wrk
 # (bench/lua/request.lua, 2 threads, --connections, default 8), and the rotating
 # POST /api/auth/refresh with bench-refresh (REFRESH_BIN, default the bench
@@ -35,7 +35,7 @@ while (($#)); do
     --duration) D="$2"; shift 2 ;;
     --connections) C="$2"; shift 2 ;;
     --postgres) POSTGRES=1; shift ;;
-    --owners) OWNERS="$2"; shift 2 ;;
+    --owners) OWNERS="$2"; shift 2; [[ $OWNERS =~ ^[1-9][0-9]*$ ]] || die "--owners takes a count of 1 or more" ;;
     *) die "unknown argument: $1" ;;
   esac
 done

@@ -130,7 +130,7 @@ if ((POSTGRES)); then
   export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c plan_cache_mode=force_generic_plan"
   # The page: GET /api/memos's defaults (order=id, limit=50: 51 rows asked, from id 0).
   cat >"$PGB/list.sql" <<'EOF'
-SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE (user_id, archived, id) > (:reader, :archived, :after) AND (user_id, archived, id) <= (:reader, :archived, 9223372036854775807) ORDER BY user_id, archived, id LIMIT :limit;
+SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = :reader AND (archived, id) > (:archived, :after) AND (archived, id) <= (:archived, 9223372036854775807) ORDER BY archived, id LIMIT :limit;
 EOF
   cat >"$PGB/insert.sql" <<'EOF'
 INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) VALUES (:uid, 'written by pgbench', 'A new memo from the benchmark, about eighty characters of content.', FALSE, now(), now()) RETURNING id, title, content, archived, created_at, updated_at

@@ -289,15 +289,15 @@ impl Db {
     }
 }
 
-/// A PostgreSQL URL's options, with `plan_cache_mode = force_generic_plan`:
-/// every statement sqlx prepares is planned once per connection and its plan
-/// kept. Left to choose (`auto`), PostgreSQL plans a page of the list again
-/// on every call once the table is large (its generic cost, guessed for an
-/// unknown `LIMIT`, stays above the custom plans'): 8,300-8,700 pages/s
-/// instead of 12,900-14,600 by pgbench on 100,000 memos. Each read is written
-/// so that its generic plan is its index range (`memos/postgres.rs`, checked
-/// by `memos/postgres_plans.rs`); the searches that need the text's value are
-/// planned per call inside their functions.
+/// A PostgreSQL URL's options, with `plan_cache_mode = force_generic_plan`
+/// (after any `options` of the URL, so it wins): every statement runs on one
+/// generic plan per connection, sqlx's unnamed ones too, rebuilt only when
+/// the statistics or the schema change. Left to choose, PostgreSQL planned a
+/// page of the list again on every call once the table was large
+/// (docs/performance.md, "PostgreSQL's plans"). Each read is written so that
+/// its generic plan is its index's range (`memos/postgres.rs`, checked by
+/// `memos/postgres_plans.rs`); only functions that set their own mode (the
+/// search's `memo_search_hits`) plan per call.
 pub(crate) fn postgres_options(url: &str) -> Result<sqlx::postgres::PgConnectOptions, sqlx::Error> {
     Ok(sqlx::postgres::PgConnectOptions::from_str(url)?
         .options([("plan_cache_mode", "force_generic_plan")]))

@@ -1,6 +1,7 @@
 //! The memo statements on PostgreSQL (sqlx): one statement per call, each
-//! prepared once per connection by sqlx's statement cache and planned once,
-//! generically: memo's connections set `plan_cache_mode =
+//! prepared once per connection by sqlx's statement cache, on one generic
+//! plan (rebuilt only when the statistics or the schema change): memo's
+//! connections set `plan_cache_mode =
 //! force_generic_plan` (`db::postgres_options`), because left to choose,
 //! PostgreSQL planned a page of the list again on every call once the table
 //! was large. So each statement is written for a plan that does not need its
@@ -56,16 +57,14 @@ macro_rules! ordered {
     };
 }
 
-/// The owner's memos after the position, in the order's own index: `$1`
-/// owner, `$2` archived, `$3` id, `$4` `updated_at`; `$head` selects, `$tail`
-/// limits. By id, the order is `archived, id` and the position a range of
-/// those two: with `archived = $2 ... ORDER BY id`, the primary key runs by
-/// id too, and the generic plan walked it through every other owner's memos
-/// (100,000 for a page of an owner of 20). The range starts at `archived`
-/// because a b-tree stops a scan only on a row comparison's first column.
-/// By `-updated_at` no other index runs in that order, and `archived = $2`
-/// stays: as a range `(archived, updated_at, id)` the planner took it for a
-/// range of the id index's `archived` and sorted the whole list.
+/// The owner's memos after the position, in an order only the order's own
+/// index has: `$1` owner, `$2` archived, `$3` id, `$4` `updated_at`; `$head`
+/// selects, `$tail` limits. By id the order is `archived, id`, a range of
+/// both, since `archived = $2 ... ORDER BY id` is an order the primary key
+/// has too; `archived` leads the range because a b-tree ends a scan on a row
+/// comparison only when its first column decides. By `-updated_at` no other
+/// index has the order, and the row range misled the planner, so
+/// `archived = $2` stays (docs/performance.md, "PostgreSQL's plans").
 macro_rules! keyset {
     ($head:expr, $tail:expr, Id) => {
         concat!(
@@ -480,7 +479,8 @@ pub(super) async fn delete(
     Ok(done.rows_affected() > 0)
 }
 
-/// Every read statement, named, for the plan checks.
+/// Every read statement, named by what and in which order, for the plan
+/// checks.
 #[cfg(test)]
 pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -488,16 +488,20 @@ pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
         ("list by -id", list_sql!(IdDesc)),
         ("list by -updated_at", list_sql!(UpdatedDesc)),
         ("search by windows", WINDOWED_SEARCH),
+        ("search by id", indexed_search_sql!(Id, "m.id")),
+        ("search by -id", indexed_search_sql!(IdDesc, "m.id DESC")),
         (
             "search by -updated_at",
             indexed_search_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
         ),
+        ("scan by id", scan_sql!(Id, "m.id")),
+        ("scan by -id", scan_sql!(IdDesc, "m.id DESC")),
         (
             "scan by -updated_at",
             scan_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
         ),
-        ("scan by id", scan_sql!(Id, "m.id")),
         ("scan end by id", scan_end_sql!(Id)),
+        ("scan end by -id", scan_end_sql!(IdDesc)),
         ("scan end by -updated_at", scan_end_sql!(UpdatedDesc)),
     ]
 }
