@@ -268,6 +268,17 @@ async fn archived_memos_page_the_same_way(app: TestApp) {
     let (recent, _) = all_pages(&app, "/api/memos?archived=true&order=-updated_at&limit=9").await;
     assert_eq!(recent.len(), archived.len());
     assert_sorted("-updated_at", &recent);
+    // Newest first, each list alone: neither runs on into the other.
+    for (flag, memos) in [("true", &archived), ("false", &others)] {
+        let (newest, _) = all_pages(
+            &app,
+            &format!("/api/memos?archived={flag}&order=-id&limit=8"),
+        )
+        .await;
+        let mut expected = ids(memos);
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(ids(&newest), expected, "archived={flag}");
+    }
 }
 
 async fn search_finds_english_and_japanese_substrings(app: TestApp) {
