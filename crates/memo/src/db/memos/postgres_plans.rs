@@ -78,6 +78,20 @@ impl Scratch {
             .expect("CREATE DATABASE");
         Some((Self { admin_url, name }, url))
     }
+
+    /// A database of the test's own with memo's schema, and a connection to it
+    /// as memo's pool makes them.
+    async fn migrated() -> Option<(Self, PgConnection)> {
+        let (scratch, url) = Self::create().await?;
+        let mut connection = PgConnection::connect_with(&postgres_options(&url).expect("url"))
+            .await
+            .expect("connect");
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut connection)
+            .await
+            .expect("migrate");
+        Some((scratch, connection))
+    }
 }
 
 impl Drop for Scratch {
@@ -105,6 +119,14 @@ impl Drop for Scratch {
     }
 }
 
+/// Runs `sql` unprepared (sqlx's own statements stay out of the way).
+async fn execute(connection: &mut PgConnection, sql: &str) {
+    sqlx::raw_sql(sql)
+        .execute(&mut *connection)
+        .await
+        .expect(sql);
+}
+
 /// Owner 1 writes 20 memos (every other one archived), then owner 2 writes
 /// 100,000 (every fifth archived), edited in an order of their own. The
 /// table is vacuumed as one in service is, and autovacuum kept from
@@ -123,10 +145,7 @@ async fn two_owners(connection: &mut PgConnection) {
          FROM generate_series(1, 100000) AS n",
         "VACUUM ANALYZE memos",
     ] {
-        sqlx::raw_sql(sql)
-            .execute(&mut *connection)
-            .await
-            .expect(sql);
+        execute(connection, sql).await;
     }
 }
 
@@ -233,10 +252,7 @@ async fn many_small_owners(connection: &mut PgConnection) {
          '2026-01-01'::timestamptz + n * interval '1 s' FROM generate_series(1, 40000) AS n",
         "VACUUM ANALYZE memos",
     ] {
-        sqlx::raw_sql(sql)
-            .execute(&mut *connection)
-            .await
-            .expect(sql);
+        execute(connection, sql).await;
     }
 }
 
@@ -252,10 +268,7 @@ async fn check_every_read(connection: &mut PgConnection, round: &str) {
     for (n, (name, sql)) in prepared.enumerate() {
         let statement = format!("{round}_{n}");
         let prepare = format!("PREPARE {statement} ({}) AS {sql}", parameter_types(name));
-        sqlx::raw_sql(&prepare)
-            .execute(&mut *connection)
-            .await
-            .expect(&prepare);
+        execute(connection, &prepare).await;
         for (owner, archived) in [(1, false), (1, true), (2, false), (2, true)] {
             for arguments in pages(name, owner, archived) {
                 let explain = format!(
@@ -292,16 +305,9 @@ async fn check_every_read(connection: &mut PgConnection, round: &str) {
 
 #[tokio::test]
 async fn every_read_runs_on_one_generic_plan_and_reads_its_page_not_the_table() {
-    let Some((_scratch, url)) = Scratch::create().await else {
+    let Some((_scratch, mut connection)) = Scratch::migrated().await else {
         return;
     };
-    let mut connection = PgConnection::connect_with(&postgres_options(&url).expect("url"))
-        .await
-        .expect("connect");
-    sqlx::migrate!("./migrations/postgres")
-        .run(&mut connection)
-        .await
-        .expect("migrate");
     two_owners(&mut connection).await;
     check_every_read(&mut connection, "two_owners").await;
     many_small_owners(&mut connection).await;
@@ -312,16 +318,9 @@ async fn every_read_runs_on_one_generic_plan_and_reads_its_page_not_the_table() 
 /// whatever the connection's mode.
 #[tokio::test]
 async fn the_searchs_matches_are_planned_with_the_text() {
-    let Some((_scratch, url)) = Scratch::create().await else {
+    let Some((_scratch, mut connection)) = Scratch::migrated().await else {
         return;
     };
-    let mut connection = PgConnection::connect_with(&postgres_options(&url).expect("url"))
-        .await
-        .expect("connect");
-    sqlx::migrate!("./migrations/postgres")
-        .run(&mut connection)
-        .await
-        .expect("migrate");
     let (settings,): (Vec<String>,) =
         sqlx::query_as("SELECT proconfig FROM pg_proc WHERE proname = 'memo_search_hits'")
             .fetch_one(&mut connection)
