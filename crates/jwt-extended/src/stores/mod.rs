@@ -12,6 +12,8 @@ mod memory;
 mod pg_connections;
 #[cfg(feature = "postgres")]
 mod pg_notify;
+#[cfg(feature = "postgres")]
+mod pg_swaps;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(any(feature = "redis", feature = "sqlite", feature = "postgres"))]

@@ -4,7 +4,7 @@
 //! Rows outlive restarts and are purged once the tokens they describe have expired. Rotation is
 //! one conditional `UPDATE`, so two instances refreshing the same token cannot both win. On
 //! SQLite every write goes through a group commit (`sqlite_writes.rs`, on a file
-//! `sqlite_thread.rs`).
+//! `sqlite_thread.rs`); on PostgreSQL the rotations do (`pg_swaps.rs`).
 
 use std::{
     fmt,
@@ -22,6 +22,8 @@ use sqlx::SqlitePool;
 use super::pg_connections::PgConnections;
 #[cfg(feature = "postgres")]
 use super::pg_notify::{self, channel};
+#[cfg(feature = "postgres")]
+use super::pg_swaps::Swaps;
 use super::revoked_ids::{Kind, RevokedIds};
 #[cfg(feature = "sqlite")]
 use super::sqlite_writes::{Write, Writer, Written};
@@ -48,6 +50,7 @@ pub(super) const CREATE_SQL: &str = "INSERT INTO jwt_sessions (family, user_id, 
      user_agent, current_jti, current_exp) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 /// Rotation's happy path: swaps the presented token for its successor if it is current.
+#[cfg(feature = "sqlite")]
 pub(super) const SWAP_SQL: &str = "UPDATE jwt_sessions SET retired_jti = current_jti, retired_at = $1, \
      current_jti = $2, current_exp = $3, last_used_at = $1 WHERE family = $4 AND current_jti = $5 \
      AND revoked_at IS NULL AND (current_exp IS NULL OR current_exp > $1)";
@@ -132,6 +135,7 @@ macro_rules! create_query {
     };
 }
 
+#[cfg(feature = "sqlite")]
 macro_rules! swap_query {
     ($family:expr, $presented:expr, $successor:expr, $now:expr) => {
         sqlx::query(SWAP_SQL)
@@ -281,6 +285,9 @@ pub struct SqlStore {
     /// may run outside a tokio runtime.
     #[cfg(feature = "sqlite")]
     writer: Arc<std::sync::OnceLock<Writer>>,
+    /// PostgreSQL's group commit of rotations (`pg_swaps.rs`), started by the first one.
+    #[cfg(feature = "postgres")]
+    swaps: Arc<Swaps>,
 }
 
 impl fmt::Debug for SqlStore {
@@ -323,10 +330,16 @@ impl SqlStore {
             #[cfg(feature = "postgres")]
             listener: None,
             writer: Arc::default(),
+            #[cfg(feature = "postgres")]
+            swaps: Arc::default(),
         }
     }
 
     /// A store in a PostgreSQL database.
+    ///
+    /// Rotations are group-committed: the swaps waiting at once run as one statement (one round
+    /// trip and one WAL flush for all of them, each answered once committed), on a task started
+    /// by the first rotation on the tokio runtime that makes it.
     ///
     /// Each write or uncached read runs one statement on a connection the store keeps out of
     /// `pool` between statements (up to 8, at most half the pool; see [`PgConnections`]), so that sqlx does not ping
@@ -361,6 +374,7 @@ impl SqlStore {
             listener: None,
             #[cfg(feature = "sqlite")]
             writer: Arc::default(),
+            swaps: Arc::default(),
         }
     }
 
@@ -670,14 +684,11 @@ impl SessionStore for SqlStore {
             }
             #[cfg(feature = "postgres")]
             Pool::Postgres(connections) => {
-                let swapped = on_kept!(connections, |connection| swap_query!(
-                    family, presented, successor, now
-                )
-                .execute(connection)
-                .await)
-                .map_err(db_error)?
-                .rows_affected();
-                if swapped == 1 {
+                let swapped = self
+                    .swaps
+                    .swap(connections, family, presented, successor, now)
+                    .await?;
+                if swapped {
                     return Ok(RotateOutcome::Rotated);
                 }
                 let row: Option<FamilyRow> =

@@ -1,0 +1,150 @@
+//! `SqlStore`'s rotations on PostgreSQL are group-committed: the swaps waiting at once go to
+//! PostgreSQL as one statement, and a batch that fails is run one swap at a time. A trigger on
+//! `jwt_sessions` counts the `UPDATE` statements and the rows each changed.
+//!
+//! PostgreSQL: `POSTGRES_ADMIN_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
+//! skipped when unreachable, except with `CI=true`.
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::scratch_db::ScratchDatabase;
+use jwt_extended::{
+    PgConnections, RefreshId, RotateOutcome, SessionInfo, SessionStore as _, SqlStore,
+};
+use sqlx::PgPool;
+
+const FAMILIES: usize = 40;
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn refresh(jti: &str) -> RefreshId {
+    RefreshId {
+        jti: jti.into(),
+        exp: Some(now() + 600),
+    }
+}
+
+/// A store with [`FAMILIES`] logins, `fam-0`... presenting `r0`, and a trigger recording each
+/// `UPDATE` of `jwt_sessions` as a row of `swap_statements` (how many rows it changed); with
+/// `one_row_at_a_time`, the trigger also fails any statement that changed more than one.
+async fn store_with_logins(
+    scratch: &ScratchDatabase,
+    one_row_at_a_time: bool,
+) -> (SqlStore, PgPool) {
+    let pool = PgConnections::pool_options()
+        .max_connections(4)
+        .connect(&scratch.url)
+        .await
+        .expect("connect");
+    let store = SqlStore::postgres_with(PgConnections::new(pool.clone()));
+    store.migrate().await.expect("migrate");
+    let refuse = if one_row_at_a_time {
+        "IF (SELECT count(*) FROM changed) > 1 THEN RAISE EXCEPTION 'one row at a time'; END IF;"
+    } else {
+        ""
+    };
+    for statement in [
+        "CREATE TABLE swap_statements (changed BIGINT NOT NULL)".to_owned(),
+        format!(
+            "CREATE FUNCTION record_swap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {refuse} \
+             INSERT INTO swap_statements SELECT count(*) FROM changed; RETURN NULL; END $$"
+        ),
+        "CREATE TRIGGER record_swap AFTER UPDATE ON jwt_sessions REFERENCING NEW TABLE AS changed \
+         FOR EACH STATEMENT EXECUTE FUNCTION record_swap()"
+            .to_owned(),
+    ] {
+        sqlx::raw_sql(&statement)
+            .execute(&pool)
+            .await
+            .expect("the trigger");
+    }
+    for n in 0..FAMILIES {
+        let session = SessionInfo {
+            id: format!("fam-{n}"),
+            user: "7".into(),
+            created_at: now(),
+            last_used_at: now(),
+            user_agent: None,
+            expires_at: Some(now() + 600),
+        };
+        store.create(&session, &refresh("r0")).await.expect("login");
+    }
+    (store, pool)
+}
+
+/// Rotates every family at once, from `r0` to `r1-<n>`.
+async fn rotate_all(store: &SqlStore) -> Vec<RotateOutcome> {
+    let rotations = (0..FAMILIES).map(|n| async move {
+        let successor = refresh(&format!("r1-{n}"));
+        store
+            .rotate(&format!("fam-{n}"), "r0", &successor, Duration::ZERO)
+            .await
+            .expect("an answer")
+    });
+    futures_util::future::join_all(rotations).await
+}
+
+/// `(statements, rows changed)` recorded by the trigger.
+async fn recorded(pool: &PgPool) -> (i64, i64) {
+    sqlx::query_as("SELECT count(*), COALESCE(sum(changed), 0)::BIGINT FROM swap_statements")
+        .fetch_one(pool)
+        .await
+        .expect("the record")
+}
+
+// A current-thread runtime (tokio::test's): the rotations are all queued before the store's
+// writer task first runs, so the batch holds every one of them.
+#[tokio::test]
+async fn rotations_waiting_at_once_are_committed_by_one_statement() {
+    let Some(scratch) = ScratchDatabase::create("jwt_swaps").await else {
+        return;
+    };
+    let (store, pool) = store_with_logins(&scratch, false).await;
+
+    let outcomes = rotate_all(&store).await;
+    assert!(
+        outcomes.iter().all(|o| *o == RotateOutcome::Rotated),
+        "{outcomes:?}"
+    );
+    assert_eq!(recorded(&pool).await, (1, FAMILIES as i64));
+
+    // Each family now takes only its successor: the batch did not mix them up, and the
+    // token it retired is reuse.
+    let next = store
+        .rotate("fam-7", "r1-7", &refresh("r2-7"), Duration::ZERO)
+        .await;
+    assert_eq!(next.expect("answer"), RotateOutcome::Rotated);
+    let replay = store
+        .rotate("fam-8", "r0", &refresh("r2-8"), Duration::ZERO)
+        .await;
+    assert_eq!(replay.expect("answer"), RotateOutcome::Reused);
+    drop(store);
+    pool.close().await;
+    scratch.drop_now().await;
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_is_run_one_swap_at_a_time() {
+    let Some(scratch) = ScratchDatabase::create("jwt_swaps").await else {
+        return;
+    };
+    let (store, pool) = store_with_logins(&scratch, true).await;
+
+    let outcomes = rotate_all(&store).await;
+    assert!(
+        outcomes.iter().all(|o| *o == RotateOutcome::Rotated),
+        "{outcomes:?}"
+    );
+    // The batch's statement failed and left no record; each swap then committed alone.
+    assert_eq!(recorded(&pool).await, (FAMILIES as i64, FAMILIES as i64));
+    drop(store);
+    pool.close().await;
+    scratch.drop_now().await;
+}
