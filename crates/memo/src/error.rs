@@ -136,7 +136,14 @@ impl From<sqlx::Error> for ApiError {
     /// is shutting down) is a 503, a full disk a 507, so that clients and
     /// load balancers can tell them apart from a 500 and retry.
     fn from(err: sqlx::Error) -> Self {
-        match &err {
+        Self::from_sqlx(&err)
+    }
+}
+
+impl ApiError {
+    /// [`From<sqlx::Error>`]'s mapping, for an error shared by several callers too.
+    fn from_sqlx(err: &sqlx::Error) -> Self {
+        match err {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
@@ -169,8 +176,10 @@ impl From<crate::db::DbError> for ApiError {
     fn from(err: crate::db::DbError) -> Self {
         use crate::db::DbError;
         use rusqlite::ErrorCode;
-        if let DbError::Sqlx(err) = err {
-            return err.into();
+        match &err {
+            DbError::Sqlx(err) => return Self::from_sqlx(err),
+            DbError::PgBatchFailed(err) => return Self::from_sqlx(err),
+            _ => {}
         }
         let sqlite_code = match &err {
             DbError::Sqlite(cause) => cause.sqlite_error_code(),
@@ -362,6 +371,10 @@ mod tests {
         let lost = || sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
         let cases = [
             (DbError::Sqlx(lost()), StatusCode::SERVICE_UNAVAILABLE),
+            (
+                DbError::PgBatchFailed(Arc::new(lost())),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
             (
                 DbError::Sqlx(sqlx::Error::PoolTimedOut),
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -7,13 +7,13 @@
 //! a second on the machine of `docs/performance.md`, where one client committing 8 per
 //! statement made 15,900-16,500. A swap is still answered only once committed. The swaps of a
 //! batch lock their rows in the order of the families (the primary key's scan of the sorted
-//! array), so two instances' batches do not deadlock on each other; if a batch fails all the
-//! same, each of its swaps is run alone, so one bad swap never fails another.
+//! array), so two instances' batches do not deadlock on each other; if PostgreSQL refuses a
+//! batch all the same, each of its swaps is run alone, so one bad swap never fails another.
 //!
 //! Only the happy path is batched: a swap that touched no row (a repeat, reuse, a revoked
 //! family) is settled by the caller, reading the family's row, as before.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -110,8 +110,13 @@ async fn run(connections: PgConnections, mut queue: mpsc::UnboundedReceiver<Swap
     }
 }
 
-/// Runs `swaps` as one statement, or, when that fails, each alone; answers each (a caller that
-/// stopped waiting, a cancelled request, is skipped).
+/// Runs `swaps` as one statement; answers each (a caller that stopped waiting, a cancelled
+/// request, is skipped).
+///
+/// When PostgreSQL refuses the statement, nothing of it was done, and each swap is run alone,
+/// so the one at fault fails alone. When the statement is lost without PostgreSQL's answer (the
+/// connection broke), it may have committed: each caller gets the error, as one would have
+/// whose own statement was lost.
 async fn commit(connections: &PgConnections, mut swaps: Vec<Swap>) {
     // Sorted, the families are locked in one order by every instance's batches.
     swaps.sort_unstable_by(|a, b| a.family.cmp(&b.family));
@@ -127,11 +132,17 @@ async fn commit(connections: &PgConnections, mut swaps: Vec<Swap>) {
                 let _ = swap.reply.send(Err(StoreError::new(error)));
             }
         }
-        Err(_) => {
+        Err(sqlx::Error::Database(_)) => {
             for swap in swaps {
                 let alone = run_batch(connections, std::slice::from_ref(&swap)).await;
                 let took = alone.map(|took| swap.took(&took));
                 let _ = swap.reply.send(took.map_err(StoreError::new));
+            }
+        }
+        Err(error) => {
+            let shared = Arc::new(error);
+            for swap in swaps {
+                let _ = swap.reply.send(Err(StoreError::new(Arc::clone(&shared))));
             }
         }
     }

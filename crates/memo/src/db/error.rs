@@ -26,6 +26,12 @@ pub enum DbError {
     /// (`BEGIN`, a savepoint or `COMMIT`): it was not made.
     #[error("the group commit's transaction failed, so the write was not made: {0}")]
     BatchFailed(#[source] Arc<rusqlite::Error>),
+    /// PostgreSQL's group commit of new memos lost its statement, which wrote
+    /// several callers' memos, without PostgreSQL's answer (the connection
+    /// broke, say): each caller gets this error, and the memos are not
+    /// written again, as the statement may have committed.
+    #[error("the group commit's statement failed: {0}")]
+    PgBatchFailed(#[source] Arc<sqlx::Error>),
 }
 
 impl DbError {

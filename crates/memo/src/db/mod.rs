@@ -125,6 +125,8 @@ struct DbInner {
     user_changes: OnceLock<UserChanges>,
     /// On PostgreSQL: makes requests fail fast while it is down.
     outage: Option<OutageWatch>,
+    /// On PostgreSQL: the group commit of new memos (`memos/postgres_inserts.rs`).
+    inserts: memos::PgInserts,
 }
 
 #[derive(Debug)]
@@ -214,6 +216,7 @@ impl Db {
                 users: UserCache::new(cache_is_live),
                 user_changes: OnceLock::new(),
                 outage,
+                inserts: memos::PgInserts::default(),
             }),
         })
     }

@@ -5,12 +5,14 @@
 //! SQLite runs these statements through rusqlite (`sqlite.rs`): reads on the
 //! calling thread from a small pool of connections with cached prepared
 //! statements, writes through the group commit's writer thread. PostgreSQL
-//! runs them through sqlx (`postgres.rs`). Both keep the search index in step
+//! runs them through sqlx (`postgres.rs`), new memos group-committed
+//! (`postgres_inserts.rs`). Both keep the search index in step
 //! inside the write's own transaction: SQLite's FTS5 table through triggers,
 //! PostgreSQL's GIN index as any index.
 
 mod page;
 mod postgres;
+mod postgres_inserts;
 #[cfg(test)]
 mod postgres_plans;
 pub(super) mod sqlite;
@@ -24,6 +26,7 @@ use utoipa::ToSchema;
 pub use self::page::{
     MAX_PAGE, MAX_SEARCH_CHARS, Order, Page, PageRequest, Position, SEARCH_CANDIDATES, SEARCH_SCAN,
 };
+pub(crate) use self::postgres_inserts::Inserts as PgInserts;
 use super::{Backend, Db, DbError, Timestamp};
 
 /// Runs a memo statement on one of the PostgreSQL connections kept out of
@@ -108,9 +111,9 @@ impl Db {
 
     /// Creates an unarchived memo for the owner.
     ///
-    /// On SQLite the write goes through the group commit
-    /// (`db/sqlite/group_commit.rs`); as on PostgreSQL, this returns once the
-    /// write is durable.
+    /// The write goes through a group commit, SQLite's writer thread
+    /// (`db/sqlite/group_commit.rs`) or PostgreSQL's inserting task
+    /// (`postgres_inserts.rs`); this returns once the write is durable.
     ///
     /// # Errors
     /// A database error.
@@ -123,7 +126,8 @@ impl Db {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.writes.insert(user_id, title, content).await,
             Backend::Postgres(pg) => {
-                on_held!(pg, connection => postgres::insert(&mut connection, user_id, title, content))
+                let inserts = &self.inner.inserts;
+                inserts.insert(pg, user_id, title, content).await
             }
         }
     }

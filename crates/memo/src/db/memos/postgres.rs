@@ -152,12 +152,6 @@ const SELECT_MEMO: &str = concat!(
     " FROM memos WHERE id = $1 AND user_id = $2"
 );
 
-const INSERT_MEMO: &str = concat!(
-    "INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) \
-     VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING ",
-    columns!()
-);
-
 const UPDATE_MEMO: &str = concat!(
     "UPDATE memos SET title = COALESCE($3, title), content = COALESCE($4, content), \
      archived = COALESCE($5, archived), updated_at = $6 \
@@ -432,21 +426,6 @@ async fn scan(
         next: end.map(|(id, updated_at)| Position { id, updated_at }),
         ..page
     })
-}
-
-pub(super) async fn insert(
-    connection: &mut PgConnection,
-    user_id: i64,
-    title: &str,
-    content: &str,
-) -> Result<Memo, DbError> {
-    Ok(sqlx::query_as::<_, Memo>(INSERT_MEMO)
-        .bind(user_id)
-        .bind(title)
-        .bind(content)
-        .bind(crate::db::now())
-        .fetch_one(&mut *connection)
-        .await?)
 }
 
 pub(super) async fn update(
