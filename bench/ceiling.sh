@@ -15,13 +15,19 @@
 #     connection with memo's settings (synchronous=FULL, WAL), in batches of
 #     exactly --connections writes per commit: memo's group commit at its best
 #     case, since --connections requests in flight never make a fuller batch;
-#   - --postgres: pgbench (-M prepared, --connections clients) running memo's
-#     first page of GET /api/memos (its default order and limit, the values
-#     bound as parameters), its insert, its update and jwt-extended's rotation
-#     (the session store's swap of the current refresh token). A write that
-#     touches no row fails its transaction (\gset), the inserts are counted
-#     in the table afterwards, and the page's statement is run once before
-#     each round and must return the reader's 20 memos.
+#   - --postgres: pgbench (-M prepared) running memo's first page of
+#     GET /api/memos (its default order and limit, the values bound as
+#     parameters) and its update on --connections clients, and the two writes
+#     memo group-commits, its insert and jwt-extended's rotation (the session
+#     store's swap of the current refresh token), on one client writing
+#     exactly --connections rows a statement (one task does them in memo, in
+#     batches of what has queued: the best case again). A write that touches
+#     fewer rows than it should fails its transaction (\gset), the inserts
+#     are counted in the table afterwards, and the page's statement is run
+#     once before each round and must return the reader's 20 memos.
+#     The two batched statements build their arrays in SQL (pgbench binds no
+#     arrays) and count their rows on the server, where memo binds the arrays
+#     and reads the rows back: close to memo's statements, not the same text.
 # Each row's ratio is to the floor of its own round (medians printed). A
 # ceiling below a target means no code around the statement can reach it on
 # this machine: the statement alone, at that concurrency, is slower.
@@ -132,8 +138,11 @@ if ((POSTGRES)); then
   cat >"$PGB/list.sql" <<'EOF'
 SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = :reader AND (archived, id) > (:archived, :after) AND (archived, id) <= (:archived, 9223372036854775807) ORDER BY archived, id LIMIT :limit;
 EOF
+  # memo's group commit of new memos (crates/memo/src/db/memos/postgres_inserts.rs):
+  # one client, as memo's one inserting task, writing --connections memos a statement.
   cat >"$PGB/insert.sql" <<'EOF'
-INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) VALUES (:uid, 'written by pgbench', 'A new memo from the benchmark, about eighty characters of content.', FALSE, now(), now()) RETURNING id, title, content, archived, created_at, updated_at
+WITH written AS (INSERT INTO memos (user_id, title, content, archived, created_at, updated_at) SELECT user_id, title, content, FALSE, now(), now() FROM unnest(array_fill(:uid::int8, ARRAY[:c::int]), array_fill('written by pgbench'::text, ARRAY[:c::int]), array_fill('A new memo from the benchmark, about eighty characters of content.'::text, ARRAY[:c::int])) AS new(user_id, title, content) RETURNING user_id, id, title, content, archived, created_at, updated_at)
+SELECT 1 / (count(*) = :c::int)::int AS ok FROM written
 \gset
 EOF
   cat >"$PGB/update.sql" <<'EOF'
@@ -141,10 +150,13 @@ EOF
 UPDATE memos SET title = COALESCE('edited by pgbench', title), content = COALESCE(NULL, content), archived = COALESCE(NULL, archived), updated_at = now() WHERE id = :id AND user_id = :uid RETURNING id, title, content, archived, created_at, updated_at
 \gset
 EOF
-  # jwt-extended's swap (crates/jwt-extended/src/stores/sql.rs, SWAP_SQL): each
-  # client rotates its own family, presenting the token its last swap made.
+  # jwt-extended's group commit of rotations (crates/jwt-extended/src/stores/pg_swaps.rs):
+  # one client, as the store's one swapping task, swapping --connections families a
+  # statement, each presenting the token its last swap made.
   cat >"$PGB/rotate.sql" <<'EOF'
-UPDATE jwt_sessions SET retired_jti = current_jti, retired_at = extract(epoch FROM now())::bigint, current_jti = md5(random()::text), current_exp = extract(epoch FROM now())::bigint + 2592000, last_used_at = extract(epoch FROM now())::bigint WHERE family = 'ceiling-' || :client_id AND current_jti = :jti AND revoked_at IS NULL AND (current_exp IS NULL OR current_exp > extract(epoch FROM now())::bigint) RETURNING current_jti AS jti
+WITH b AS (SELECT * FROM unnest(ARRAY(SELECT 'ceiling-' || i FROM generate_series(0, :c::int - 1) i ORDER BY 1), string_to_array(:jtis, ','), ARRAY(SELECT md5(random()::text) FROM generate_series(1, :c::int)), array_fill(NULL::int8, ARRAY[:c::int]), array_fill(extract(epoch FROM now())::int8, ARRAY[:c::int])) AS b(family, presented, successor, exp, now)),
+u AS (UPDATE jwt_sessions AS s SET retired_jti = s.current_jti, retired_at = b.now, current_jti = b.successor, current_exp = b.exp, last_used_at = b.now FROM b WHERE s.family = ANY(ARRAY(SELECT family FROM b)) AND s.family = b.family AND s.current_jti = b.presented AND s.revoked_at IS NULL AND (s.current_exp IS NULL OR s.current_exp > b.now) RETURNING s.family, s.current_jti)
+SELECT string_agg(current_jti, ',' ORDER BY family) AS jtis, 1 / (count(*) = :c::int)::int AS ok FROM u
 \gset
 EOF
 fi
@@ -167,12 +179,17 @@ pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
   fi
   [[ $2 == list ]] && check_page
   [[ $2 == insert ]] && before="$(pgbench_inserts)"
-  out="$(pgbench -n -M prepared -c "$C" -j "$THREADS" -T "$DURATION" -D uid="$USER_ID" -D first_id="$FIRST_ID" \
-    -D jti=first "${PAGE_BINDS[@]}" -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
+  # The group-committed writes: one client, $C rows a statement; the others: $C clients.
+  local clients="$C" threads="$THREADS" per=1
+  [[ $2 == insert || $2 == rotate ]] && clients=1 threads=1 per="$C"
+  out="$(pgbench -n -M prepared -c "$clients" -j "$threads" -T "$DURATION" -D uid="$USER_ID" -D first_id="$FIRST_ID" \
+    -D c="$C" -D jtis="$(printf 'first%.0s,' $(seq "$C") | sed 's/,$//')" "${PAGE_BINDS[@]}" \
+    -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
   local done failed
   done="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
   failed="$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")"
   [[ -n $done && ${failed:-0} == 0 ]] || die "pgbench $2: $out"
+  done=$((done * per))
   if [[ $2 == insert ]]; then
     after="$(pgbench_inserts)"
     ((after - before == done)) || die "pgbench insert reported $done inserts, the table gained $((after - before))"
@@ -197,9 +214,9 @@ label() {
     sqlite_insert) echo "SQLite: memo's insert (POST /api/memos), $C per commit|0.25" ;;
     sqlite_update) echo "SQLite: memo's update (PATCH /api/memos/{id}), $C per commit|-" ;;
     pg_list) echo "PostgreSQL: memo's first page, 20 memos (GET /api/memos)|0.25" ;;
-    pg_insert) echo "PostgreSQL: memo's insert (POST /api/memos)|0.1" ;;
+    pg_insert) echo "PostgreSQL: memo's insert (POST /api/memos), $C per statement|0.1" ;;
     pg_update) echo "PostgreSQL: memo's update (PATCH /api/memos/{id})|-" ;;
-    pg_rotate) echo "PostgreSQL: jwt-extended's rotation (POST /api/auth/refresh)|0.15" ;;
+    pg_rotate) echo "PostgreSQL: jwt-extended's rotation (POST /api/auth/refresh), $C per statement|0.15" ;;
   esac
 }
 echo

@@ -1,5 +1,6 @@
 //! `SqlStore`'s rotations on PostgreSQL are group-committed: the swaps waiting at once go to
-//! PostgreSQL as one statement, and a batch that fails is run one swap at a time. A trigger on
+//! PostgreSQL as one statement, each settled as if alone (two tabs, a replay), and a batch
+//! PostgreSQL refuses is run one swap at a time. A trigger on
 //! `jwt_sessions` counts the `UPDATE` statements and the rows each changed.
 //!
 //! PostgreSQL: `POSTGRES_ADMIN_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
@@ -125,6 +126,47 @@ async fn rotations_waiting_at_once_are_committed_by_one_statement() {
         .rotate("fam-8", "r0", &refresh("r2-8"), Duration::ZERO)
         .await;
     assert_eq!(replay.expect("answer"), RotateOutcome::Reused);
+    drop(store);
+    pool.close().await;
+    scratch.drop_now().await;
+}
+
+#[tokio::test]
+async fn two_tabs_and_a_replay_in_one_batch_are_each_settled() {
+    let Some(scratch) = ScratchDatabase::create("jwt_swaps").await else {
+        return;
+    };
+    let (store, pool) = store_with_logins(&scratch, false).await;
+    rotate_all(&store).await;
+    let grace = Duration::from_secs(30);
+    let (a, b) = (refresh("r2-0a"), refresh("r2-0b"));
+    let (r2_1, r2_2) = (refresh("r2-1"), refresh("r2-2"));
+
+    // One batch: two tabs refresh fam-0 with the same token, fam-1's retired r0 comes back
+    // (no grace: reuse), and fam-2 rotates as usual.
+    let (tab_a, tab_b, replay, usual) = futures_util::join!(
+        store.rotate("fam-0", "r1-0", &a, grace),
+        store.rotate("fam-0", "r1-0", &b, grace),
+        store.rotate("fam-1", "r0", &r2_1, Duration::ZERO),
+        store.rotate("fam-2", "r1-2", &r2_2, Duration::ZERO),
+    );
+    let tabs = (tab_a.expect("answer"), tab_b.expect("answer"));
+    let a_won = (RotateOutcome::Rotated, RotateOutcome::Grace(a.clone()));
+    let b_won = (RotateOutcome::Grace(b.clone()), RotateOutcome::Rotated);
+    assert!(tabs == a_won || tabs == b_won, "{tabs:?}");
+    assert_eq!(replay.expect("answer"), RotateOutcome::Reused);
+    assert_eq!(usual.expect("answer"), RotateOutcome::Rotated);
+
+    // The replay revoked fam-1 as a whole; the winning tab's token rotates on.
+    let revoked = store
+        .rotate("fam-1", "r1-1", &refresh("r3-1"), Duration::ZERO)
+        .await;
+    assert_eq!(revoked.expect("answer"), RotateOutcome::Revoked);
+    let winner = if tabs == a_won { &a } else { &b };
+    let next = store
+        .rotate("fam-0", &winner.jti, &refresh("r3-0"), Duration::ZERO)
+        .await;
+    assert_eq!(next.expect("answer"), RotateOutcome::Rotated);
     drop(store);
     pool.close().await;
     scratch.drop_now().await;

@@ -23,17 +23,7 @@ use support::{postgres::TempDatabase, tally};
 async fn open(database: &TempDatabase) -> (Db, PgPool, i64) {
     let db = Db::connect(database.url()).await.expect("memo connects");
     db.migrate().await.expect("migrations");
-    let user = db
-        .insert_user(&NewUser {
-            user_name: "writer",
-            password_hash: "not-a-hash",
-            department: None,
-            manager_role_attached: false,
-        })
-        .await
-        .expect("insert")
-        .expect("a new user")
-        .id;
+    let user = add_user(&db, "writer").await;
     let pool = PgPool::connect(database.url())
         .await
         .expect("the test's pool");
@@ -50,6 +40,17 @@ async fn open(database: &TempDatabase) -> (Db, PgPool, i64) {
             .expect("the trigger");
     }
     (db, pool, user)
+}
+
+async fn add_user(db: &Db, name: &str) -> i64 {
+    let user = NewUser {
+        user_name: name,
+        password_hash: "not-a-hash",
+        department: None,
+        manager_role_attached: false,
+    };
+    let inserted = db.insert_user(&user).await.expect("insert");
+    inserted.expect("a new user").id
 }
 
 /// The memos `(owner, title, content)` written at once, each one's result in order.
@@ -88,15 +89,24 @@ async fn memos_written_at_once_are_committed_by_one_statement() {
     };
     tally::ran(tally::Backend::Postgres);
     let (db, pool, user) = open(&database).await;
-    // Two alike: either may get either row.
-    let mut memos: Vec<_> = (0..38)
+    let other = add_user(&db, "other").await;
+    // Two alike of one owner (either may get either row), and the same memo by another owner.
+    let mut memos: Vec<_> = (0..37)
         .map(|n| (user, format!("memo {n}"), format!("会議のメモ {n}")))
         .collect();
     memos.extend(vec![(user, "twin".to_owned(), "same".to_owned()); 2]);
+    memos.push((other, "twin".to_owned(), "same".to_owned()));
 
     let results = write_at_once(&db, &memos).await;
+    let ids: Vec<i64> = results.iter().flatten().map(|memo| memo.id).collect();
     assert_each_got_its_own(&memos, results);
     assert_eq!(statements(&pool).await, [40]);
+    // Each memo is its writer's: readable by its owner only.
+    for ((owner, ..), id) in memos.iter().zip(ids) {
+        let not_owner = if *owner == user { other } else { user };
+        assert!(db.memo(id, *owner).await.expect("read").is_some());
+        assert!(db.memo(id, not_owner).await.expect("read").is_none());
+    }
     db.close().await;
     pool.close().await;
 }

@@ -4,16 +4,19 @@
 //!
 //! Committed one per statement, 8 clients' rotations each waited for a WAL flush of their own
 //! (or queued behind another's) on a backend of their own: pgbench made 11,100-11,600 of them
-//! a second on the machine of `docs/performance.md`, where one client committing 8 per
-//! statement made 15,900-16,500. A swap is still answered only once committed. The swaps of a
-//! batch lock their rows in the order of the families (the primary key's scan of the sorted
-//! array), so two instances' batches do not deadlock on each other; if PostgreSQL refuses a
-//! batch all the same, each of its swaps is run alone, so one bad swap never fails another.
+//! a second where one client committing 8 per statement made 15,900-16,500 (memo's
+//! `docs/performance.md`, "Group commit on PostgreSQL"). A swap is still answered only once
+//! committed. The swaps of a batch are sorted by family, so two instances' batches usually
+//! lock their rows in one order; when PostgreSQL refuses a batch (a deadlock all the same, a
+//! constraint), each of its swaps is run alone, so one bad swap never fails another.
 //!
 //! Only the happy path is batched: a swap that touched no row (a repeat, reuse, a revoked
 //! family) is settled by the caller, reading the family's row, as before.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,11 +28,17 @@ use super::{
 /// The most swaps one statement commits; more wait for the next.
 const MAX_BATCH: usize = 256;
 
+/// Swaps queued at most; one more waits for room up to [`QUEUE_WAIT`], then fails (503 in an
+/// app) rather than queueing without end while PostgreSQL is slow.
+const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
+
+/// How long a swap may wait for room in the queue: a busy pool's acquire timeout.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
+
 /// Swaps each presented token (`$2`) for its successor (`$3`, expiring at `$4`) if it is still
 /// its family's (`$1`) current one, at the time `$5`; returns the families and successors that
-/// took. A
-/// family twice in one batch is updated once (PostgreSQL uses one of the two): the other
-/// swap's caller then finds its token retired a moment ago, as when two requests race.
+/// took. A family twice in one batch is updated once (PostgreSQL uses one of the two): the
+/// other swap's caller then finds its token retired a moment ago, as when two requests race.
 const BATCH_SWAP_SQL: &str = "UPDATE jwt_sessions AS s SET retired_jti = s.current_jti, \
      retired_at = b.now, current_jti = b.successor, current_exp = b.exp, last_used_at = b.now \
      FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[]) \
@@ -60,7 +69,7 @@ impl Swap {
 /// each on a runtime of its own); the task ends with the last clone of the store.
 #[derive(Default)]
 pub(super) struct Swaps {
-    queue: Mutex<Option<mpsc::UnboundedSender<Swap>>>,
+    queue: Mutex<Option<mpsc::Sender<Swap>>>,
 }
 
 impl Swaps {
@@ -83,27 +92,28 @@ impl Swaps {
             reply,
         };
         self.sender(connections)
-            .send(swap)
-            .map_err(|_| StoreError::new("the rotation writer has stopped"))?;
+            .send_timeout(swap, QUEUE_WAIT)
+            .await
+            .map_err(|_| StoreError::new("the rotation writer's queue stayed full or stopped"))?;
         answer
             .await
             .map_err(|_| StoreError::new("the rotation writer stopped before answering"))?
     }
 
     /// The task's queue, started now if there is none or its task has ended.
-    fn sender(&self, connections: &PgConnections) -> mpsc::UnboundedSender<Swap> {
+    fn sender(&self, connections: &PgConnections) -> mpsc::Sender<Swap> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = queue.as_ref().filter(|sender| !sender.is_closed()) {
             return sender.clone();
         }
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(run(connections.clone(), receiver));
         *queue = Some(sender.clone());
         sender
     }
 }
 
-async fn run(connections: PgConnections, mut queue: mpsc::UnboundedReceiver<Swap>) {
+async fn run(connections: PgConnections, mut queue: mpsc::Receiver<Swap>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         commit(&connections, std::mem::take(&mut batch)).await;
@@ -118,7 +128,14 @@ async fn run(connections: PgConnections, mut queue: mpsc::UnboundedReceiver<Swap
 /// connection broke), it may have committed: each caller gets the error, as one would have
 /// whose own statement was lost.
 async fn commit(connections: &PgConnections, mut swaps: Vec<Swap>) {
-    // Sorted, the families are locked in one order by every instance's batches.
+    // A caller that stopped waiting (a cancelled request) never got its successor: leaving its
+    // token current lets the client's retry rotate it, instead of finding it retired.
+    swaps.retain(|swap| !swap.reply.is_closed());
+    if swaps.is_empty() {
+        return;
+    }
+    // Sorted, the families usually lock in one order in every instance's batches; a deadlock
+    // all the same (PostgreSQL breaks it after `deadlock_timeout`) runs each swap alone.
     swaps.sort_unstable_by(|a, b| a.family.cmp(&b.family));
     match run_batch(connections, &swaps).await {
         Ok(took) => {
@@ -132,7 +149,7 @@ async fn commit(connections: &PgConnections, mut swaps: Vec<Swap>) {
                 let _ = swap.reply.send(Err(StoreError::new(error)));
             }
         }
-        Err(sqlx::Error::Database(_)) => {
+        Err(error) if refused(&error) => {
             for swap in swaps {
                 let alone = run_batch(connections, std::slice::from_ref(&swap)).await;
                 let took = alone.map(|took| swap.took(&took));
@@ -146,6 +163,20 @@ async fn commit(connections: &PgConnections, mut swaps: Vec<Swap>) {
             }
         }
     }
+}
+
+/// Whether PostgreSQL refused the statement itself (a constraint, a deadlock), so that nothing
+/// of it was done and each swap may run alone; not when the server is going away or out of
+/// resources (classes 57P, 08 and 53), where each alone would fail the same way, one by one.
+fn refused(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    let code = error.code();
+    let code = code.as_deref().unwrap_or_default();
+    !["57P", "08", "53"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 /// The families and successors that took: one statement, on a kept connection.

@@ -5,12 +5,15 @@
 //!
 //! Committed one per statement, 8 clients' inserts each waited for a WAL flush of their own,
 //! or queued behind another's (79.5% of an insert's time inside PostgreSQL, sampled in
-//! docs/performance.md): pgbench made 5,500-6,700 a second on the bench's machine, where one
-//! client writing 8 per statement made 9,000-10,100. When PostgreSQL refuses a batch (a memo
+//! docs/performance.md): pgbench made 5,500-6,700 a second where one client writing 8 per
+//! statement made 9,000-10,100 (docs/performance.md, "Group commit on PostgreSQL"). When PostgreSQL refuses a batch (a memo
 //! of a user deleted meanwhile breaks the foreign key), each of its memos is written alone, so
 //! one bad insert never fails another.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use jwt_extended::PgConnections;
 use sqlx::FromRow;
@@ -22,6 +25,14 @@ use crate::db::DbError;
 
 /// The most memos one statement writes; more wait for the next.
 const MAX_BATCH: usize = 64;
+
+/// Memos queued at most; one more waits for room up to [`QUEUE_WAIT`], then fails with
+/// [`DbError::TimedOut`] (503) rather than queueing without end while PostgreSQL is slow, as
+/// SQLite's group commit does.
+const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
+
+/// How long a memo may wait for room in the queue: a busy pool's acquire timeout.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// The most text (titles and contents, in bytes) one statement carries: a batch of long memos
 /// is written as several statements.
@@ -54,7 +65,7 @@ struct Inserted {
 /// makes it, and again by the next one if that runtime has shut down since.
 #[derive(Debug, Default)]
 pub(crate) struct Inserts {
-    queue: Mutex<Option<mpsc::UnboundedSender<Insert>>>,
+    queue: Mutex<Option<mpsc::Sender<Insert>>>,
 }
 
 impl Inserts {
@@ -73,26 +84,31 @@ impl Inserts {
             content: content.to_owned(),
             reply,
         };
-        self.sender(connections)
-            .send(insert)
-            .map_err(|_| DbError::Closed)?;
+        let queued = self
+            .sender(connections)
+            .send_timeout(insert, QUEUE_WAIT)
+            .await;
+        queued.map_err(|error| match error {
+            mpsc::error::SendTimeoutError::Timeout(_) => DbError::TimedOut,
+            mpsc::error::SendTimeoutError::Closed(_) => DbError::Closed,
+        })?;
         answer.await.map_err(|_| DbError::Closed)?
     }
 
     /// The task's queue, started now if there is none or its task has ended.
-    fn sender(&self, connections: &PgConnections) -> mpsc::UnboundedSender<Insert> {
+    fn sender(&self, connections: &PgConnections) -> mpsc::Sender<Insert> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(sender) = queue.as_ref().filter(|sender| !sender.is_closed()) {
             return sender.clone();
         }
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(run(connections.clone(), receiver));
         *queue = Some(sender.clone());
         sender
     }
 }
 
-async fn run(connections: PgConnections, mut queue: mpsc::UnboundedReceiver<Insert>) {
+async fn run(connections: PgConnections, mut queue: mpsc::Receiver<Insert>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut inserts = std::mem::take(&mut batch);
@@ -132,7 +148,7 @@ async fn commit(connections: &PgConnections, mut inserts: Vec<Insert>) {
                 let _ = insert.reply.send(Err(error.into()));
             }
         }
-        Err(sqlx::Error::Database(_)) => {
+        Err(error) if refused(&error) => {
             for insert in inserts {
                 match write(connections, std::slice::from_ref(&insert)).await {
                     Ok(rows) => answer(vec![insert], rows),
@@ -153,6 +169,21 @@ async fn commit(connections: &PgConnections, mut inserts: Vec<Insert>) {
     }
 }
 
+/// Whether PostgreSQL refused the statement itself (a foreign key, a constraint), so that
+/// nothing of it was written and each memo may be written alone; not when the server is going
+/// away or out of resources (classes 57P, 08 and 53), where each alone would fail the same
+/// way, one by one.
+fn refused(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    let code = error.code();
+    let code = code.as_deref().unwrap_or_default();
+    !["57P", "08", "53"]
+        .iter()
+        .any(|class| code.starts_with(class))
+}
+
 /// Gives each insert its row: the first not yet given with its owner, title and content (two
 /// rows alike are interchangeable). A row missing would be PostgreSQL's fault; that insert
 /// gets an error.
@@ -166,10 +197,14 @@ fn answer(inserts: Vec<Insert>, rows: Vec<Inserted>) {
                     && row.memo.content == insert.content
             })
         });
-        let memo = row
-            .and_then(Option::take)
-            .map(|row| row.memo)
-            .ok_or_else(|| DbError::Sqlx(sqlx::Error::RowNotFound));
+        let memo = row.and_then(Option::take).map(|row| row.memo);
+        let memo = memo.ok_or_else(|| {
+            tracing::error!(
+                user_id = insert.user_id,
+                "a memo written by the group commit did not come back from PostgreSQL"
+            );
+            DbError::Sqlx(sqlx::Error::RowNotFound)
+        });
         let _ = insert.reply.send(memo);
     }
 }
