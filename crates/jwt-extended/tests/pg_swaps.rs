@@ -92,6 +92,14 @@ async fn rotate_all(store: &SqlStore) -> Vec<RotateOutcome> {
     futures_util::future::join_all(rotations).await
 }
 
+/// The rows each recorded statement changed, in order.
+async fn changed_per_statement(pool: &PgPool) -> Vec<i64> {
+    sqlx::query_scalar("SELECT changed FROM swap_statements ORDER BY ctid")
+        .fetch_all(pool)
+        .await
+        .expect("the record")
+}
+
 /// `(statements, rows changed)` recorded by the trigger.
 async fn recorded(pool: &PgPool) -> (i64, i64) {
     sqlx::query_as("SELECT count(*), COALESCE(sum(changed), 0)::BIGINT FROM swap_statements")
@@ -156,6 +164,8 @@ async fn two_tabs_and_a_replay_in_one_batch_are_each_settled() {
     assert!(tabs == a_won || tabs == b_won, "{tabs:?}");
     assert_eq!(replay.expect("answer"), RotateOutcome::Reused);
     assert_eq!(usual.expect("answer"), RotateOutcome::Rotated);
+    // The first batch's 40, this batch's 2 (a tab and fam-2), the revocation of fam-1.
+    assert_eq!(changed_per_statement(&pool).await, [40, 2, 1]);
 
     // The replay revoked fam-1 as a whole; the winning tab's token rotates on.
     let revoked = store

@@ -6,9 +6,9 @@
 //! Committed one per statement, 8 clients' inserts each waited for a WAL flush of their own,
 //! or queued behind another's (79.5% of an insert's time inside PostgreSQL, sampled in
 //! docs/performance.md): pgbench made 5,500-6,700 a second where one client writing 8 per
-//! statement made 9,000-10,100 (docs/performance.md, "Group commit on PostgreSQL"). When PostgreSQL refuses a batch (a memo
-//! of a user deleted meanwhile breaks the foreign key), each of its memos is written alone, so
-//! one bad insert never fails another.
+//! statement made 9,000-10,100 (docs/performance.md, "Group commit on PostgreSQL"). When
+//! PostgreSQL refuses a batch (a memo of a user deleted meanwhile breaks the foreign key), each
+//! of its memos is written alone, so one bad insert never fails another.
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -231,4 +231,50 @@ async fn write(
         .await;
     connections.give_back(connection, &outcome);
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Timestamp;
+
+    fn row(user_id: i64, id: i64, text: &str) -> Inserted {
+        let at = Timestamp::try_from(crate::db::now()).expect("a time");
+        let memo = Memo {
+            id,
+            title: text.into(),
+            content: text.into(),
+            archived: false,
+            created_at: at,
+            updated_at: at,
+        };
+        Inserted { user_id, memo }
+    }
+
+    #[test]
+    fn each_insert_gets_the_row_of_its_owner_whatever_the_order_rows_come_back_in() {
+        let (inserts, answers): (Vec<_>, Vec<_>) = [(1, "twin"), (2, "twin"), (1, "solo")]
+            .into_iter()
+            .map(|(user_id, text)| {
+                let (reply, answer) = oneshot::channel();
+                let insert = Insert {
+                    user_id,
+                    title: text.into(),
+                    content: text.into(),
+                    reply,
+                };
+                (insert, answer)
+            })
+            .unzip();
+        // Owner 2's twin first: a match on the text alone would give it to owner 1.
+        answer(
+            inserts,
+            vec![row(2, 11, "twin"), row(1, 12, "solo"), row(1, 10, "twin")],
+        );
+        let ids: Vec<i64> = answers
+            .into_iter()
+            .map(|mut answer| answer.try_recv().expect("answered").expect("a memo").id)
+            .collect();
+        assert_eq!(ids, [10, 11, 12]);
+    }
 }
