@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     PgConnections,
+    sql::on_kept,
     traits::{RefreshId, StoreError},
 };
 
@@ -190,15 +191,12 @@ async fn run_batch(
     let successors = column(|s| &s.successor.jti);
     let exps: Vec<Option<i64>> = swaps.iter().map(|s| s.successor.exp).collect();
     let nows: Vec<i64> = swaps.iter().map(|s| s.now).collect();
-    let mut kept = connections.take().await?;
-    let outcome = sqlx::query_as(BATCH_SWAP_SQL)
+    on_kept!(connections, |connection| sqlx::query_as(BATCH_SWAP_SQL)
         .bind(&families)
         .bind(&presented)
         .bind(&successors)
         .bind(&exps)
         .bind(&nows)
-        .fetch_all(&mut *kept)
-        .await;
-    connections.give_back(kept, &outcome);
-    outcome
+        .fetch_all(connection)
+        .await)
 }

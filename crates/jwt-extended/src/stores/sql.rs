@@ -241,6 +241,9 @@ macro_rules! on_kept {
     };
 }
 
+#[cfg(feature = "postgres")]
+pub(super) use on_kept;
+
 /// Every revocation in the tables that still matters (see [`RevokedIds`]).
 pub(super) async fn revoked_snapshot(pool: &Pool) -> Result<Vec<(Kind, String, i64)>, sqlx::Error> {
     let now = now_secs();

@@ -10,6 +10,19 @@
 //! inside the write's own transaction: SQLite's FTS5 table through triggers,
 //! PostgreSQL's GIN index as any index.
 
+/// Runs a memo statement on one of the PostgreSQL connections kept out of
+/// the pool between statements (jwt-extended's `PgConnections`, shared with
+/// the session store), kept again when it succeeded. Defined before the
+/// modules, so that `postgres_inserts.rs` runs its statement the same way.
+macro_rules! on_held {
+    ($pg:expr, $connection:ident => $call:expr) => {{
+        let mut $connection = $pg.take().await?;
+        let outcome = $call.await;
+        $pg.give_back($connection, &outcome);
+        outcome
+    }};
+}
+
 mod page;
 mod postgres;
 mod postgres_inserts;
@@ -28,18 +41,6 @@ pub use self::page::{
 };
 pub(crate) use self::postgres_inserts::Inserts as PgInserts;
 use super::{Backend, Db, DbError, Timestamp};
-
-/// Runs a memo statement on one of the PostgreSQL connections kept out of
-/// the pool between statements (jwt-extended's `PgConnections`, shared with
-/// the session store), kept again when it succeeded.
-macro_rules! on_held {
-    ($pg:expr, $connection:ident => $call:expr) => {{
-        let mut $connection = $pg.take().await?;
-        let outcome = $call.await;
-        $pg.give_back($connection, &outcome);
-        outcome
-    }};
-}
 
 /// A memo as stored and as the API returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, FromRow, ToSchema)]

@@ -221,16 +221,12 @@ async fn write(
         .map(|insert| insert.content.as_str())
         .collect();
     let now: OffsetDateTime = crate::db::now();
-    let mut connection = connections.take().await?;
-    let outcome = sqlx::query_as::<_, Inserted>(INSERT_MEMOS)
+    on_held!(connections, connection => sqlx::query_as::<_, Inserted>(INSERT_MEMOS)
         .bind(&owners)
         .bind(&titles)
         .bind(&contents)
         .bind(now)
-        .fetch_all(&mut *connection)
-        .await;
-    connections.give_back(connection, &outcome);
-    outcome
+        .fetch_all(&mut *connection))
 }
 
 #[cfg(test)]
