@@ -158,8 +158,14 @@ impl ApiError {
                     tracing::error!(error = %err, "the database's disk is full");
                     Self::InsufficientStorage
                 }
-                // PostgreSQL shutting down, starting, or a lost connection.
-                Some(code) if code.starts_with("57P") || code.starts_with("08") => {
+                // PostgreSQL shutting down, starting, a lost connection, or
+                // out of resources for now (53: too many connections, out of
+                // memory, a configured limit): each passes, so a retry may work.
+                Some(code)
+                    if code.starts_with("57P")
+                        || code.starts_with("08")
+                        || code.starts_with("53") =>
+                {
                     tracing::warn!(error = %err, "the database is unavailable");
                     Self::Unavailable("Database unavailable".into())
                 }
@@ -366,6 +372,43 @@ mod tests {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
     }
 
+    /// A PostgreSQL error with SQLSTATE `code`, as sqlx gives it.
+    fn postgres(code: &'static str) -> DbError {
+        DbError::Sqlx(sqlx::Error::Database(Box::new(FakePgError(code))))
+    }
+
+    #[derive(Debug)]
+    struct FakePgError(&'static str);
+
+    impl std::fmt::Display for FakePgError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for FakePgError {}
+
+    impl sqlx::error::DatabaseError for FakePgError {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
     #[test]
     fn a_database_outage_is_503_and_a_full_disk_507_never_500() {
         let lost = || sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
@@ -398,6 +441,13 @@ mod tests {
                 StatusCode::INTERNAL_SERVER_ERROR,
             ),
             (DbError::WriterGone, StatusCode::INTERNAL_SERVER_ERROR),
+            (postgres("57P01"), StatusCode::SERVICE_UNAVAILABLE),
+            (postgres("08006"), StatusCode::SERVICE_UNAVAILABLE),
+            (postgres("53300"), StatusCode::SERVICE_UNAVAILABLE),
+            (postgres("53200"), StatusCode::SERVICE_UNAVAILABLE),
+            (postgres("53400"), StatusCode::SERVICE_UNAVAILABLE),
+            (postgres("53100"), StatusCode::INSUFFICIENT_STORAGE),
+            (postgres("23503"), StatusCode::INTERNAL_SERVER_ERROR),
         ];
         for (error, status) in cases {
             let shown = error.to_string();
