@@ -15,17 +15,18 @@
 #     connection with memo's settings (synchronous=FULL, WAL), in batches of
 #     exactly --connections writes per commit: memo's group commit at its best
 #     case, since --connections requests in flight never make a fuller batch;
-#   - --postgres: pgbench (-M prepared) running memo's first page of
-#     GET /api/memos (its default order and limit, the values bound as
-#     parameters) and its update on --connections clients, and the two writes
-#     memo group-commits, its insert and jwt-extended's rotation (the session
-#     store's swap of the current refresh token), on one client writing
-#     exactly --connections rows a statement (one task does them in memo, in
-#     batches of what has queued: the best case again). A write that touches
-#     fewer rows than it should fails its transaction (\gset), the inserts
-#     are counted in the table afterwards, and the page's statement is run
-#     once before each round and must return the reader's 20 memos.
-#     The two batched statements build their arrays in SQL (pgbench binds no
+#   - --postgres: pgbench (-M prepared) running memo's update on
+#     --connections clients, and the three statements memo batches on one
+#     client doing exactly --connections of them a statement (one task runs
+#     each in memo, in batches of what has queued: the best case again):
+#     the first page of GET /api/memos (its default order and limit, as
+#     pages of the list are read several at once), the insert, and
+#     jwt-extended's rotation (the session store's swap of the current
+#     refresh token). A write that touches fewer rows than it should fails
+#     its transaction (\gset), the inserts are counted in the table
+#     afterwards, and the pages' statement is run once before each round and
+#     must return the reader's 20 memos for each page.
+#     The batched statements build their arrays in SQL (pgbench binds no
 #     arrays) and count their rows on the server, where memo binds the arrays
 #     and reads the rows back: close to memo's statements, not the same text.
 # Each row's ratio is to the floor of its own round (medians printed). A
@@ -134,9 +135,10 @@ if ((POSTGRES)); then
   # memo's statements (crates/memo/src/db/memos/postgres.rs) with the values memo binds,
   # planned as memo's connections plan them (crates/memo/src/db/mod.rs, postgres_options).
   export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c plan_cache_mode=force_generic_plan"
-  # The page: GET /api/memos's defaults (order=id, limit=50: 51 rows asked, from id 0).
+  # The pages (crates/memo/src/db/memos/postgres_pages.rs): GET /api/memos's defaults
+  # (order=id, limit=50: 51 rows asked, from id 0), --connections pages a statement.
   cat >"$PGB/list.sql" <<'EOF'
-SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = :reader AND (archived, id) > (:archived, :after) AND (archived, id) <= (:archived, 9223372036854775807) ORDER BY archived, id LIMIT :limit;
+SELECT b.n, m.* FROM unnest(array_fill(:reader::int8, ARRAY[:c::int]), array_fill(:archived::bool, ARRAY[:c::int]), array_fill(:after::int8, ARRAY[:c::int]), array_fill('9999-12-31'::timestamptz, ARRAY[:c::int]), array_fill(:limit::int8, ARRAY[:c::int])) WITH ORDINALITY AS b(owner, wanted_archived, after_id, after_at, lim, n) CROSS JOIN LATERAL (SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = b.owner AND (archived, id) > (b.wanted_archived, b.after_id) AND (archived, id) <= (b.wanted_archived, 9223372036854775807) ORDER BY archived, id LIMIT b.lim) AS m ORDER BY b.n, m.id;
 EOF
   # memo's group commit of new memos (crates/memo/src/db/memos/postgres_inserts.rs):
   # one client, as memo's one inserting task, writing --connections memos a statement.
@@ -164,8 +166,8 @@ PAGE_BINDS=(-D reader="${READER_ID:-}" -D archived=false -D after=0 -D limit=51)
 check_page() {
   local rows
   rows="$(psql "$DATABASE_URL" -Atc "$(sed -e "s/:reader/$READER_ID/g" -e 's/:archived/false/g' -e 's/:after/0/g' \
-    -e 's/:limit/51/' "$PGB/list.sql")" | wc -l)" || die "the page's statement failed"
-  [[ $rows == 20 ]] || die "the page's statement returned $rows rows, not the reader's 20 memos"
+    -e 's/:limit/51/' -e "s/:c/$C/g" "$PGB/list.sql")" | wc -l)" || die "the pages' statement failed"
+  [[ $rows == $((C * 20)) ]] || die "the pages' statement returned $rows rows, not $C pages of the reader's 20 memos"
 }
 
 pgbench_inserts() { psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'"; }
@@ -179,9 +181,9 @@ pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
   fi
   [[ $2 == list ]] && check_page
   [[ $2 == insert ]] && before="$(pgbench_inserts)"
-  # The group-committed writes: one client, $C rows a statement; the others: $C clients.
+  # The batched statements: one client, $C rows a statement; the update: $C clients.
   local clients="$C" threads="$THREADS" per=1
-  [[ $2 == insert || $2 == rotate ]] && clients=1 threads=1 per="$C"
+  [[ $2 == list || $2 == insert || $2 == rotate ]] && clients=1 threads=1 per="$C"
   out="$(pgbench -n -M prepared -c "$clients" -j "$threads" -T "$DURATION" -D uid="$USER_ID" -D first_id="$FIRST_ID" \
     -D c="$C" -D jtis="$(printf 'first%.0s,' $(seq "$C") | sed 's/,$//')" "${PAGE_BINDS[@]}" \
     -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
@@ -213,7 +215,7 @@ label() {
   case "$1" in
     sqlite_insert) echo "SQLite: memo's insert (POST /api/memos), $C per commit|0.25" ;;
     sqlite_update) echo "SQLite: memo's update (PATCH /api/memos/{id}), $C per commit|-" ;;
-    pg_list) echo "PostgreSQL: memo's first page, 20 memos (GET /api/memos)|0.25" ;;
+    pg_list) echo "PostgreSQL: memo's first page, 20 memos (GET /api/memos), $C per statement|0.25" ;;
     pg_insert) echo "PostgreSQL: memo's insert (POST /api/memos), $C per statement|0.1" ;;
     pg_update) echo "PostgreSQL: memo's update (PATCH /api/memos/{id})|-" ;;
     pg_rotate) echo "PostgreSQL: jwt-extended's rotation (POST /api/auth/refresh), $C per statement|0.15" ;;

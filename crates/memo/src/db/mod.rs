@@ -127,6 +127,8 @@ struct DbInner {
     outage: Option<OutageWatch>,
     /// On PostgreSQL: the group commit of new memos (`memos/postgres_inserts.rs`).
     inserts: memos::PgInserts,
+    /// On PostgreSQL: pages of the list, batched (`memos/postgres_pages.rs`).
+    pages: memos::PgPages,
 }
 
 #[derive(Debug)]
@@ -217,6 +219,7 @@ impl Db {
                 user_changes: OnceLock::new(),
                 outage,
                 inserts: memos::PgInserts::default(),
+                pages: memos::PgPages::default(),
             }),
         })
     }

@@ -6,7 +6,8 @@
 //! calling thread from a small pool of connections with cached prepared
 //! statements, writes through the group commit's writer thread. PostgreSQL
 //! runs them through sqlx (`postgres.rs`), new memos group-committed
-//! (`postgres_inserts.rs`). Both keep the search index in step
+//! (`postgres_inserts.rs`) and pages of the list read several in one
+//! statement (`postgres_pages.rs`). Both keep the search index in step
 //! inside the write's own transaction: SQLite's FTS5 table through triggers,
 //! PostgreSQL's GIN index as any index.
 
@@ -25,7 +26,9 @@ macro_rules! on_held {
 
 mod page;
 mod postgres;
+mod postgres_batches;
 mod postgres_inserts;
+mod postgres_pages;
 #[cfg(test)]
 mod postgres_plans;
 pub(super) mod sqlite;
@@ -39,7 +42,7 @@ use utoipa::ToSchema;
 pub use self::page::{
     MAX_PAGE, MAX_SEARCH_CHARS, Order, Page, PageRequest, Position, SEARCH_CANDIDATES, SEARCH_SCAN,
 };
-pub(crate) use self::postgres_inserts::Inserts as PgInserts;
+pub(crate) use self::{postgres_inserts::Inserts as PgInserts, postgres_pages::Pages as PgPages};
 use super::{Backend, Db, DbError, Timestamp};
 
 /// A memo as stored and as the API returns it.
@@ -91,9 +94,12 @@ impl Db {
     pub async fn memo_page(&self, request: &PageRequest<'_>) -> Result<Page, DbError> {
         match &self.inner.backend {
             Backend::Sqlite(sqlite) => sqlite.read(|conn| sqlite::page(conn, request)),
-            Backend::Postgres(pg) => {
-                on_held!(pg, connection => postgres::page(&mut connection, request))
-            }
+            Backend::Postgres(pg) => match request.search {
+                None => self.inner.pages.read(pg, request).await,
+                Some(search) => {
+                    on_held!(pg, connection => postgres::search(&mut connection, request, search))
+                }
+            },
         }
     }
 

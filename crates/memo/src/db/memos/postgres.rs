@@ -5,7 +5,8 @@
 //! force_generic_plan` (`db::postgres_options`), because left to choose,
 //! PostgreSQL planned a page of the list again on every call once the table
 //! was large. So each statement is written for a plan that does not need its
-//! values: a page is read in an order only its own index has (`keyset!`),
+//! values: a page is read in an order only its own index has (`keyset!`;
+//! pages of several owners in one statement, `pages_sql!`),
 //! and a search reads its matches by id (`user_id + 0`: no b-tree range of
 //! the owner). Where the text's value decides (a rare word read from the trigram
 //! index), `memo_search_hits` plans its query per call, with the value. The
@@ -18,7 +19,7 @@
 //! of one window of the owner's list. PostgreSQL keeps it in step with every
 //! write in the write's own transaction, as any index.
 //!
-//! A search ([`page`]) reads windows of the list first: a page of a common
+//! A search ([`search`]) reads windows of the list first: a page of a common
 //! word is found in the first window or two, at the same cost in any
 //! account. A word the windows do not fill the page with is rare, and its
 //! matches are read from the index whole (up to [`SEARCH_CANDIDATES`]); if it
@@ -58,44 +59,88 @@ macro_rules! ordered {
 }
 
 /// The owner's memos after the position, in an order only the order's own
-/// index has: `$1` owner, `$2` archived, `$3` id, `$4` `updated_at`; `$head`
-/// selects, `$tail` limits. By id the order is `archived, id`, a range of
+/// index has: `$1` owner, `$2` archived, `$3` id, `$4` `updated_at` (or the
+/// four expressions given after the order); `$head` selects, `$tail` limits.
+/// By id the order is `archived, id`, a range of
 /// both, since `archived = $2 ... ORDER BY id` is an order the primary key
 /// has too; `archived` leads the range because a b-tree ends a scan on a row
 /// comparison only when its first column decides. By `-updated_at` no other
 /// index has the order, and the row range misled the planner, so
 /// `archived = $2` stays (docs/performance.md, "PostgreSQL's plans").
 macro_rules! keyset {
-    ($head:expr, $tail:expr, Id) => {
+    ($head:expr, $tail:expr, $order:ident) => {
+        keyset!($head, $tail, $order, "$1", "$2", "$3", "$4")
+    };
+    ($head:expr, $tail:expr, Id, $owner:literal, $archived:literal, $id:literal, $at:literal) => {
         concat!(
             $head,
-            " FROM memos WHERE user_id = $1 AND (archived, id) > ($2, $3) \
-             AND (archived, id) <= ($2, 9223372036854775807) ORDER BY archived, id",
+            " FROM memos WHERE user_id = ",
+            $owner,
+            " AND (archived, id) > (",
+            $archived,
+            ", ",
+            $id,
+            ") AND (archived, id) <= (",
+            $archived,
+            ", 9223372036854775807) ORDER BY archived, id",
             $tail
         )
     };
-    ($head:expr, $tail:expr, IdDesc) => {
+    ($head:expr, $tail:expr, IdDesc, $owner:literal, $archived:literal, $id:literal, $at:literal) => {
         concat!(
             $head,
-            " FROM memos WHERE user_id = $1 AND (archived, id) < ($2, $3) \
-             AND (archived, id) >= ($2, -9223372036854775808) ORDER BY archived DESC, id DESC",
+            " FROM memos WHERE user_id = ",
+            $owner,
+            " AND (archived, id) < (",
+            $archived,
+            ", ",
+            $id,
+            ") AND (archived, id) >= (",
+            $archived,
+            ", -9223372036854775808) \
+             ORDER BY archived DESC, id DESC",
             $tail
         )
     };
-    ($head:expr, $tail:expr, UpdatedDesc) => {
+    ($head:expr, $tail:expr, UpdatedDesc, $owner:literal, $archived:literal, $id:literal, $at:literal) => {
         concat!(
             $head,
-            " FROM memos WHERE user_id = $1 AND archived = $2 AND (updated_at, id) < ($4, $3) \
-             ORDER BY updated_at DESC, id DESC",
+            " FROM memos WHERE user_id = ",
+            $owner,
+            " AND archived = ",
+            $archived,
+            " AND (updated_at, id) < (",
+            $at,
+            ", ",
+            $id,
+            ") ORDER BY updated_at DESC, id DESC",
             $tail
         )
     };
 }
 
-/// The list from the position on: `$5` limit.
-macro_rules! list_sql {
-    ($order:ident) => {
-        keyset!(concat!("SELECT ", columns!()), " LIMIT $5", $order)
+/// Several owners' pages in one statement (`postgres_pages.rs`): the arrays
+/// `$1` owners, `$2` archived, `$3` ids and `$4` `updated_at`s of the
+/// positions, `$5` limits; each page's rows come with its place in the
+/// arrays (`n`, from 1), in its order.
+macro_rules! pages_sql {
+    ($order:ident, $outer_order:expr) => {
+        concat!(
+            "SELECT b.n, m.* FROM unnest($1::int8[], $2::bool[], $3::int8[], $4::timestamptz[], \
+             $5::int8[]) WITH ORDINALITY AS b(owner, wanted_archived, after_id, after_at, lim, n) \
+             CROSS JOIN LATERAL (",
+            keyset!(
+                concat!("SELECT ", columns!()),
+                " LIMIT b.lim",
+                $order,
+                "b.owner",
+                "b.wanted_archived",
+                "b.after_id",
+                "b.after_at"
+            ),
+            ") AS m ORDER BY b.n, ",
+            $outer_order
+        )
     };
 }
 
@@ -165,7 +210,7 @@ const DELETE_MEMO: &str = "DELETE FROM memos WHERE id = $1 AND user_id = $2";
 const LAST_TIME: OffsetDateTime = datetime!(9999-12-31 23:59:59.999999 UTC);
 
 /// The binds of a page's position: before every memo for the first page.
-fn position_binds(request: &PageRequest<'_>) -> (i64, OffsetDateTime) {
+pub(super) fn position_binds(request: &PageRequest<'_>) -> (i64, OffsetDateTime) {
     match request.after {
         Some(Position { id, updated_at }) => (id, updated_at),
         None if request.order == Order::Id => (0, LAST_TIME),
@@ -210,13 +255,13 @@ pub(super) async fn memo(
         .await?)
 }
 
-pub(super) async fn page(
+/// A page of the memos that contain `search` (a page of the list alone is
+/// read by `postgres_pages.rs`, batched with other owners').
+pub(super) async fn search(
     connection: &mut PgConnection,
     request: &PageRequest<'_>,
+    search: &str,
 ) -> Result<Page, DbError> {
-    let Some(search) = request.search else {
-        return list(&mut *connection, request).await;
-    };
     let pattern = like_pattern(search);
     if !has_trigram(search) {
         return scan(&mut *connection, request, &pattern).await;
@@ -311,23 +356,13 @@ fn order_code(order: Order) -> i32 {
     }
 }
 
-async fn list(connection: &mut PgConnection, request: &PageRequest<'_>) -> Result<Page, DbError> {
-    let sql = match request.order {
-        Order::Id => list_sql!(Id),
-        Order::IdDesc => list_sql!(IdDesc),
-        Order::UpdatedDesc => list_sql!(UpdatedDesc),
-    };
-    let (id, updated_at) = position_binds(request);
-    let limit = request.limit();
-    let memos = sqlx::query_as::<_, Memo>(sql)
-        .bind(request.user_id)
-        .bind(request.archived)
-        .bind(id)
-        .bind(updated_at)
-        .bind(limit + 1)
-        .fetch_all(&mut *connection)
-        .await?;
-    Ok(Page::from_rows(memos, limit))
+/// The list's statement of `order` for several pages at once (`pages_sql!`).
+pub(super) fn pages_statement(order: Order) -> &'static str {
+    match order {
+        Order::Id => pages_sql!(Id, "m.id"),
+        Order::IdDesc => pages_sql!(IdDesc, "m.id DESC"),
+        Order::UpdatedDesc => pages_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+    }
 }
 
 /// Whether pg_trgm can take a trigram from `search`: three letters or
@@ -463,9 +498,9 @@ pub(super) async fn delete(
 #[cfg(test)]
 pub(super) fn reads() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("list by id", list_sql!(Id)),
-        ("list by -id", list_sql!(IdDesc)),
-        ("list by -updated_at", list_sql!(UpdatedDesc)),
+        ("pages by id", pages_statement(Order::Id)),
+        ("pages by -id", pages_statement(Order::IdDesc)),
+        ("pages by -updated_at", pages_statement(Order::UpdatedDesc)),
         ("search by windows", WINDOWED_SEARCH),
         ("search by id", indexed_search_sql!(Id, "m.id")),
         ("search by -id", indexed_search_sql!(IdDesc, "m.id DESC")),

@@ -10,29 +10,25 @@
 //! PostgreSQL refuses a batch (a memo of a user deleted meanwhile breaks the foreign key), each
 //! of its memos is written alone, so one bad insert never fails another.
 
-use std::{
-    sync::{Arc, Mutex, PoisonError},
-    time::Duration,
-};
+use std::sync::Arc;
 
 use jwt_extended::PgConnections;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::Memo;
+use super::{
+    Memo,
+    postgres_batches::{TaskQueue, refused},
+};
 use crate::db::DbError;
 
 /// The most memos one statement writes; more wait for the next.
 const MAX_BATCH: usize = 64;
 
-/// Memos queued at most; one more waits for room up to [`QUEUE_WAIT`], then fails with
-/// [`DbError::TimedOut`] (503) rather than queueing without end while PostgreSQL is slow, as
-/// SQLite's group commit does.
+/// Memos queued at most; one more waits for room, then fails with [`DbError::TimedOut`]
+/// (503), as SQLite's group commit does.
 const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
-
-/// How long a memo may wait for room in the queue: a busy pool's acquire timeout.
-const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// The most text (titles and contents, in bytes) one statement carries: a batch of long memos
 /// is written as several statements.
@@ -61,11 +57,18 @@ struct Inserted {
     memo: Memo,
 }
 
-/// The queue of the inserting task, started by the first insert on the tokio runtime that
-/// makes it, and again by the next one if that runtime has shut down since.
-#[derive(Debug, Default)]
+/// The queue of the inserting task.
+#[derive(Debug)]
 pub(crate) struct Inserts {
-    queue: Mutex<Option<mpsc::Sender<Insert>>>,
+    queue: TaskQueue<Insert>,
+}
+
+impl Default for Inserts {
+    fn default() -> Self {
+        Self {
+            queue: TaskQueue::new(QUEUE_CAPACITY),
+        }
+    }
 }
 
 impl Inserts {
@@ -84,27 +87,9 @@ impl Inserts {
             content: content.to_owned(),
             reply,
         };
-        let queued = self
-            .sender(connections)
-            .send_timeout(insert, QUEUE_WAIT)
-            .await;
-        queued.map_err(|error| match error {
-            mpsc::error::SendTimeoutError::Timeout(_) => DbError::TimedOut,
-            mpsc::error::SendTimeoutError::Closed(_) => DbError::Closed,
-        })?;
+        let start = |queue| run(connections.clone(), queue);
+        self.queue.send(insert, start).await?;
         answer.await.map_err(|_| DbError::Closed)?
-    }
-
-    /// The task's queue, started now if there is none or its task has ended.
-    fn sender(&self, connections: &PgConnections) -> mpsc::Sender<Insert> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = queue.as_ref().filter(|sender| !sender.is_closed()) {
-            return sender.clone();
-        }
-        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run(connections.clone(), receiver));
-        *queue = Some(sender.clone());
-        sender
     }
 }
 
@@ -167,21 +152,6 @@ async fn commit(connections: &PgConnections, mut inserts: Vec<Insert>) {
             }
         }
     }
-}
-
-/// Whether PostgreSQL refused the statement itself (a foreign key, a constraint), so that
-/// nothing of it was written and each memo may be written alone; not when the server is going
-/// away or out of resources (classes 57P, 08 and 53), where each alone would fail the same
-/// way, one by one.
-fn refused(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(error) = error else {
-        return false;
-    };
-    let code = error.code();
-    let code = code.as_deref().unwrap_or_default();
-    !["57P", "08", "53"]
-        .iter()
-        .any(|class| code.starts_with(class))
 }
 
 /// Gives each insert its row: the first not yet given with its owner, title and content (two

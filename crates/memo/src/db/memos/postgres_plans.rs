@@ -153,6 +153,8 @@ async fn two_owners(connection: &mut PgConnection) {
 fn parameter_types(name: &str) -> &'static str {
     if name.starts_with("scan by") || name.starts_with("search by") {
         "bigint, boolean, bigint, timestamptz, bigint, text, bigint"
+    } else if name.starts_with("pages") {
+        "bigint[], boolean[], bigint[], timestamptz[], bigint[]"
     } else {
         "bigint, boolean, bigint, timestamptz, bigint"
     }
@@ -184,6 +186,10 @@ fn pages(name: &str, owner: i64, archived: bool) -> [String; 2] {
         } else {
             "'9999-12-31'"
         };
+        if name.starts_with("pages") {
+            // One page of a batch: the arrays of one.
+            return format!("'{{{owner}}}', '{{{archived}}}', '{{{id}}}', ARRAY[{at}]::timestamptz[], '{{{limit}}}'");
+        }
         format!("{owner}, {archived}, {id}, {at}, {limit}{tail}")
     })
 }
