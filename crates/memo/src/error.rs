@@ -159,12 +159,13 @@ impl ApiError {
                     Self::InsufficientStorage
                 }
                 // PostgreSQL shutting down, starting, a lost connection, or
-                // out of resources for now (53: too many connections, out of
-                // memory, a configured limit): each passes, so a retry may work.
+                // out of resources for now (too many connections, out of
+                // memory): each passes, so a retry may work. Not 53400, a
+                // configured limit (temp_file_limit), which a retry meets again.
                 Some(code)
                     if code.starts_with("57P")
                         || code.starts_with("08")
-                        || code.starts_with("53") =>
+                        || is_transient_lack(code) =>
                 {
                     tracing::warn!(error = %err, "the database is unavailable");
                     Self::Unavailable("Database unavailable".into())
@@ -174,6 +175,13 @@ impl ApiError {
             _ => Self::Internal(format!("database: {err}")),
         }
     }
+}
+
+/// PostgreSQL's SQLSTATEs of a lack that passes: insufficient resources, out of memory, too
+/// many connections. SQLSTATEs are five characters; SQLite's codes, which reach here through
+/// the same sqlx error, are numbers of up to four digits (531 is one of its own).
+fn is_transient_lack(code: &str) -> bool {
+    matches!(code, "53000" | "53200" | "53300")
 }
 
 impl From<crate::db::DbError> for ApiError {
@@ -372,8 +380,8 @@ mod tests {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
     }
 
-    /// A PostgreSQL error with SQLSTATE `code`, as sqlx gives it.
-    fn postgres(code: &'static str) -> DbError {
+    /// A database's error with `code` (PostgreSQL's SQLSTATE, SQLite's number), as sqlx gives it.
+    fn database_error(code: &'static str) -> DbError {
         DbError::Sqlx(sqlx::Error::Database(Box::new(FakePgError(code))))
     }
 
@@ -441,13 +449,15 @@ mod tests {
                 StatusCode::INTERNAL_SERVER_ERROR,
             ),
             (DbError::WriterGone, StatusCode::INTERNAL_SERVER_ERROR),
-            (postgres("57P01"), StatusCode::SERVICE_UNAVAILABLE),
-            (postgres("08006"), StatusCode::SERVICE_UNAVAILABLE),
-            (postgres("53300"), StatusCode::SERVICE_UNAVAILABLE),
-            (postgres("53200"), StatusCode::SERVICE_UNAVAILABLE),
-            (postgres("53400"), StatusCode::SERVICE_UNAVAILABLE),
-            (postgres("53100"), StatusCode::INSUFFICIENT_STORAGE),
-            (postgres("23503"), StatusCode::INTERNAL_SERVER_ERROR),
+            (database_error("57P01"), StatusCode::SERVICE_UNAVAILABLE),
+            (database_error("08006"), StatusCode::SERVICE_UNAVAILABLE),
+            (database_error("53300"), StatusCode::SERVICE_UNAVAILABLE),
+            (database_error("53200"), StatusCode::SERVICE_UNAVAILABLE),
+            (database_error("53000"), StatusCode::SERVICE_UNAVAILABLE),
+            (database_error("53400"), StatusCode::INTERNAL_SERVER_ERROR),
+            (database_error("531"), StatusCode::INTERNAL_SERVER_ERROR),
+            (database_error("53100"), StatusCode::INSUFFICIENT_STORAGE),
+            (database_error("23503"), StatusCode::INTERNAL_SERVER_ERROR),
         ];
         for (error, status) in cases {
             let shown = error.to_string();

@@ -10,7 +10,9 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); skipped when unreachable,
 //! except with `CI=true`.
 
-use memo::db::{Db, DbError, NewUser, Order, Page, PageRequest, Position};
+use std::{cmp::Reverse, time::Duration};
+
+use memo::db::{Db, DbError, Memo, MemoChanges, NewUser, Order, Page, PageRequest, Position};
 use sqlx::PgPool;
 
 #[path = "support/mod.rs"]
@@ -21,10 +23,12 @@ use support::{postgres::TempDatabase, tally};
 /// Owners, with how many memos each writes (every third archived).
 const OWNERS: [(&str, usize); 3] = [("many", 45), ("few", 6), ("poison", 3)];
 
-/// memo's database on a new scratch database with [`OWNERS`]' memos, their ids, and a pool
-/// of the test's own. From then on `memos` is a view of the table that records each statement
-/// reading it, and fails any statement that reads a memo of `poison`.
-async fn open(database: &TempDatabase) -> (Db, PgPool, Vec<i64>) {
+/// memo's database on a new scratch database with [`OWNERS`]' memos (each owner's id and
+/// memos as written), and a pool of the test's own. From then on `memos` is a view of the
+/// table that records each statement reading it (`read_statements`; `read_attempts` counts
+/// those that read a row, committed or not), and fails any statement that reads a memo of
+/// `poison`.
+async fn open(database: &TempDatabase) -> (Db, PgPool, Vec<(i64, Vec<Memo>)>) {
     let db = Db::connect(database.url()).await.expect("memo connects");
     db.migrate().await.expect("migrations");
     let mut owners = Vec::new();
@@ -37,34 +41,37 @@ async fn open(database: &TempDatabase) -> (Db, PgPool, Vec<i64>) {
         };
         let id = db.insert_user(&user).await.expect("insert");
         let id = id.expect("a new user").id;
+        let mut memos = Vec::new();
         for n in 0..count {
             let memo = db
                 .insert_memo(id, &format!("{name} {n}"), "会議のメモ")
                 .await;
-            let memo = memo.expect("written");
+            let mut memo = memo.expect("written");
             if n % 3 == 2 {
-                let archive = memo::db::MemoChanges {
+                let archive = MemoChanges {
                     archived: Some(true),
                     ..Default::default()
                 };
-                db.update_memo(memo.id, id, &archive)
-                    .await
-                    .expect("archived");
+                let archived = db.update_memo(memo.id, id, &archive).await;
+                memo = archived.expect("archived").expect("found");
             }
+            memos.push(memo);
         }
-        owners.push(id);
+        owners.push((id, memos));
     }
     let pool = PgPool::connect(database.url())
         .await
         .expect("the test's pool");
-    let poison = owners[2];
+    let poison = owners[2].0;
     for statement in [
         "CREATE TABLE read_statements (backend INT, started TIMESTAMPTZ, PRIMARY KEY (backend, started))".to_owned(),
+        "CREATE SEQUENCE read_attempts".to_owned(),
         format!(
             "CREATE FUNCTION record_read(owner BIGINT) RETURNS BOOLEAN LANGUAGE plpgsql AS $$ BEGIN \
              IF owner = {poison} THEN RAISE EXCEPTION 'a poisoned page'; END IF; \
              INSERT INTO read_statements VALUES (pg_backend_pid(), statement_timestamp()) \
-             ON CONFLICT DO NOTHING; RETURN TRUE; END $$"
+             ON CONFLICT DO NOTHING; \
+             IF FOUND THEN PERFORM nextval('read_attempts'); END IF; RETURN TRUE; END $$"
         ),
         "ALTER TABLE memos RENAME TO memo_rows".to_owned(),
         "CREATE VIEW memos AS SELECT * FROM memo_rows WHERE record_read(user_id)".to_owned(),
@@ -85,20 +92,56 @@ async fn statements(pool: &PgPool) -> i64 {
         .expect("the record")
 }
 
+/// The statements that read a memo, whether they then committed or failed.
+async fn attempts(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM read_attempts")
+        .fetch_one(pool)
+        .await
+        .expect("the sequence")
+}
+
 fn request(
     user_id: i64,
     archived: bool,
     order: Order,
     after: Option<Position>,
+    limit: u32,
 ) -> PageRequest<'static> {
     PageRequest {
         user_id,
         archived,
         order,
         after,
-        limit: 10,
+        limit,
         search: None,
     }
+}
+
+/// The page `request` asks of `memos` (its owner's, as written), worked out here: its
+/// memos' titles, and the position after its last memo when more follow.
+fn expected_page(memos: &[Memo], request: &PageRequest<'_>) -> (Vec<String>, Option<Position>) {
+    let mut list: Vec<&Memo> = memos
+        .iter()
+        .filter(|memo| memo.archived == request.archived)
+        .collect();
+    match request.order {
+        Order::Id => list.sort_by_key(|memo| memo.id),
+        Order::IdDesc => list.sort_by_key(|memo| Reverse(memo.id)),
+        Order::UpdatedDesc => list.sort_by_key(|memo| Reverse((memo.updated_at.at(), memo.id))),
+    }
+    let after = |memo: &&Memo| match (request.after, request.order) {
+        (None, _) => true,
+        (Some(at), Order::Id) => memo.id > at.id,
+        (Some(at), Order::IdDesc) => memo.id < at.id,
+        (Some(at), Order::UpdatedDesc) => (memo.updated_at.at(), memo.id) < (at.updated_at, at.id),
+    };
+    let rest: Vec<&Memo> = list.into_iter().filter(after).collect();
+    let limit = usize::try_from(request.limit).expect("a limit");
+    let page = &rest[..rest.len().min(limit)];
+    let next = (rest.len() > limit)
+        .then(|| page.last().map(|memo| memo.position()))
+        .flatten();
+    (page.iter().map(|memo| memo.title.clone()).collect(), next)
 }
 
 /// The pages asked at once, each one's result in order.
@@ -107,111 +150,98 @@ async fn read_at_once(db: &Db, requests: &[PageRequest<'_>]) -> Vec<Result<Page,
     futures_util::future::join_all(reads).await
 }
 
-/// What each page holds: its titles and where the next starts.
-fn titles(page: &Page) -> (Vec<String>, Option<i64>) {
+/// What a page holds: its titles and where the next starts.
+fn titles(page: &Page) -> (Vec<String>, Option<Position>) {
     let titles = page.memos.iter().map(|memo| memo.title.clone()).collect();
-    (titles, page.next.map(|next| next.id))
+    (titles, page.next)
 }
 
-// tokio::test runs on one thread: the pages are all queued before the reading task first runs,
-// so they meet in one batch (of 32 at most), read with one statement per order.
-#[tokio::test]
+// The tests run on one thread: the pages asked at once are all queued before the reading task
+// first runs, so they meet in one batch (of 32 at most), read with one statement per order.
+#[tokio::test(flavor = "current_thread")]
 async fn pages_read_at_once_are_read_by_one_statement_per_order_each_its_own() {
     let Some(database) = TempDatabase::create().await else {
         return;
     };
     tally::ran(tally::Backend::Postgres);
     let (db, pool, owners) = open(&database).await;
-    let (many, few) = (owners[0], owners[1]);
-    // Pages of two owners, archived or not, first and later, in the three orders.
+    // The first pages of two owners, archived or not, in the three orders, of 3, 10 or 25
+    // memos, and the page after each that has one.
     let mut requests = Vec::new();
     for order in [Order::Id, Order::IdDesc, Order::UpdatedDesc] {
         for archived in [false, true] {
-            for owner in [many, few] {
-                requests.push(request(owner, archived, order, None));
+            for (owner, _) in &owners[..2] {
+                let limit = [3, 10, 25][requests.len() % 3];
+                requests.push(request(*owner, archived, order, None, limit));
             }
         }
     }
-    // The pages after each of the first ones (each read alone: one statement each).
-    let mut expected = Vec::new();
-    let mut later = Vec::new();
-    for first in &requests {
-        let page = db.memo_page(first).await.expect("a page");
-        if let Some(next) = page.next {
-            later.push(request(
+    let memos_of = |owner: i64| {
+        &owners
+            .iter()
+            .find(|(id, _)| *id == owner)
+            .expect("an owner")
+            .1
+    };
+    let seconds: Vec<_> = requests
+        .iter()
+        .filter_map(|first| {
+            let (_, next) = expected_page(memos_of(first.user_id), first);
+            Some(request(
                 first.user_id,
                 first.archived,
                 first.order,
-                Some(next),
-            ));
-        }
-        expected.push(titles(&page));
-    }
-    for next in &later {
-        expected.push(titles(&db.memo_page(next).await.expect("a page")));
-    }
-    requests.extend(later);
-    let alone = statements(&pool).await;
-    assert_eq!(alone, i64::try_from(requests.len()).expect("a count"));
-    // Each page has what it should: the many owner's 30 live memos in pages of 10, oldest first.
-    assert_eq!(
-        expected[0].0,
-        (0..15)
-            .filter(|n| n % 3 != 2)
-            .take(10)
-            .map(|n| format!("many {n}"))
-            .collect::<Vec<_>>()
-    );
-    assert!(
-        expected[0].1.is_some(),
-        "more of the many owner's memos follow"
-    );
-    assert_eq!(
-        expected[1],
-        (
-            vec![
-                "few 0".into(),
-                "few 1".into(),
-                "few 3".into(),
-                "few 4".into()
-            ],
-            None
-        )
-    );
+                Some(next?),
+                first.limit,
+            ))
+        })
+        .collect();
+    requests.extend(seconds);
+    assert!(requests.len() > 12, "some first pages have a second");
+    let expected: Vec<_> = requests
+        .iter()
+        .map(|request| expected_page(memos_of(request.user_id), request))
+        .collect();
 
-    // Every page at once: each reader its own page, one statement per order.
     let results = read_at_once(&db, &requests).await;
     let pages: Vec<_> = results
         .iter()
         .map(|result| titles(result.as_ref().expect("a page")))
         .collect();
     assert_eq!(pages, expected);
-    assert_eq!(statements(&pool).await - alone, 3);
+    assert_eq!(statements(&pool).await, 3);
 
     // 40 at once: a statement reads at most 32 pages, and a second may run beside it.
     let forty = vec![requests[0]; 40];
-    let before = statements(&pool).await;
     let results = read_at_once(&db, &forty).await;
     for result in results {
         assert_eq!(titles(&result.expect("a page")), expected[0]);
     }
-    assert_eq!(statements(&pool).await - before, 2);
+    assert_eq!(statements(&pool).await, 5);
     db.close().await;
     pool.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn a_page_that_cannot_be_read_fails_alone() {
     let Some(database) = TempDatabase::create().await else {
         return;
     };
     tally::ran(tally::Backend::Postgres);
     let (db, pool, owners) = open(&database).await;
-    let (many, few, poison) = (owners[0], owners[1], owners[2]);
+    let (many, few, poison) = (owners[0].0, owners[1].0, owners[2].0);
     let mut requests: Vec<_> = (0..20)
-        .map(|n| request(if n % 2 == 0 { many } else { few }, false, Order::Id, None))
+        .map(|n| {
+            request(
+                if n % 2 == 0 { many } else { few },
+                false,
+                Order::Id,
+                None,
+                10,
+            )
+        })
         .collect();
-    requests[7] = request(poison, false, Order::Id, None);
+    requests[7] = request(poison, false, Order::Id, None, 10);
 
     let mut results = read_at_once(&db, &requests).await;
     let refused = results.remove(7);
@@ -230,8 +260,33 @@ async fn a_page_that_cannot_be_read_fails_alone() {
             "{page:?}"
         );
     }
-    // The batch's statement recorded nothing (it failed); then each page was read alone.
-    assert_eq!(statements(&pool).await, 19);
+    // The batch's statement read the first pages, then failed on the poisoned one (its record
+    // rolled back, its attempt counted); then each page was read alone.
+    assert_eq!((attempts(&pool).await, statements(&pool).await), (20, 19));
+    db.close().await;
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stuck_statement_fails_its_pages_and_the_next_read_works() {
+    let Some(database) = TempDatabase::create().await else {
+        return;
+    };
+    tally::ran(tally::Backend::Postgres);
+    let (db, pool, owners) = open(&database).await;
+    let page = request(owners[0].0, false, Order::Id, None, 10);
+    // The test's transaction holds the table: every read of it waits.
+    let mut lock = pool.begin().await.expect("a transaction");
+    sqlx::raw_sql("LOCK TABLE memo_rows IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("the lock");
+    let stuck = tokio::time::timeout(Duration::from_secs(30), db.memo_page(&page)).await;
+    let stuck = stuck.expect("answered within 30 s");
+    assert!(matches!(stuck, Err(DbError::TimedOut)), "{stuck:?}");
+    lock.rollback().await.expect("released");
+    let (titles_read, _) = titles(&db.memo_page(&page).await.expect("a page"));
+    assert_eq!(titles_read, expected_page(&owners[0].1, &page).0);
     db.close().await;
     pool.close().await;
 }

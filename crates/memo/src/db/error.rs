@@ -26,11 +26,12 @@ pub enum DbError {
     /// (`BEGIN`, a savepoint or `COMMIT`): it was not made.
     #[error("the group commit's transaction failed, so the write was not made: {0}")]
     BatchFailed(#[source] Arc<rusqlite::Error>),
-    /// PostgreSQL's group commit of new memos lost its statement, which wrote
-    /// several callers' memos, without PostgreSQL's answer (the connection
-    /// broke, say): each caller gets this error, and the memos are not
-    /// written again, as the statement may have committed.
-    #[error("the group commit's statement failed: {0}")]
+    /// A statement run for several callers at once on PostgreSQL (new memos,
+    /// pages of the list) failed, and not because PostgreSQL refused one
+    /// caller's part (the connection broke, say): each caller gets this
+    /// error, and memos are not written again, as the statement may have
+    /// committed.
+    #[error("a statement shared with other requests failed: {0}")]
     PgBatchFailed(#[source] Arc<sqlx::Error>),
 }
 

@@ -1,6 +1,5 @@
 //! What memo's batched statements on PostgreSQL share: the queue to the one task that runs
-//! them (new memos, `postgres_inserts.rs`; pages of the list, `postgres_pages.rs`), and which
-//! failures of a batch each of its parts is retried alone after.
+//! them (new memos, `postgres_inserts.rs`; pages of the list, `postgres_pages.rs`).
 //!
 //! Each task takes every request waiting when its statement returns and answers them all with
 //! the next: under load, several requests share a round trip, a wake-up of PostgreSQL's
@@ -79,19 +78,4 @@ impl<T: Send + 'static> TaskQueue<T> {
         *sender = Some(new.clone());
         new
     }
-}
-
-/// Whether PostgreSQL refused the statement itself (a foreign key, a constraint, a value out
-/// of range), so that nothing of it was done and each part may be run alone; not when the
-/// server is going away or out of resources (classes 57P, 08 and 53), where each alone would
-/// fail the same way, one by one.
-pub(super) fn refused(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(error) = error else {
-        return false;
-    };
-    let code = error.code();
-    let code = code.as_deref().unwrap_or_default();
-    !["57P", "08", "53"]
-        .iter()
-        .any(|class| code.starts_with(class))
 }

@@ -17,10 +17,7 @@ use sqlx::FromRow;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{
-    Memo,
-    postgres_batches::{TaskQueue, refused},
-};
+use super::{Memo, postgres_batches::TaskQueue};
 use crate::db::DbError;
 
 /// The most memos one statement writes; more wait for the next.
@@ -152,6 +149,21 @@ async fn commit(connections: &PgConnections, mut inserts: Vec<Insert>) {
             }
         }
     }
+}
+
+/// Whether PostgreSQL refused the statement itself (a foreign key, a constraint), so that
+/// nothing of it was written and each memo may be written alone; not when the server is going
+/// away or out of resources (classes 57P, 08 and 53), where each alone would fail the same
+/// way, one by one.
+fn refused(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    let code = error.code();
+    let code = code.as_deref().unwrap_or_default();
+    !["57P", "08", "53"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 /// Gives each insert its row: the first not yet given with its owner, title and content (two

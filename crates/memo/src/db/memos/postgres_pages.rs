@@ -10,7 +10,7 @@
 //! statement"). One statement is one snapshot: each page sees every write that was committed
 //! before its request was queued, as it would alone.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use jwt_extended::PgConnections;
 use sqlx::FromRow;
@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::{
     Memo, Order, Page, PageRequest,
     postgres::{pages_statement, position_binds},
-    postgres_batches::{TaskQueue, refused},
+    postgres_batches::TaskQueue,
 };
 use crate::db::DbError;
 
@@ -28,12 +28,17 @@ use crate::db::DbError;
 const MAX_BATCH: usize = 32;
 
 /// The most rows one statement asks for (the pages' limits): a batch of long pages is read as
-/// several statements, so that a page of 20 does not wait for a dozen of 200.
+/// several statements, which run side by side as [`IN_FLIGHT`] allows.
 const MAX_BATCH_ROWS: i64 = 1_024;
 
 /// Statements reading pages at once: PostgreSQL's backends each take a core for a page
 /// read from memory, two here.
 const IN_FLIGHT: usize = 2;
+
+/// How long a statement may take before its callers get [`DbError::TimedOut`] (503): a batch
+/// reads in milliseconds; one stuck (a lock, a connection gone silent) must not keep the
+/// list waiting, as every page read goes through these statements.
+const STATEMENT_WAIT: Duration = Duration::from_secs(10);
 
 /// Pages queued at most; one more waits for room, then fails with [`DbError::TimedOut`]
 /// (503).
@@ -98,41 +103,51 @@ impl Pages {
 }
 
 /// Takes the pages queued whenever a statement may start, and reads them in the background:
-/// up to [`IN_FLIGHT`] statements at once, so that a lone page never waits for another's, and
-/// a page that waits for the disk does not hold up the rest.
+/// up to [`IN_FLIGHT`] statements at once, so that a lone page never waits for another's.
 async fn run(connections: PgConnections, mut queue: mpsc::Receiver<Read>) {
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+        let Ok(mut permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
         if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }
-        let reads = std::mem::take(&mut batch);
-        let connections = connections.clone();
-        tokio::spawn(async move {
-            read_batch(&connections, reads).await;
-            drop(permit);
-        });
+        let mut statements = statements(std::mem::take(&mut batch)).into_iter();
+        while let Some((order, reads)) = statements.next() {
+            let connections = connections.clone();
+            tokio::spawn(async move {
+                read_pages(&connections, order, reads).await;
+                drop(permit);
+            });
+            if statements.len() == 0 {
+                break;
+            }
+            permit = match in_flight.clone().acquire_owned().await {
+                Ok(permit) => permit,
+                Err(_) => return,
+            };
+        }
     }
 }
 
-/// Reads a batch: the pages of each order together (a caller that stopped waiting, a closed
-/// connection, is left out).
-async fn read_batch(connections: &PgConnections, mut batch: Vec<Read>) {
+/// A batch's statements: its pages of each order, as many statements as their rows need (a
+/// caller that stopped waiting, a closed connection, is left out).
+fn statements(mut batch: Vec<Read>) -> Vec<(Order, Vec<Read>)> {
     batch.retain(|read| !read.reply.is_closed());
+    let mut statements = Vec::new();
     for order in [Order::Id, Order::IdDesc, Order::UpdatedDesc] {
         let (mut reads, rest): (Vec<_>, Vec<_>) =
             batch.drain(..).partition(|read| read.order == order);
         batch = rest;
         while !reads.is_empty() {
             let rest = reads.split_off(within_rows(&reads));
-            read_pages(connections, order, reads).await;
+            statements.push((order, reads));
             reads = rest;
         }
     }
+    statements
 }
 
 /// How many of `reads`, from the first, fit in [`MAX_BATCH_ROWS`] (at least one).
@@ -148,30 +163,64 @@ fn within_rows(reads: &[Read]) -> usize {
     fit.max(1)
 }
 
-/// Reads `reads` (all in `order`) in one statement and answers each. When PostgreSQL refuses
-/// the statement, each page is read alone, so that the one at fault fails alone; when the
-/// statement is lost (the connection broke), each caller gets the error.
+/// Reads `reads` (all in `order`) in one statement and answers each. When the statement
+/// failed on one page's values, each page is read alone, so that the one at fault fails alone;
+/// when it failed otherwise (the connection broke, PostgreSQL is going away), or took longer
+/// than [`STATEMENT_WAIT`], each caller gets the error.
 async fn read_pages(connections: &PgConnections, order: Order, reads: Vec<Read>) {
     match select(connections, order, &reads).await {
         Ok(rows) => answer(reads, rows),
-        Err(error) if reads.len() > 1 && refused(&error) => {
+        Err(Some(error)) if reads.len() > 1 && on_a_pages_values(&error) => {
             for read in reads {
-                let alone = std::slice::from_ref(&read);
-                match select(connections, order, alone).await {
+                if read.reply.is_closed() {
+                    continue;
+                }
+                match select(connections, order, std::slice::from_ref(&read)).await {
                     Ok(rows) => answer(vec![read], rows),
-                    Err(error) => {
-                        let _ = read.reply.send(Err(error.into()));
-                    }
+                    Err(error) => fail(vec![read], error),
                 }
             }
         }
-        Err(error) => {
-            let shared = Arc::new(error);
-            for read in reads {
-                let _ = read.reply.send(Err(DbError::PgBatchFailed(shared.clone())));
-            }
-        }
+        Err(error) => fail(reads, error),
     }
+}
+
+/// Answers each of `reads` with `error`, shared when there are several (`None`: the statement
+/// took too long).
+fn fail(mut reads: Vec<Read>, error: Option<sqlx::Error>) {
+    let Some(error) = error else {
+        tracing::warn!(
+            pages = reads.len(),
+            "a statement reading pages took longer than {STATEMENT_WAIT:?}"
+        );
+        for read in reads {
+            let _ = read.reply.send(Err(DbError::TimedOut));
+        }
+        return;
+    };
+    if reads.len() == 1 {
+        if let Some(read) = reads.pop() {
+            let _ = read.reply.send(Err(error.into()));
+        }
+        return;
+    }
+    let shared = Arc::new(error);
+    for read in reads {
+        let _ = read.reply.send(Err(DbError::PgBatchFailed(shared.clone())));
+    }
+}
+
+/// Whether PostgreSQL refused the statement for one page's values: a data exception (class
+/// 22) or an error raised by a function it ran for the rows (P0: a row security policy, a
+/// view). Any other error a read meets (a lost connection, a cancelled or timed-out
+/// statement, a server going away) would meet every page read alone too.
+fn on_a_pages_values(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    let code = error.code();
+    let code = code.as_deref().unwrap_or_default();
+    code.len() == 5 && (code.starts_with("22") || code.starts_with("P0"))
 }
 
 /// Gives each read the rows of its place in the batch, in the order they came (each page's
@@ -192,24 +241,31 @@ fn answer(reads: Vec<Read>, rows: Vec<Paged>) {
     }
 }
 
-/// Runs the pages' statement of `order` for `reads` on a kept connection.
+/// Runs the pages' statement of `order` for `reads` on a kept connection; `Err(None)` when it
+/// took longer than [`STATEMENT_WAIT`] (the connection is then dropped, not kept).
 async fn select(
     connections: &PgConnections,
     order: Order,
     reads: &[Read],
-) -> Result<Vec<Paged>, sqlx::Error> {
+) -> Result<Vec<Paged>, Option<sqlx::Error>> {
     let owners: Vec<i64> = reads.iter().map(|read| read.user_id).collect();
     let archived: Vec<bool> = reads.iter().map(|read| read.archived).collect();
     let after_ids: Vec<i64> = reads.iter().map(|read| read.after_id).collect();
     let after_ats: Vec<OffsetDateTime> = reads.iter().map(|read| read.after_at).collect();
     let limits: Vec<i64> = reads.iter().map(|read| read.limit + 1).collect();
-    on_held!(connections, connection => sqlx::query_as::<_, Paged>(pages_statement(order))
-        .bind(&owners)
-        .bind(&archived)
-        .bind(&after_ids)
-        .bind(&after_ats)
-        .bind(&limits)
-        .fetch_all(&mut *connection))
+    let statement = async {
+        on_held!(connections, connection => sqlx::query_as::<_, Paged>(pages_statement(order))
+            .bind(&owners)
+            .bind(&archived)
+            .bind(&after_ids)
+            .bind(&after_ats)
+            .bind(&limits)
+            .fetch_all(&mut *connection))
+    };
+    match tokio::time::timeout(STATEMENT_WAIT, statement).await {
+        Ok(rows) => rows.map_err(Some),
+        Err(_) => Err(None),
+    }
 }
 
 #[cfg(test)]
