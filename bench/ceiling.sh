@@ -16,13 +16,14 @@
 #     exactly --connections writes per commit: memo's group commit at its best
 #     case, since --connections requests in flight never make a fuller batch;
 #   - --postgres: pgbench (-M prepared) running memo's update on
-#     --connections clients, and the three statements memo batches on one
-#     client doing exactly --connections of them a statement (one task runs
-#     each in memo, in batches of what has queued: the best case again):
-#     the first page of GET /api/memos (its default order and limit, as
-#     pages of the list are read several at once), the insert, and
+#     --connections clients, and the three statements memo batches as memo
+#     runs them at best (batches of what has queued): the insert and
 #     jwt-extended's rotation (the session store's swap of the current
-#     refresh token). A write that touches fewer rows than it should fails
+#     refresh token) on one client doing exactly --connections of them a
+#     statement, as one statement is in flight in memo; the first page of
+#     GET /api/memos (its default order and limit) on two clients of
+#     --connections / 2 pages a statement, as memo reads pages with two
+#     statements in flight. A write that touches fewer rows than it should fails
 #     its transaction (\gset), the inserts are counted in the table
 #     afterwards, and the pages' statement is run once before each round and
 #     must return the reader's 20 memos for each page.
@@ -163,11 +164,14 @@ SELECT string_agg(current_jti, ',' ORDER BY family) AS jtis, 1 / (count(*) = :c:
 EOF
 fi
 PAGE_BINDS=(-D reader="${READER_ID:-}" -D archived=false -D after=0 -D limit=51)
+# memo reads pages with up to two statements in flight (postgres_pages.rs's IN_FLIGHT).
+LIST_CLIENTS=$((C >= 2 ? 2 : 1))
+PAGES=$((C / LIST_CLIENTS))
 check_page() {
   local rows
   rows="$(psql "$DATABASE_URL" -Atc "$(sed -e "s/:reader/$READER_ID/g" -e 's/:archived/false/g' -e 's/:after/0/g' \
-    -e 's/:limit/51/' -e "s/:c/$C/g" "$PGB/list.sql")" | wc -l)" || die "the pages' statement failed"
-  [[ $rows == $((C * 20)) ]] || die "the pages' statement returned $rows rows, not $C pages of the reader's 20 memos"
+    -e 's/:limit/51/' -e "s/:c/$PAGES/g" "$PGB/list.sql")" | wc -l)" || die "the pages' statement failed"
+  [[ $rows == $((PAGES * 20)) ]] || die "the pages' statement returned $rows rows, not $PAGES pages of the reader's 20 memos"
 }
 
 pgbench_inserts() { psql "$DATABASE_URL" -Atc "SELECT count(*) FROM memos WHERE title = 'written by pgbench'"; }
@@ -181,11 +185,13 @@ pgbench_row() { # pgbench_row ROUND list|insert|update|rotate
   fi
   [[ $2 == list ]] && check_page
   [[ $2 == insert ]] && before="$(pgbench_inserts)"
-  # The batched statements: one client, $C rows a statement; the update: $C clients.
+  # The writes memo batches: one client, $C rows a statement (one statement in flight in
+  # memo); the pages: two clients of $C / 2 (two in flight); the update: $C clients.
   local clients="$C" threads="$THREADS" per=1
-  [[ $2 == list || $2 == insert || $2 == rotate ]] && clients=1 threads=1 per="$C"
+  [[ $2 == insert || $2 == rotate ]] && clients=1 threads=1 per="$C"
+  [[ $2 == list ]] && clients="$LIST_CLIENTS" threads="$LIST_CLIENTS" per="$PAGES"
   out="$(pgbench -n -M prepared -c "$clients" -j "$threads" -T "$DURATION" -D uid="$USER_ID" -D first_id="$FIRST_ID" \
-    -D c="$C" -D jtis="$(printf 'first%.0s,' $(seq "$C") | sed 's/,$//')" "${PAGE_BINDS[@]}" \
+    -D c="$per" -D jtis="$(printf 'first%.0s,' $(seq "$C") | sed 's/,$//')" "${PAGE_BINDS[@]}" \
     -f "$PGB/$2.sql" "$DATABASE_URL" 2>&1)" || die "pgbench $2 failed: $out"
   local done failed
   done="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
@@ -215,7 +221,7 @@ label() {
   case "$1" in
     sqlite_insert) echo "SQLite: memo's insert (POST /api/memos), $C per commit|0.25" ;;
     sqlite_update) echo "SQLite: memo's update (PATCH /api/memos/{id}), $C per commit|-" ;;
-    pg_list) echo "PostgreSQL: memo's first page, 20 memos (GET /api/memos), $C per statement|0.25" ;;
+    pg_list) echo "PostgreSQL: memo's first page, 20 memos (GET /api/memos), $PAGES per statement, $LIST_CLIENTS in flight|0.25" ;;
     pg_insert) echo "PostgreSQL: memo's insert (POST /api/memos), $C per statement|0.1" ;;
     pg_update) echo "PostgreSQL: memo's update (PATCH /api/memos/{id})|-" ;;
     pg_rotate) echo "PostgreSQL: jwt-extended's rotation (POST /api/auth/refresh), $C per statement|0.15" ;;
