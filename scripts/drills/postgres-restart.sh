@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fault drill: a private PostgreSQL (initdb in a temp dir, its own port) is stopped for a few
-# seconds and started again in the middle of a 30 s write load on memo. Expected: writes during
-# the outage fail fast with 503 {"msg"}, memo's pool recovers by itself, and every acknowledged
-# write is there afterwards. Never touches the shared PostgreSQL on 5432. Stops everything it
+# seconds and started again in the middle of a 30 s load of writes, each followed by a read of
+# the list, on memo. Expected: writes and reads during the outage fail fast with 503 {"msg"},
+# memo's pool and its batching tasks recover by themselves, and every acknowledged write is
+# there afterwards. Never touches the shared PostgreSQL on 5432. Stops everything it
 # started, whatever happens. Usage: scripts/drills/postgres-restart.sh [seconds] [outage-seconds]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SECONDS_TOTAL="${1:-30}"
@@ -19,8 +20,8 @@ pg start
 CLEANUPS+=("runuser -u postgres -- pg_ctl -D '$PG_DIR/data' -m immediate stop >/dev/null 2>&1")
 
 start_memo memo DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
-log "memo on port $MEMO_PORT; write load for ${SECONDS_TOTAL}s"
-python3 "$(dirname "${BASH_SOURCE[0]}")/load.py" --port "$MEMO_PORT" --seconds "$SECONDS_TOTAL" >"$WORK/load.json" &
+log "memo on port $MEMO_PORT; write and read load for ${SECONDS_TOTAL}s"
+python3 "$(dirname "${BASH_SOURCE[0]}")/load.py" --port "$MEMO_PORT" --seconds "$SECONDS_TOTAL" --read >"$WORK/load.json" &
 LOAD=$!
 sleep $((SECONDS_TOTAL / 3))
 log "stopping PostgreSQL (fast) for ${OUTAGE}s"
