@@ -137,7 +137,7 @@ if ((POSTGRES)); then
   # planned as memo's connections plan them (crates/memo/src/db/mod.rs, postgres_options).
   export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c plan_cache_mode=force_generic_plan"
   # The pages (crates/memo/src/db/memos/postgres_pages.rs): GET /api/memos's defaults
-  # (order=id, limit=50: 51 rows asked, from id 0), --connections pages a statement.
+  # (order=id, limit=50: 51 rows asked, from id 0), --connections / 2 pages a statement (see PAGES).
   cat >"$PGB/list.sql" <<'EOF'
 SELECT b.n, m.* FROM unnest(array_fill(:reader::int8, ARRAY[:c::int]), array_fill(:archived::bool, ARRAY[:c::int]), array_fill(:after::int8, ARRAY[:c::int]), array_fill('9999-12-31'::timestamptz, ARRAY[:c::int]), array_fill(:limit::int8, ARRAY[:c::int])) WITH ORDINALITY AS b(owner, wanted_archived, after_id, after_at, lim, n) CROSS JOIN LATERAL (SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = b.owner AND (archived, id) > (b.wanted_archived, b.after_id) AND (archived, id) <= (b.wanted_archived, 9223372036854775807) ORDER BY archived, id LIMIT b.lim) AS m ORDER BY b.n, m.id;
 EOF
@@ -166,7 +166,7 @@ fi
 PAGE_BINDS=(-D reader="${READER_ID:-}" -D archived=false -D after=0 -D limit=51)
 # memo reads pages with up to two statements in flight (postgres_pages.rs's IN_FLIGHT).
 LIST_CLIENTS=$((C >= 2 ? 2 : 1))
-PAGES=$((C / LIST_CLIENTS))
+PAGES=$(((C + LIST_CLIENTS - 1) / LIST_CLIENTS))
 check_page() {
   local rows
   rows="$(psql "$DATABASE_URL" -Atc "$(sed -e "s/:reader/$READER_ID/g" -e 's/:archived/false/g' -e 's/:after/0/g' \

@@ -284,6 +284,22 @@ async fn a_stuck_statement_fails_its_pages_and_the_next_read_works() {
     let stuck = tokio::time::timeout(Duration::from_secs(30), db.memo_page(&page)).await;
     let stuck = stuck.expect("answered within 30 s");
     assert!(matches!(stuck, Err(DbError::TimedOut)), "{stuck:?}");
+    // Its connection is closed, not left to sqlx's pool, which would wait for the statement
+    // (still waiting for the lock) with the connection out: every connection of memo's is
+    // soon idle in the pool or kept again, none out.
+    let connections = db.postgres_connections().expect("PostgreSQL");
+    let memo_pool = connections.pool();
+    let none_out = tokio::time::timeout(Duration::from_secs(5), async {
+        while memo_pool.size()
+            > u32::try_from(memo_pool.num_idle() + connections.kept()).unwrap_or(0)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert!(
+        none_out.await.is_ok(),
+        "the stuck statement's connection is still out"
+    );
     lock.rollback().await.expect("released");
     let (titles_read, _) = titles(&db.memo_page(&page).await.expect("a page"));
     assert_eq!(titles_read, expected_page(&owners[0].1, &page).0);

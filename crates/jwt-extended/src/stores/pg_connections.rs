@@ -115,6 +115,31 @@ impl DerefMut for KeptConnection {
     }
 }
 
+impl KeptConnection {
+    /// Closes the connection when it is dropped, instead of handing it back to sqlx's pool: for
+    /// a statement abandoned half-way (its caller's timeout), which sqlx's pool would otherwise
+    /// wait on, its place in the pool taken, until PostgreSQL finishes the statement. The
+    /// statement itself runs on in PostgreSQL until it ends or reads the connection's close.
+    ///
+    /// ```no_run
+    /// # async fn example(connections: jwt_extended::PgConnections) -> Result<(), sqlx::Error> {
+    /// use std::time::Duration;
+    ///
+    /// let mut connection = connections.take().await?;
+    /// let query = sqlx::query("SELECT pg_sleep(60)").execute(&mut *connection);
+    /// match tokio::time::timeout(Duration::from_secs(10), query).await {
+    ///     Ok(outcome) => connections.give_back(connection, &outcome),
+    ///     // Dropped here: closed, so the pool opens another.
+    ///     Err(_) => connection.close_on_drop(),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn close_on_drop(&mut self) {
+        self.connection.close_on_drop();
+    }
+}
+
 impl fmt::Debug for KeptConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeptConnection")

@@ -15,8 +15,10 @@ pub enum DbError {
     /// The database was closed ([`Db::close`](super::Db::close)).
     #[error("the database is closed")]
     Closed,
-    /// The writer's queue stayed full for the whole wait: the database is
-    /// overloaded (a caller gets an error rather than a hang).
+    /// A queue to the database stayed full for the whole wait (SQLite's
+    /// writer, PostgreSQL's batched inserts or pages), or a statement reading
+    /// pages on PostgreSQL took over 10 s: the database is overloaded or
+    /// stuck (a caller gets an error rather than a hang).
     #[error("timed out waiting for the database")]
     TimedOut,
     /// The SQLite writer thread ended without answering (it panicked).

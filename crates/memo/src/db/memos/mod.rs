@@ -14,7 +14,9 @@
 /// Runs a memo statement on one of the PostgreSQL connections kept out of
 /// the pool between statements (jwt-extended's `PgConnections`, shared with
 /// the session store), kept again when it succeeded. Defined before the
-/// modules, so that `postgres_inserts.rs` runs its statement the same way.
+/// modules, so that `postgres_inserts.rs` runs its statement the same way
+/// (`postgres_pages.rs` takes and gives back by hand, to close a connection
+/// whose statement it gave up on).
 macro_rules! on_held {
     ($pg:expr, $connection:ident => $call:expr) => {{
         let mut $connection = $pg.take().await?;

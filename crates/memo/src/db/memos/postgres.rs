@@ -1,4 +1,5 @@
-//! The memo statements on PostgreSQL (sqlx): one statement per call, each
+//! The memo statements on PostgreSQL (sqlx): one statement per call (the
+//! list's pages several calls to a statement, `postgres_pages.rs`), each
 //! prepared once per connection by sqlx's statement cache, on one generic
 //! plan (rebuilt only when the statistics or the schema change): memo's
 //! connections set `plan_cache_mode =

@@ -1,5 +1,6 @@
-//! What memo's batched statements on PostgreSQL share: the queue to the one task that runs
-//! them (new memos, `postgres_inserts.rs`; pages of the list, `postgres_pages.rs`).
+//! What memo's batched statements on PostgreSQL share: the code of the queue to the task that
+//! runs each kind (new memos, `postgres_inserts.rs`; pages of the list, `postgres_pages.rs`;
+//! each has a queue and a task of its own).
 //!
 //! Each task takes every request waiting when its statement returns and answers them all with
 //! the next: under load, several requests share a round trip, a wake-up of PostgreSQL's

@@ -5,8 +5,8 @@
 //! time; under more load, several share one round trip and one wake-up of PostgreSQL's
 //! backend.
 //!
-//! Read one per statement from 8 connections, pgbench made 7,800-10,000 pages a second on two
-//! cores; 8 per statement from one, 16,300-17,700 (docs/performance.md, "Pages in one
+//! Read one per statement from 8 connections, pgbench made 19,100-19,700 pages a second on two
+//! cores; 4 per statement from two, 40,600-42,900 (docs/performance.md, "Pages in one
 //! statement"). One statement is one snapshot: each page sees every write that was committed
 //! before its request was queued, as it would alone.
 
@@ -242,7 +242,9 @@ fn answer(reads: Vec<Read>, rows: Vec<Paged>) {
 }
 
 /// Runs the pages' statement of `order` for `reads` on a kept connection; `Err(None)` when it
-/// took longer than [`STATEMENT_WAIT`] (the connection is then dropped, not kept).
+/// took longer than [`STATEMENT_WAIT`]. The connection is then closed rather than given back
+/// (`on_held!` would give it back): sqlx's pool would wait for the abandoned statement, its
+/// place taken, as long as PostgreSQL runs it.
 async fn select(
     connections: &PgConnections,
     order: Order,
@@ -253,18 +255,23 @@ async fn select(
     let after_ids: Vec<i64> = reads.iter().map(|read| read.after_id).collect();
     let after_ats: Vec<OffsetDateTime> = reads.iter().map(|read| read.after_at).collect();
     let limits: Vec<i64> = reads.iter().map(|read| read.limit + 1).collect();
-    let statement = async {
-        on_held!(connections, connection => sqlx::query_as::<_, Paged>(pages_statement(order))
-            .bind(&owners)
-            .bind(&archived)
-            .bind(&after_ids)
-            .bind(&after_ats)
-            .bind(&limits)
-            .fetch_all(&mut *connection))
-    };
+    let mut connection = connections.take().await.map_err(Some)?;
+    let statement = sqlx::query_as::<_, Paged>(pages_statement(order))
+        .bind(&owners)
+        .bind(&archived)
+        .bind(&after_ids)
+        .bind(&after_ats)
+        .bind(&limits)
+        .fetch_all(&mut *connection);
     match tokio::time::timeout(STATEMENT_WAIT, statement).await {
-        Ok(rows) => rows.map_err(Some),
-        Err(_) => Err(None),
+        Ok(rows) => {
+            connections.give_back(connection, &rows);
+            rows.map_err(Some)
+        }
+        Err(_) => {
+            connection.close_on_drop();
+            Err(None)
+        }
     }
 }
 
