@@ -10,13 +10,13 @@
 
 use std::collections::HashSet;
 
-use memo::db::{Db, DbError, Memo, NewUser};
+use memo::db::{Db, DbError, Memo};
 use sqlx::PgPool;
 
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{postgres::TempDatabase, tally};
+use support::{add_user, postgres::TempDatabase, tally};
 
 /// memo's database on a new scratch database, with one user, and a pool of the test's own
 /// holding the trigger that records each insert statement.
@@ -40,17 +40,6 @@ async fn open(database: &TempDatabase) -> (Db, PgPool, i64) {
             .expect("the trigger");
     }
     (db, pool, user)
-}
-
-async fn add_user(db: &Db, name: &str) -> i64 {
-    let user = NewUser {
-        user_name: name,
-        password_hash: "not-a-hash",
-        department: None,
-        manager_role_attached: false,
-    };
-    let inserted = db.insert_user(&user).await.expect("insert");
-    inserted.expect("a new user").id
 }
 
 /// The memos `(owner, title, content)` written at once, each one's result in order.

@@ -12,13 +12,13 @@
 
 use std::{cmp::Reverse, time::Duration};
 
-use memo::db::{Db, DbError, Memo, MemoChanges, NewUser, Order, Page, PageRequest, Position};
+use memo::db::{Db, DbError, Memo, MemoChanges, Order, Page, PageRequest, Position};
 use sqlx::PgPool;
 
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{postgres::TempDatabase, tally};
+use support::{add_user, postgres::TempDatabase, tally};
 
 /// Owners, with how many memos each writes (every third archived).
 const OWNERS: [(&str, usize); 3] = [("many", 45), ("few", 6), ("poison", 3)];
@@ -33,14 +33,7 @@ async fn open(database: &TempDatabase) -> (Db, PgPool, Vec<(i64, Vec<Memo>)>) {
     db.migrate().await.expect("migrations");
     let mut owners = Vec::new();
     for (name, count) in OWNERS {
-        let user = NewUser {
-            user_name: name,
-            password_hash: "not-a-hash",
-            department: None,
-            manager_role_attached: false,
-        };
-        let id = db.insert_user(&user).await.expect("insert");
-        let id = id.expect("a new user").id;
+        let id = add_user(&db, name).await;
         let mut memos = Vec::new();
         for n in 0..count {
             let memo = db

@@ -36,6 +36,18 @@ pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
+/// A user named `name` (no real password hash) in `db`; its id.
+pub async fn add_user(db: &memo::db::Db, name: &str) -> i64 {
+    let user = memo::db::NewUser {
+        user_name: name,
+        password_hash: "not-a-hash",
+        department: None,
+        manager_role_attached: false,
+    };
+    let inserted = db.insert_user(&user).await.expect("insert");
+    inserted.expect("a new user").id
+}
+
 /// Writes a line to standard error past the test harness's capture (which
 /// only captures `print!`/`eprint!`), so that it shows in every run.
 pub fn say(line: &str) {

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::db::DbError;
 
@@ -44,25 +44,30 @@ impl<T: Send + 'static> TaskQueue<T> {
         }
     }
 
-    /// Queues `request` for the task, started with `start` (given the queue's receiving end)
-    /// if none runs.
+    /// Queues the request `request` makes around its reply channel for the task, started with
+    /// `start` (given the queue's receiving end) if none runs, and waits for the task's answer.
     ///
     /// # Errors
-    /// [`DbError::TimedOut`] when the queue stayed full for 5 s; [`DbError::Closed`] when the
-    /// task ended meanwhile.
-    pub(super) async fn send<F>(
+    /// The task's error; [`DbError::TimedOut`] when the queue stayed full for 5 s;
+    /// [`DbError::Closed`] when the task ended without answering.
+    pub(super) async fn ask<A, F>(
         &self,
-        request: T,
+        request: impl FnOnce(oneshot::Sender<Result<A, DbError>>) -> T,
         start: impl FnOnce(mpsc::Receiver<T>) -> F,
-    ) -> Result<(), DbError>
+    ) -> Result<A, DbError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let queued = self.sender(start).send_timeout(request, QUEUE_WAIT).await;
+        let (reply, answer) = oneshot::channel();
+        let queued = self
+            .sender(start)
+            .send_timeout(request(reply), QUEUE_WAIT)
+            .await;
         queued.map_err(|error| match error {
             mpsc::error::SendTimeoutError::Timeout(_) => DbError::TimedOut,
             mpsc::error::SendTimeoutError::Closed(_) => DbError::Closed,
-        })
+        })?;
+        answer.await.map_err(|_| DbError::Closed)?
     }
 
     /// The task's queue, started now if there is none or its task has ended.

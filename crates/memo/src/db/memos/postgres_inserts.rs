@@ -77,16 +77,14 @@ impl Inserts {
         title: &str,
         content: &str,
     ) -> Result<Memo, DbError> {
-        let (reply, answer) = oneshot::channel();
-        let insert = Insert {
+        let insert = |reply| Insert {
             user_id,
             title: title.to_owned(),
             content: content.to_owned(),
             reply,
         };
         let start = |queue| run(connections.clone(), queue);
-        self.queue.send(insert, start).await?;
-        answer.await.map_err(|_| DbError::Closed)?
+        self.queue.ask(insert, start).await
     }
 }
 

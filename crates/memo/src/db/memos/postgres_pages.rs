@@ -86,8 +86,7 @@ impl Pages {
         request: &PageRequest<'_>,
     ) -> Result<Page, DbError> {
         let (after_id, after_at) = position_binds(request);
-        let (reply, answer) = oneshot::channel();
-        let read = Read {
+        let read = |reply| Read {
             user_id: request.user_id,
             archived: request.archived,
             order: request.order,
@@ -97,8 +96,7 @@ impl Pages {
             reply,
         };
         let start = |queue| run(connections.clone(), queue);
-        self.queue.send(read, start).await?;
-        answer.await.map_err(|_| DbError::Closed)?
+        self.queue.ask(read, start).await
     }
 }
 
