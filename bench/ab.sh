@@ -15,7 +15,8 @@
 # target's; each connection logs in once), on A and on B in
 # turn, alternating which goes first, for --rounds rounds (default 5) of
 # --duration seconds (default 5). Prints, per row, the median req/s of each, B/A,
-# and each one's server CPU per request. A row counts only when every response
+# and each one's server CPU per request (with --postgres, also the database
+# servers' CPU per request: PostgreSQL's processes, and Redis's). A row counts only when every response
 # had the row's status (wrk's non-2xx count is 0) and one probe request with
 # the same Lua settings reached the row's path with the expected status (for
 # refresh: every request of bench-refresh, which follows each rotation, got 200).
@@ -68,12 +69,12 @@ REFRESH_BIN="${REFRESH_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/bench-targ
 
 BODY='{"title":"bench","content":"a memo written by the A/B bench"}'
 
-# measure NAME ROW: one wrk run of ROW on server NAME; prints "req/s cpu_us".
+# measure NAME ROW: one wrk run of ROW on server NAME; prints "req/s cpu_us db_cpu_us".
 measure() {
-  local name="$1" row method path status url cookie csrf out cpu0 cpu1 pid_var
+  local name="$1" row method path status url cookie csrf out cpu0 cpu1 db0 db1 pid_var
   read -r row method path status <<<"$2"
   url="${name^^}_URL" cookie="${name^^}_COOKIE" csrf="${name^^}_CSRF" pid_var="${name^^}_PID"
-  cpu0="$(cpu_ticks "${!pid_var}")"
+  cpu0="$(cpu_ticks "${!pid_var}")" db0="$(database_ticks)"
   if [[ $row == refresh ]]; then
     # Logs in once per connection (their CPU counts too), then follows each rotation.
     out="$("$REFRESH_BIN" --url "${!url}" --user ab --password "$PASSWORD" --connections "$C" \
@@ -84,10 +85,10 @@ measure() {
     out="$(env "${env[@]}" BENCH_PROBE=1 wrk -t1 -c1 -d2s -s "$LUA" "${!url}")"
     grep -q "^BENCH_PROBE status=$status method=$method path=$path\$" <<<"$out" ||
       die "$name $row: the probe did not reach $method $path with $status: $(grep BENCH_PROBE <<<"$out")"
-    cpu0="$(cpu_ticks "${!pid_var}")"
+    cpu0="$(cpu_ticks "${!pid_var}")" db0="$(database_ticks)"
     out="$(env "${env[@]}" wrk -t2 -c"$C" -d"${D}s" -s "$LUA" "${!url}")"
   fi
-  cpu1="$(cpu_ticks "${!pid_var}")"
+  cpu1="$(cpu_ticks "${!pid_var}")" db1="$(database_ticks)"
   local line requests duration non2xx errors
   line="$(grep '^BENCH_RESULT' <<<"$out")" || die "$name $row: no result from wrk: $out"
   requests="$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")"
@@ -95,12 +96,16 @@ measure() {
   non2xx="$(sed 's/.*non2xx=\([0-9]*\).*/\1/' <<<"$line")"
   errors="$(sed 's/.*socket_errors=\([0-9]*\).*/\1/' <<<"$line")"
   ((non2xx == 0 && errors == 0 && requests > 0)) || die "$name $row: $non2xx non-2xx, $errors socket errors"
-  echo "$((requests * 1000000 / duration)) $(((cpu1 - cpu0) * TICK_US / requests))"
+  echo "$((requests * 1000000 / duration)) $(((cpu1 - cpu0) * TICK_US / requests)) $(((db1 - db0) * TICK_US / requests))"
 }
 
 lower_median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-printf '%-8s %10s %10s %7s %12s %12s\n' row "A req/s" "B req/s" "B/A" "A cpu/req" "B cpu/req"
+header=(row "A req/s" "B req/s" "B/A" "A cpu/req" "B cpu/req")
+((POSTGRES)) && header+=("A db/req" "B db/req")
+printf '%-8s %10s %10s %7s' "${header[@]:0:4}"
+printf ' %12s' "${header[@]:4}"
+echo
 for spec in "${ROWS[@]}"; do
   row="${spec%% *}"
   : >"$WORK/a.$row" && : >"$WORK/b.$row"
@@ -109,8 +114,10 @@ for spec in "${ROWS[@]}"; do
     ((r % 2)) && order=(b a)
     for name in "${order[@]}"; do measure "$name" "$spec" >>"$WORK/$name.$row"; done
   done
-  a_rps="$(cut -d' ' -f1 "$WORK/a.$row" | lower_median)" b_rps="$(cut -d' ' -f1 "$WORK/b.$row" | lower_median)"
-  a_cpu="$(cut -d' ' -f2 "$WORK/a.$row" | lower_median)" b_cpu="$(cut -d' ' -f2 "$WORK/b.$row" | lower_median)"
-  printf '%-8s %10s %10s %7s %10s µs %10s µs\n' "$row" "$a_rps" "$b_rps" \
-    "$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.3f", b / a }')" "$a_cpu" "$b_cpu"
+  med() { cut -d' ' -f"$2" "$WORK/$1.$row" | lower_median; }
+  a_rps="$(med a 1)" b_rps="$(med b 1)"
+  printf '%-8s %10s %10s %7s %10s µs %10s µs' "$row" "$a_rps" "$b_rps" \
+    "$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.3f", b / a }')" "$(med a 2)" "$(med b 2)"
+  ((POSTGRES)) && printf ' %10s µs %10s µs' "$(med a 3)" "$(med b 3)"
+  echo
 done

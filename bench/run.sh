@@ -228,7 +228,7 @@ fi
 ((SCALE)) && scale_setup
 
 # ---------------------------------------------------------------- rows
-RAW="$WORK/raw.tsv"          # one line per run: round name label rps p50 p99 non2xx socket_errors cpu_us_per_request
+RAW="$WORK/raw.tsv"          # one line per run: round name label rps p50 p99 non2xx socket_errors cpu_us_per_request db_cpu_us_per_request idle_pct
 RESULTS="$WORK/results.tsv"  # one line per row (report.sh)
 : >"$RAW"
 C="$CONNECTIONS" T="$THREADS" D="$DURATION"
@@ -244,10 +244,10 @@ refresh_row() {
   fi
   # Each connection logs in once (user 4), then refreshes with the newest cookies.
   local offset; offset="$(log_size memo)"
-  CPU_BEFORE="$(cpu_ticks "$MEMO_PID")"
+  cpu_mark before "$MEMO_PID"
   "$REFRESH_BIN" --url "$MEMO_URL" --user bench4 --password "$PASSWORD" --connections "$C" --duration "$D" \
     >"$WORK/refresh.wrk" 2>&1 || die "bench-refresh failed: $(cat "$WORK/refresh.wrk")"
-  CPU_AFTER="$(cpu_ticks "$MEMO_PID")"
+  cpu_mark after "$MEMO_PID"
   local requests; requests="$(sed -n 's/^BENCH_RESULT requests=\([0-9]*\).*/\1/p' "$WORK/refresh.wrk")"
   check_log memo "$offset" "POST /api/auth/refresh (rotating)" '^/api/auth/refresh$' 200 "${requests:-1}" '^/api/auth/login$' 200 "$C"
   record "$1" refresh "POST /api/auth/refresh (rotating)"

@@ -76,6 +76,30 @@ cpu_ticks() {
   done
   echo "$total"
 }
+# CPU time of the database servers on this machine so far, in clock ticks:
+# PostgreSQL's and Redis's processes, with the children each has reaped (a
+# PostgreSQL backend that exited counts in the postmaster's), so that the
+# difference over a row holds every process that ran for it. Counts whatever
+# else those servers do meanwhile: for a quiet machine.
+database_ticks() {
+  local pid total=0
+  for pid in $(pgrep -x 'postgres|redis-server' || true); do
+    total=$((total + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+# The machine's CPU time so far, in clock ticks: "busy idle" (iowait counts as idle).
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+
+# cpu_mark before|after PIDS...: the CPU time of PIDS (the server measured),
+# of the database servers and of the machine at the start or end of a row, in
+# CPU_BEFORE/CPU_AFTER, DB_BEFORE/DB_AFTER and MACHINE_BEFORE/MACHINE_AFTER.
+cpu_mark() {
+  local when="${1^^}"; shift
+  printf -v "CPU_$when" '%s' "$(cpu_ticks "$@")"
+  printf -v "DB_$when" '%s' "$(database_ticks)"
+  printf -v "MACHINE_$when" '%s' "$(machine_ticks)"
+}
 TICK_US="$((1000000 / $(getconf CLK_TCK)))"
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 # The median of the numbers on stdin, one per line (the mean of the middle two for an even count).

@@ -121,12 +121,12 @@ load() {
   local offset; offset="$(log_size "$target")"
   local pids; pids="$(target_pids "$target")"
   # shellcheck disable=SC2086 # one pid a word
-  CPU_BEFORE="$(cpu_ticks $pids)"
+  cpu_mark before $pids
   env BENCH_METHOD=GET BENCH_COOKIE= BENCH_CSRF= BENCH_BODY= BENCH_IDS= "${vars[@]}" \
     wrk --latency -t "$threads" -c "$C" -d "${secs}s" --timeout 10s -s "$LUA" "$(target_url "$target")" \
     >"$WORK/$name.wrk" 2>&1 || die "wrk failed for $label: $(cat "$WORK/$name.wrk")"
   # shellcheck disable=SC2086
-  CPU_AFTER="$(cpu_ticks $pids)"
+  cpu_mark after $pids
   local requests; requests="$(sed -n 's/^BENCH_RESULT requests=\([0-9]*\).*/\1/p' "$WORK/$name.wrk")"
   # shellcheck disable=SC2086 # LOG_ALSO is three words
   check_log "$target" "$offset" "$label" "$(path_ere "$path")" "$status" "${requests:-1}" $also
@@ -134,14 +134,19 @@ load() {
 }
 
 # record ROUND NAME LABEL: appends the BENCH_RESULT line of $WORK/NAME.wrk to $RAW,
-# with the server's CPU per request from $CPU_BEFORE and $CPU_AFTER.
+# with the server's and the database servers' CPU per request and the machine's
+# idle share over the row (cpu_mark's before and after).
 record() {
-  local round="$1" name="$2" label="$3" line
+  local round="$1" name="$2" label="$3" line busy idle
   line="$(grep '^BENCH_RESULT' "$WORK/$name.wrk")" || die "no result for $label: $(cat "$WORK/$name.wrk")"
-  awk -v round="$round" -v name="$name" -v label="$label" -v cpu="$(((CPU_AFTER - CPU_BEFORE) * TICK_US))" '{
+  read -r busy idle <<<"$(awk -v a="$MACHINE_BEFORE" -v b="$MACHINE_AFTER" \
+    'BEGIN { split(a, x, " "); split(b, y, " "); print y[1] - x[1], y[2] - x[2] }')"
+  awk -v round="$round" -v name="$name" -v label="$label" -v cpu="$(((CPU_AFTER - CPU_BEFORE) * TICK_US))" \
+    -v db="$(((DB_AFTER - DB_BEFORE) * TICK_US))" -v busy="$busy" -v idle="$idle" '{
       for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-      printf "%s\t%s\t%s\t%.1f\t%d\t%d\t%d\t%d\t%.1f\n", round, name, label, v["requests"] / (v["duration_us"] / 1e6),
-        v["p50_us"], v["p99_us"], v["non2xx"], v["socket_errors"], cpu / (v["requests"] > 0 ? v["requests"] : 1)
+      n = v["requests"] > 0 ? v["requests"] : 1
+      printf "%s\t%s\t%s\t%.1f\t%d\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\n", round, name, label, v["requests"] / (v["duration_us"] / 1e6),
+        v["p50_us"], v["p99_us"], v["non2xx"], v["socket_errors"], cpu / n, db / n, (busy + idle > 0 ? 100 * idle / (busy + idle) : 0)
     }' <<<"$line" >>"$RAW"
-  tail -n1 "$RAW" | awk -F'\t' '{ printf "   %-38s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  cpu %6.1f us/req  non-2xx %d\n", $3, $4, $5 / 1000, $6 / 1000, $9, $7 }' >&2
+  tail -n1 "$RAW" | awk -F'\t' '{ printf "   %-38s %9.0f req/s  p50 %6.2f ms  p99 %7.2f ms  cpu %6.1f us/req  db %6.1f us/req  idle %4.1f%%  non-2xx %d\n", $3, $4, $5 / 1000, $6 / 1000, $9, $10, $11, $7 }' >&2
 }

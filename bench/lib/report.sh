@@ -1,10 +1,11 @@
 # shellcheck shell=bash disable=SC2034 # sourced by bench/run.sh: its variables cross files
 # The tables, the targets, the charts and the docs/performance.md blocks,
 # from $RAW (one line per wrk run: round name label rps p50 p99 non2xx
-# socket_errors cpu_us_per_request).
+# socket_errors cpu_us_per_request db_cpu_us_per_request idle_pct).
 
 # summarize: $RESULTS, one line per row: name label rps p50 p99 errors ratio
-# ratio_min ratio_max cpu_us_per_request, medians over the rounds; each run's
+# ratio_min ratio_max cpu_us_per_request db_cpu_us_per_request idle_pct,
+# medians over the rounds; each run's
 # ratio is to the floor of its own round (round 0, the under-logins row, to
 # the median floor).
 summarize() {
@@ -18,20 +19,22 @@ summarize() {
   local name
   for name in $(awk -F'\t' '!seen[$2]++ { print $2 }' "$RAW"); do
     rows() { awk -F'\t' -v n="$name" -v c="$1" '$2 == n { print $c }' "$WORK/raw-ratio.tsv"; }
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(rows 3 | head -1)" "$(rows 4 | median)" "$(rows 5 | median)" \
-      "$(rows 6 | median)" "$(awk -F'\t' -v n="$name" '$2 == n { e += $7 + $8 } END { print e + 0 }' "$RAW")" "$(rows 10 | median)" \
-      "$(rows 10 | sort -g | head -1)" "$(rows 10 | sort -g | tail -1)" "$(rows 9 | median)" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(rows 3 | head -1)" "$(rows 4 | median)" "$(rows 5 | median)" \
+      "$(rows 6 | median)" "$(awk -F'\t' -v n="$name" '$2 == n { e += $7 + $8 } END { print e + 0 }' "$RAW")" "$(rows 12 | median)" \
+      "$(rows 12 | sort -g | head -1)" "$(rows 12 | sort -g | tail -1)" "$(rows 9 | median)" \
+      "$(rows 10 | median)" "$(rows 11 | median)" >>"$RESULTS"
   done
 }
 value() { awk -F'\t' -v n="$1" -v c="$2" '$1 == n { print $c }' "$RESULTS"; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 main_table() {
-  echo "| endpoint | req/s | p50 (ms) | p99 (ms) | ratio to floor | ratio range | server CPU per request | non-2xx + errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  awk -F'\t' '$1 !~ /^scale_/ {
+  echo "| endpoint | req/s | p50 (ms) | p99 (ms) | ratio to floor | ratio range | server CPU per request | database CPU per request | machine idle | non-2xx + errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  awk -F'\t' -v backend="$BACKEND" '$1 !~ /^scale_/ {
       range = ($1 == "list_under_logins") ? "(one run)" : sprintf("%.2f-%.2f", $8, $9)
-      printf "| %s | %.0f | %.2f | %.2f | %.3fx | %s | %.0f µs | %d |\n", $2, $3, $4 / 1000, $5 / 1000, $7, range, $10, $6
+      db = (backend == "sqlite" || $1 == "floor" || $1 ~ /^peer_/) ? "-" : sprintf("%.0f µs", $11)
+      printf "| %s | %.0f | %.2f | %.2f | %.3fx | %s | %.0f µs | %s | %.0f%% | %d |\n", $2, $3, $4 / 1000, $5 / 1000, $7, range, $10, db, $12, $6
     }' "$RESULTS"
 }
 
