@@ -139,7 +139,7 @@ if ((POSTGRES)); then
   # The pages (crates/memo/src/db/memos/postgres_pages.rs): GET /api/memos's defaults
   # (order=id, limit=50: 51 rows asked, from id 0), --connections / 2 pages a statement (see PAGES).
   cat >"$PGB/list.sql" <<'EOF'
-SELECT b.n, m.* FROM unnest(array_fill(:reader::int8, ARRAY[:c::int]), array_fill(:archived::bool, ARRAY[:c::int]), array_fill(:after::int8, ARRAY[:c::int]), array_fill('9999-12-31'::timestamptz, ARRAY[:c::int]), array_fill(:limit::int8, ARRAY[:c::int])) WITH ORDINALITY AS b(owner, wanted_archived, after_id, after_at, lim, n) CROSS JOIN LATERAL (SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = b.owner AND (archived, id) > (b.wanted_archived, b.after_id) AND (archived, id) <= (b.wanted_archived, 9223372036854775807) ORDER BY archived, id LIMIT b.lim) AS m ORDER BY b.n, m.id;
+SELECT b.n, m.* FROM unnest(array_fill(:reader::int8, ARRAY[:c::int]), array_fill(:archived::bool, ARRAY[:c::int]), array_fill(:after::int8, ARRAY[:c::int]), array_fill('9999-12-31'::timestamptz, ARRAY[:c::int]), array_fill(:limit::int8, ARRAY[:c::int])) WITH ORDINALITY AS b(owner, wanted_archived, after_id, after_at, lim, n) CROSS JOIN LATERAL (SELECT id, title, content, archived, created_at, updated_at FROM memos WHERE user_id = b.owner AND (archived, id) > (b.wanted_archived, b.after_id) AND (archived, id) <= (b.wanted_archived, 9223372036854775807) ORDER BY archived, id LIMIT b.lim) AS m;
 EOF
   # memo's group commit of new memos (crates/memo/src/db/memos/postgres_inserts.rs):
   # one client, as memo's one inserting task, writing --connections memos a statement.

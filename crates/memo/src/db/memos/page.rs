@@ -55,6 +55,16 @@ impl Order {
         }
     }
 
+    /// How `a` and `b` compare in this order: `Less` when `a` comes first.
+    #[must_use]
+    pub fn compare(self, a: &super::Memo, b: &super::Memo) -> std::cmp::Ordering {
+        match self {
+            Self::Id => a.id.cmp(&b.id),
+            Self::IdDesc => b.id.cmp(&a.id),
+            Self::UpdatedDesc => (b.updated_at, b.id).cmp(&(a.updated_at, a.id)),
+        }
+    }
+
     /// Parses the query-string spelling.
     #[must_use]
     pub fn parse(raw: &str) -> Option<Self> {

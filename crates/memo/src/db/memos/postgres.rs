@@ -123,9 +123,12 @@ macro_rules! keyset {
 /// Several owners' pages in one statement (`postgres_pages.rs`): the arrays
 /// `$1` owners, `$2` archived, `$3` ids and `$4` `updated_at`s of the
 /// positions, `$5` limits; each page's rows come with its place in the
-/// arrays (`n`, from 1), in its order.
+/// arrays (`n`, from 1). The statement does not sort them: a sort by place
+/// and order copied every row once more in PostgreSQL (pgbench: 8%-25% more
+/// statements a second without it, 4 pages each; docs/performance.md, "The
+/// pages' sort"); memo puts each page in its order (`postgres_pages.rs`).
 macro_rules! pages_sql {
-    ($order:ident, $outer_order:expr) => {
+    ($order:ident) => {
         concat!(
             "SELECT b.n, m.* FROM unnest($1::int8[], $2::bool[], $3::int8[], $4::timestamptz[], \
              $5::int8[]) WITH ORDINALITY AS b(owner, wanted_archived, after_id, after_at, lim, n) \
@@ -139,8 +142,7 @@ macro_rules! pages_sql {
                 "b.after_id",
                 "b.after_at"
             ),
-            ") AS m ORDER BY b.n, ",
-            $outer_order
+            ") AS m"
         )
     };
 }
@@ -360,9 +362,9 @@ fn order_code(order: Order) -> i32 {
 /// The list's statement of `order` for several pages at once (`pages_sql!`).
 pub(super) fn pages_statement(order: Order) -> &'static str {
     match order {
-        Order::Id => pages_sql!(Id, "m.id"),
-        Order::IdDesc => pages_sql!(IdDesc, "m.id DESC"),
-        Order::UpdatedDesc => pages_sql!(UpdatedDesc, "m.updated_at DESC, m.id DESC"),
+        Order::Id => pages_sql!(Id),
+        Order::IdDesc => pages_sql!(IdDesc),
+        Order::UpdatedDesc => pages_sql!(UpdatedDesc),
     }
 }
 

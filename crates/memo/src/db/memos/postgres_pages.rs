@@ -167,14 +167,14 @@ fn within_rows(reads: &[Read]) -> usize {
 /// than [`STATEMENT_WAIT`], each caller gets the error.
 async fn read_pages(connections: &PgConnections, order: Order, reads: Vec<Read>) {
     match select(connections, order, &reads).await {
-        Ok(rows) => answer(reads, rows),
+        Ok(rows) => answer(order, reads, rows),
         Err(Some(error)) if reads.len() > 1 && on_a_pages_values(&error) => {
             for read in reads {
                 if read.reply.is_closed() {
                     continue;
                 }
                 match select(connections, order, std::slice::from_ref(&read)).await {
-                    Ok(rows) => answer(vec![read], rows),
+                    Ok(rows) => answer(order, vec![read], rows),
                     Err(error) => fail(vec![read], error),
                 }
             }
@@ -221,9 +221,10 @@ fn on_a_pages_values(error: &sqlx::Error) -> bool {
     code.len() == 5 && (code.starts_with("22") || code.starts_with("P0"))
 }
 
-/// Gives each read the rows of its place in the batch, in the order they came (each page's
-/// own order; the statement sorts by place first).
-fn answer(reads: Vec<Read>, rows: Vec<Paged>) {
+/// Gives each read the rows of its place in the batch, each page in `order`. The statement
+/// leaves the rows unsorted; PostgreSQL reads each page in its order through the index, so the
+/// sort here is one pass over rows already in order, kept so that no plan can reorder a page.
+fn answer(order: Order, reads: Vec<Read>, rows: Vec<Paged>) {
     let mut pages: Vec<Vec<Memo>> = reads.iter().map(|_| Vec::new()).collect();
     for row in rows {
         let page = usize::try_from(row.n - 1)
@@ -234,7 +235,8 @@ fn answer(reads: Vec<Read>, rows: Vec<Paged>) {
             None => tracing::error!(n = row.n, "a page's row came back with no page of its own"),
         }
     }
-    for (read, memos) in reads.into_iter().zip(pages) {
+    for (read, mut memos) in reads.into_iter().zip(pages) {
+        memos.sort_by(|a, b| order.compare(a, b));
         let _ = read.reply.send(Ok(Page::from_rows(memos, read.limit)));
     }
 }
@@ -311,7 +313,7 @@ mod tests {
             [read(7, 2), read(8, 2), read(7, 5)].into_iter().unzip();
         // Place 1 has a row beyond its limit (more follow), place 2 none, place 3 two.
         let rows = vec![row(1, 10), row(1, 11), row(1, 12), row(3, 10), row(3, 11)];
-        answer(reads, rows);
+        answer(Order::Id, reads, rows);
         let pages: Vec<(Vec<i64>, Option<i64>)> = answers
             .into_iter()
             .map(|mut answer| {
@@ -328,6 +330,44 @@ mod tests {
                 (vec![10, 11], None)
             ]
         );
+    }
+
+    /// A row of place `n` for memo `id`, edited `seconds` after the epoch.
+    fn edited(n: i64, id: i64, seconds: i64) -> Paged {
+        let mut paged = row(n, id);
+        let at = OffsetDateTime::from_unix_timestamp(seconds).expect("a time");
+        paged.memo.updated_at = Timestamp::try_from(at).expect("a time");
+        paged
+    }
+
+    #[test]
+    fn each_page_is_put_in_its_order_however_the_rows_come() {
+        // Two pages' rows interleaved and shuffled, as an unsorted statement may return them.
+        let rows = || {
+            vec![
+                edited(2, 5, 300),
+                edited(1, 12, 100),
+                edited(2, 3, 300),
+                edited(1, 10, 200),
+                edited(1, 11, 100),
+                edited(2, 4, 100),
+            ]
+        };
+        let expected = [
+            (Order::Id, [vec![10, 11, 12], vec![3, 4, 5]]),
+            (Order::IdDesc, [vec![12, 11, 10], vec![5, 4, 3]]),
+            // Most recently edited first, ties by id, newest first.
+            (Order::UpdatedDesc, [vec![10, 12, 11], vec![5, 3, 4]]),
+        ];
+        for (order, pages) in expected {
+            let (reads, answers): (Vec<_>, Vec<_>) = [read(7, 3), read(8, 3)].into_iter().unzip();
+            answer(order, reads, rows());
+            for (mut answer, ids) in answers.into_iter().zip(pages) {
+                let page = answer.try_recv().expect("answered").expect("a page");
+                let got: Vec<i64> = page.memos.iter().map(|memo| memo.id).collect();
+                assert_eq!(got, ids, "{order:?}");
+            }
+        }
     }
 
     #[test]
