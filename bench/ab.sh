@@ -26,7 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib/common.sh
 source "$ROOT/bench/lib/common.sh"
 
-[[ $# -ge 2 ]] || { sed -n '2,22p' "$0"; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2; }
 A_BIN="$(realpath "$1")" B_BIN="$(realpath "$2")"
 shift 2
 ROUNDS=5 D=5 C=8 POSTGRES=0 OWNERS=1

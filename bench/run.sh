@@ -21,7 +21,8 @@
 # POST /api/auth/refresh (rotating: driven by bench-refresh, which follows the
 # rotated cookie) and POST /api/auth/login; each row's ratio is to the floor of
 # its own round, and the table gives the medians with the server's CPU per
-# request. Then p99 of GET /api/memos while logins run, and memo's RSS while
+# request, the database servers' (PostgreSQL's and Redis's processes) and the
+# machine's idle share. Then p99 of GET /api/memos while logins run, and memo's RSS while
 # it holds 1,000 keep-alive connections.
 #
 # Every row is checked before it counts: one request with the row's own Lua

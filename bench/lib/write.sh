@@ -47,7 +47,7 @@ report_main() {
     echo
     cat "$table"
     echo
-    echo "Each row: the median of $ROUNDS rounds; a round runs the floor and then every row for ${D} s each, and each ratio is to the floor of its own round (\"ratio range\": the lowest and highest round). Floor: median $FLOOR_RPS req/s. The under-logins row is one $((D * 2)) s run while $LOGIN_CONNECTIONS connection(s) logged in as fast as they could ($LOGINS_RPS logins/s), compared with the median floor. Server CPU counts memo's process only (for Flask: gunicorn's master and workers); database CPU is PostgreSQL's and Redis's processes on the same 2 cores (on SQLite, and for the floor and Flask, there is none apart: \`-\`), both per request; machine idle is the share of both cores' time no process used during the row (low: the row is bound by CPU; high: by waiting)."
+    echo "Each row: the median of $ROUNDS rounds; a round runs the floor and then every row for ${D} s each, and each ratio is to the floor of its own round (\"ratio range\": the lowest and highest round). Floor: median $FLOOR_RPS req/s. The under-logins row is one $((D * 2)) s run while $LOGIN_CONNECTIONS connection(s) logged in as fast as they could ($LOGINS_RPS logins/s), compared with the median floor. Server CPU counts memo's process only (for Flask: gunicorn's master and workers); database CPU is PostgreSQL's and Redis's processes on the same $(nproc) cores (on SQLite, and for the floor and Flask, there is none apart: \`-\`), both per request; machine idle is the share of all cores' time no process used during the row (low: the row is bound by CPU; high: by waiting)."
     echo
     if ((PEER)); then cat "$peer"; echo; fi
     cat "$targets"

@@ -126,7 +126,8 @@ macro_rules! keyset {
 /// arrays (`n`, from 1). The statement does not sort them: a sort by place
 /// and order copied every row once more in PostgreSQL (pgbench: 8%-25% more
 /// statements a second without it, 4 pages each; docs/performance.md, "The
-/// pages' sort"); memo puts each page in its order (`postgres_pages.rs`).
+/// database's share; the pages' sort"); memo puts each page in its order
+/// (`postgres_pages.rs`).
 macro_rules! pages_sql {
     ($order:ident) => {
         concat!(

@@ -236,7 +236,7 @@ fn answer(order: Order, reads: Vec<Read>, rows: Vec<Paged>) {
         }
     }
     for (read, mut memos) in reads.into_iter().zip(pages) {
-        memos.sort_by(|a, b| order.compare(a, b));
+        memos.sort_unstable_by(|a, b| order.compare(a, b));
         let _ = read.reply.send(Ok(Page::from_rows(memos, read.limit)));
     }
 }
