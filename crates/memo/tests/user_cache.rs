@@ -176,7 +176,8 @@ async fn postgres_instances_forget_a_changed_user_through_redis() {
         drop_database(&admin, &url).await;
         return;
     };
-    let prefix = format!("memo-test-{}", uuid::Uuid::new_v4().simple());
+    let scratch = support::redis::ScratchPrefix::new(&redis);
+    let prefix = scratch.name().to_owned();
     let one = Db::connect(&url).await.expect("instance one");
     one.migrate().await.expect("migrations");
     let two = Db::connect(&url).await.expect("instance two");
@@ -225,7 +226,8 @@ async fn postgres_instances_behind_a_silent_redis_stop_serving_cached_rows() {
         return;
     };
     let link = Link::to(redis.trim_start_matches("redis://")).await;
-    let prefix = format!("memo-test-{}", uuid::Uuid::new_v4().simple());
+    let scratch = support::redis::ScratchPrefix::new(&redis);
+    let prefix = scratch.name().to_owned();
     let one = Db::connect(&url).await.expect("instance one");
     one.migrate().await.expect("migrations");
     let two = Db::connect(&url).await.expect("instance two");
@@ -270,7 +272,8 @@ async fn a_change_made_while_redis_was_unreachable_is_published_once_it_answers(
         return;
     };
     let link = Link::to(redis.trim_start_matches("redis://")).await;
-    let prefix = format!("memo-test-{}", uuid::Uuid::new_v4().simple());
+    let scratch = support::redis::ScratchPrefix::new(&redis);
+    let prefix = scratch.name().to_owned();
     let one = Db::connect(&url).await.expect("instance one");
     one.migrate().await.expect("migrations");
     let two = Db::connect(&url).await.expect("instance two");

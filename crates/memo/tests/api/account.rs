@@ -303,7 +303,8 @@ async fn ended_logins_are_refused_at_once_on_another_instance(backend: Backend) 
     let Some(url) = crate::support::redis::redis_url().await else {
         return;
     };
-    let prefix = crate::support::redis::unique_prefix();
+    let scratch = crate::support::redis::ScratchPrefix::new(&url);
+    let prefix = scratch.name().to_owned();
     let with_redis = |config: &mut memo::Config| {
         config.redis_url = Some(url.clone());
         config.redis_prefix.clone_from(&prefix);

@@ -260,12 +260,13 @@ async fn failures_on_one_instance_count_on_another_through_redis() {
     let Some(url) = crate::support::redis::redis_url().await else {
         return;
     };
-    let prefix = format!("memo-test-{}:limits", uuid::Uuid::new_v4().simple());
+    let scratch = crate::support::redis::ScratchPrefix::new(&url);
     let instance = || {
-        let (url, prefix) = (url.clone(), prefix.clone());
+        let (url, prefix) = (url.clone(), scratch.name().to_owned());
         spawn_app_with(Backend::Sqlite, move |config: &mut Config| {
             config.redis_url = Some(url);
-            config.rate_limits.redis_prefix = prefix;
+            config.rate_limits.redis_prefix = format!("{prefix}:limits");
+            config.redis_prefix = prefix;
             config.rate_limits.login_failures_per_user = 3;
         })
     };

@@ -6,16 +6,20 @@
 use memo::config::Secret;
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{Backend, TestApp, assert_error, spawn_app_with};
+use crate::{
+    helpers::{Backend, TestApp, assert_error, spawn_app_with},
+    support::redis::ScratchPrefix,
+};
 
 /// The Redis URL, or `None` (after saying so) when nothing listens there.
 pub async fn redis_url() -> Option<String> {
     crate::support::redis::redis_url().await
 }
 
-async fn with_redis(url: &str) -> TestApp {
+async fn with_redis(url: &str, prefix: &ScratchPrefix) -> TestApp {
     spawn_app_with(Backend::Sqlite, |config| {
         config.redis_url = Some(url.to_owned());
+        config.redis_prefix = prefix.name().to_owned();
     })
     .await
     .expect("a SQLite server")
@@ -27,12 +31,14 @@ async fn a_logout_on_one_instance_is_refused_by_another_through_redis() {
     // A second instance on the same database and Redis, as several stateless
     // instances run: the users are shared, and the revocation travels through
     // Redis (the session store then is Redis, not the database).
-    let first = with_redis(&url).await;
+    let prefix = ScratchPrefix::new(&url);
+    let first = with_redis(&url, &prefix).await;
     let mut config = memo::Config::new(
         first.database_url.clone(),
         Secret::new(first.secret.clone()),
     );
     config.redis_url = Some(url.clone());
+    config.redis_prefix = prefix.name().to_owned();
     config.rate_limits.enabled = false;
     let second = memo::App::build(config).await.expect("a second instance");
     let second_address = format!("http://127.0.0.1:{}", second.port());

@@ -87,7 +87,8 @@ async fn two_instances_on_one_database_and_redis_behave_as_one() {
         return;
     };
     let database_url = database.url().to_owned();
-    let prefix = format!("memo-test-{}", uuid::Uuid::new_v4().simple());
+    let scratch = crate::support::redis::ScratchPrefix::new(&redis_url);
+    let prefix = scratch.name().to_owned();
     let secret = uuid::Uuid::new_v4().simple().to_string().repeat(2);
 
     let a = serve(&database_url, &redis_url, &prefix, &secret);

@@ -46,6 +46,54 @@ pub fn unique_prefix() -> String {
     format!("memo-test-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// A [`unique_prefix`] on the Redis at `url` whose keys are deleted when it is dropped, so a
+/// test leaves nothing behind in the shared Redis (a login's keys live 30 days).
+#[derive(Debug)]
+pub struct ScratchPrefix {
+    url: String,
+    name: String,
+}
+
+impl ScratchPrefix {
+    /// A new prefix on the Redis at `url`.
+    #[must_use]
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            name: unique_prefix(),
+        }
+    }
+
+    /// The prefix (`memo-test-<uuid>`), for `MEMO_REDIS_PREFIX` or a config.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Deletes every key under the prefix (a blocking client: `Drop` cannot wait on a future).
+    fn delete_keys(&self) -> redis::RedisResult<usize> {
+        let mut connection = redis::Client::open(self.url.as_str())?.get_connection()?;
+        let keys: Vec<String> =
+            redis::Commands::scan_match(&mut connection, format!("{}:*", self.name))?
+                .collect::<redis::RedisResult<_>>()?;
+        for chunk in keys.chunks(500) {
+            redis::cmd("DEL").arg(chunk).query::<()>(&mut connection)?;
+        }
+        Ok(keys.len())
+    }
+}
+
+impl Drop for ScratchPrefix {
+    fn drop(&mut self) {
+        if let Err(error) = self.delete_keys() {
+            eprintln!(
+                "could not delete the test keys under {}: {error}",
+                self.name
+            );
+        }
+    }
+}
+
 /// A Redis server of the test's own (`redis-server` on a free port, no
 /// persistence), for tests that stop it. Dropping it kills it.
 #[derive(Debug)]
