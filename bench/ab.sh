@@ -71,10 +71,10 @@ BODY='{"title":"bench","content":"a memo written by the A/B bench"}'
 
 # measure NAME ROW: one wrk run of ROW on server NAME; prints "req/s cpu_us db_cpu_us".
 measure() {
-  local name="$1" row method path status url cookie csrf out cpu0 cpu1 db0 db1 pid_var
+  local name="$1" row method path status url cookie csrf out pid_var
   read -r row method path status <<<"$2"
   url="${name^^}_URL" cookie="${name^^}_COOKIE" csrf="${name^^}_CSRF" pid_var="${name^^}_PID"
-  cpu0="$(cpu_ticks "${!pid_var}")" db0="$(database_ticks)"
+  cpu_mark before "${!pid_var}"
   if [[ $row == refresh ]]; then
     # Logs in once per connection (their CPU counts too), then follows each rotation.
     out="$("$REFRESH_BIN" --url "${!url}" --user ab --password "$PASSWORD" --connections "$C" \
@@ -85,10 +85,10 @@ measure() {
     out="$(env "${env[@]}" BENCH_PROBE=1 wrk -t1 -c1 -d2s -s "$LUA" "${!url}")"
     grep -q "^BENCH_PROBE status=$status method=$method path=$path\$" <<<"$out" ||
       die "$name $row: the probe did not reach $method $path with $status: $(grep BENCH_PROBE <<<"$out")"
-    cpu0="$(cpu_ticks "${!pid_var}")" db0="$(database_ticks)"
+    cpu_mark before "${!pid_var}"
     out="$(env "${env[@]}" wrk -t2 -c"$C" -d"${D}s" -s "$LUA" "${!url}")"
   fi
-  cpu1="$(cpu_ticks "${!pid_var}")" db1="$(database_ticks)"
+  cpu_mark after "${!pid_var}"
   local line requests duration non2xx errors
   line="$(grep '^BENCH_RESULT' <<<"$out")" || die "$name $row: no result from wrk: $out"
   requests="$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")"
@@ -96,7 +96,8 @@ measure() {
   non2xx="$(sed 's/.*non2xx=\([0-9]*\).*/\1/' <<<"$line")"
   errors="$(sed 's/.*socket_errors=\([0-9]*\).*/\1/' <<<"$line")"
   ((non2xx == 0 && errors == 0 && requests > 0)) || die "$name $row: $non2xx non-2xx, $errors socket errors"
-  echo "$((requests * 1000000 / duration)) $(((cpu1 - cpu0) * TICK_US / requests)) $(((db1 - db0) * TICK_US / requests))"
+  echo "$((requests * 1000000 / duration)) $(((CPU_AFTER - CPU_BEFORE) * TICK_US / requests))" \
+    "$(((DB_AFTER - DB_BEFORE) * TICK_US / requests))"
 }
 
 lower_median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -40,14 +40,9 @@ pub async fn redis_url() -> Option<String> {
     None
 }
 
-/// A key prefix no other test or run shares.
-#[must_use]
-pub fn unique_prefix() -> String {
-    format!("memo-test-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// A [`unique_prefix`] on the Redis at `url` whose keys are deleted when it is dropped, so a
-/// test leaves nothing behind in the shared Redis (a login's keys live 30 days).
+/// A key prefix no other test or run shares, on the Redis at `url`, whose keys are deleted
+/// when it is dropped, so a test leaves nothing behind in the shared Redis (a login's keys
+/// live 30 days).
 #[derive(Debug)]
 pub struct ScratchPrefix {
     url: String,
@@ -60,7 +55,7 @@ impl ScratchPrefix {
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_owned(),
-            name: unique_prefix(),
+            name: format!("memo-test-{}", uuid::Uuid::new_v4().simple()),
         }
     }
 
@@ -71,7 +66,7 @@ impl ScratchPrefix {
     }
 
     /// Deletes every key under the prefix (a blocking client: `Drop` cannot wait on a future).
-    fn delete_keys(&self) -> redis::RedisResult<usize> {
+    fn delete_keys(&self) -> redis::RedisResult<()> {
         let mut connection = redis::Client::open(self.url.as_str())?.get_connection()?;
         let keys: Vec<String> =
             redis::Commands::scan_match(&mut connection, format!("{}:*", self.name))?
@@ -79,7 +74,7 @@ impl ScratchPrefix {
         for chunk in keys.chunks(500) {
             redis::cmd("DEL").arg(chunk).query::<()>(&mut connection)?;
         }
-        Ok(keys.len())
+        Ok(())
     }
 }
 
