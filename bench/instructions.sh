@@ -3,7 +3,7 @@
 # change that does not move with the machine's load (wrk's req/s on a shared
 # 2-core machine drift by 10-20% from one minute to the next).
 #
-#   bench/instructions.sh [--requests N] [--keep DIR] MEMO_BIN [MEMO_BIN_B]
+#   bench/instructions.sh [--requests N] [--keep DIR] [--postgres] MEMO_BIN [MEMO_BIN_B]
 #
 # Starts each memo binary under callgrind (instrumentation off) on a fresh SQLite
 # database in a temp dir, gives it a user with 20 memos through the API, and
@@ -18,6 +18,9 @@
 # meet in one group commit: create's count is that of a batch of one, with
 # its commit (and the search index's flush) per write. --keep DIR keeps each row's profile
 # as DIR/NAME.ROW.callgrind, for callgrind_annotate --inclusive=yes.
+# --postgres: each memo on a scratch PostgreSQL database of its own (on
+# 127.0.0.1:5432, dropped at exit) instead of SQLite; one request at a time,
+# each page is a statement of one page and each create a group commit of one.
 set -euo pipefail
 # A failed check inside $(...) stops the run too.
 shopt -s inherit_errexit
@@ -25,21 +28,24 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib/common.sh
 source "$ROOT/bench/lib/common.sh"
 
-N=2000 WARMUP=50 KEEP="" BINS=()
+N=2000 WARMUP=50 KEEP="" POSTGRES=0 BINS=()
 while (($#)); do
   case "$1" in
+    --postgres) POSTGRES=1; shift ;;
     --requests) N="$2"; shift 2 ;;
     --keep) KEEP="$(mkdir -p "$2" && realpath "$2")"; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
-((${#BINS[@]} >= 1 && ${#BINS[@]} <= 2)) || { sed -n '2,18p' "$0"; exit 2; }
+((${#BINS[@]} >= 1 && ${#BINS[@]} <= 2)) || { sed -n '2,21p' "$0"; exit 2; }
+((POSTGRES)) && { command -v psql >/dev/null || die "--postgres needs psql and a server on 127.0.0.1:5432"; }
 for tool in valgrind callgrind_control curl; do command -v "$tool" >/dev/null || die "$tool is required"; done
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/bench-target}"
 FLOOR_BIN="${FLOOR_BIN:-$CARGO_TARGET_DIR/release/bench-floor}"
 [[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN is missing: cargo build --release -p bench-floor"
 PASSWORD="bench-password-$RANDOM$RANDOM"
+unset DATABASE_URL REDIS_URL
 export JWT_SECRET_KEY="bench-instructions-secret-$RANDOM$RANDOM$RANDOM$RANDOM" MEMO_RATE_LIMITS=off
 # valgrind runs a program some 50 times slower: give it time to start.
 START_TENTHS=1200
@@ -119,6 +125,12 @@ names=()
 for i in "${!BINS[@]}"; do
   name="memo$i"
   names+=("$name")
+  if ((POSTGRES)); then
+    db="memo_ir_$$_${RANDOM}_$i" admin="postgres://postgres@127.0.0.1:5432/postgres"
+    psql "$admin" -qc "CREATE DATABASE $db" >/dev/null || die "cannot create database $db"
+    CLEANUPS+=("psql '$admin' -qc 'DROP DATABASE IF EXISTS $db WITH (FORCE)'")
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
+  fi
   grind "$name" "${BINS[$i]}" serve --bind 127.0.0.1:0 --data-dir "$WORK/$name-data"
   seed_user "$name" grind "$PASSWORD"
 done
