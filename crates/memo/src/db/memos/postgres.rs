@@ -32,7 +32,7 @@ use time::{OffsetDateTime, macros::datetime};
 use super::page::{
     Order, Page, PageRequest, Position, SEARCH_CANDIDATES, SEARCH_SCAN, TRIGRAM_CHARS,
 };
-use crate::db::{DbError, Memo, MemoChanges};
+use crate::db::{DbError, Memo, MemoChanges, Timestamp};
 
 macro_rules! columns {
     () => {
@@ -234,6 +234,76 @@ fn like_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// The memos of a batched statement's rows, each after an `i64` key in the first column (a
+/// page's place in the batch, an insert's owner), read by their columns' places.
+///
+/// sqlx's `FromRow` finds each value's column by name and checks its type, value by value: a
+/// third of the instructions of reading a page's rows (docs/performance.md, "The rows read by
+/// place"). The rows of one statement share their columns, so the names and types are checked
+/// once, on the first row, and every value is then read by place without sqlx's check.
+pub(super) fn keyed_memos(rows: &[PgRow]) -> Result<Vec<(i64, Memo)>, sqlx::Error> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    check_keyed_memo_columns(first)?;
+    let mut memos = Vec::with_capacity(rows.len());
+    for row in rows {
+        let memo = Memo {
+            id: row.try_get_unchecked(1)?,
+            title: row.try_get_unchecked(2)?,
+            content: row.try_get_unchecked(3)?,
+            archived: row.try_get_unchecked(4)?,
+            created_at: row.try_get_unchecked(5)?,
+            updated_at: row.try_get_unchecked(6)?,
+        };
+        memos.push((row.try_get_unchecked(0)?, memo));
+    }
+    Ok(memos)
+}
+
+/// Whether a column's type is one a Rust type decodes.
+type Decodes = fn(&sqlx::postgres::PgTypeInfo) -> bool;
+
+fn decodes<T: sqlx::Type<sqlx::Postgres>>(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+    T::compatible(ty)
+}
+
+/// The columns [`keyed_memos`] reads: the key (any name), then [`columns!`].
+const KEYED_MEMO_COLUMNS: [(Option<&str>, Decodes); 7] = [
+    (None, decodes::<i64>),
+    (Some("id"), decodes::<i64>),
+    (Some("title"), decodes::<String>),
+    (Some("content"), decodes::<String>),
+    (Some("archived"), decodes::<bool>),
+    (Some("created_at"), decodes::<Timestamp>),
+    (Some("updated_at"), decodes::<Timestamp>),
+];
+
+/// Checks that `row` holds an `i64` and then a memo's columns, by name and type, as
+/// `FromRow` would for each value.
+fn check_keyed_memo_columns(row: &PgRow) -> Result<(), sqlx::Error> {
+    use sqlx::{Column as _, TypeInfo as _};
+    let columns = row.columns();
+    if columns.len() != KEYED_MEMO_COLUMNS.len() {
+        return Err(sqlx::Error::ColumnIndexOutOfBounds {
+            index: KEYED_MEMO_COLUMNS.len() - 1,
+            len: columns.len(),
+        });
+    }
+    for (index, (column, (name, decodes))) in columns.iter().zip(KEYED_MEMO_COLUMNS).enumerate() {
+        if name.is_some_and(|name| name != column.name()) {
+            return Err(sqlx::Error::ColumnNotFound(name.unwrap_or_default().into()));
+        }
+        if !decodes(column.type_info()) {
+            return Err(sqlx::Error::ColumnDecode {
+                index: format!("{index} ({})", column.name()),
+                source: format!("unexpected type {}", column.type_info().name()).into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn memo_from_row(row: &PgRow) -> Result<Memo, sqlx::Error> {
@@ -543,6 +613,54 @@ mod tests {
         }
         for text in ["議事", "a b c", "。。。", "!!!", "ab cd"] {
             assert!(!has_trigram(text), "{text}");
+        }
+    }
+
+    /// A memo's columns, after a key, as `pages_sql!` and the inserts return them.
+    const KEYED: &str = "SELECT 7::int8 AS n, 42::int8 AS id, 'a title'::text AS title, \
+         '本文'::text AS content, TRUE AS archived, \
+         '2026-12-07 01:02:03.456789+00'::timestamptz AS created_at, \
+         '2026-12-07 04:05:06+00'::timestamptz AS updated_at";
+
+    #[tokio::test]
+    async fn memos_are_read_by_place_once_their_columns_are_checked() {
+        let Some((_scratch, mut connection)) =
+            super::super::postgres_plans::Scratch::migrated().await
+        else {
+            return;
+        };
+        let rows = sqlx::query(&format!("{KEYED} UNION ALL {KEYED}"))
+            .fetch_all(&mut connection)
+            .await
+            .expect("rows");
+        let memos = keyed_memos(&rows).expect("a memo's columns");
+        let expected = Memo {
+            id: 42,
+            title: "a title".into(),
+            content: "本文".into(),
+            archived: true,
+            created_at: Timestamp::try_from(datetime!(2026-12-07 01:02:03.456789 UTC))
+                .expect("a time"),
+            updated_at: Timestamp::try_from(datetime!(2026-12-07 04:05:06 UTC)).expect("a time"),
+        };
+        assert_eq!(memos, [(7, expected.clone()), (7, expected)]);
+        assert!(keyed_memos(&[]).expect("no rows").is_empty());
+
+        // Columns out of place, of another type, or missing are refused, not misread.
+        for wrong in [
+            KEYED.replace(
+                "'a title'::text AS title, '本文'::text AS content",
+                "'本文'::text AS content, 'a title'::text AS title",
+            ),
+            KEYED.replace("TRUE AS archived", "1::int4 AS archived"),
+            KEYED.replace("7::int8 AS n", "'7'::text AS n"),
+            KEYED.replace(", '2026-12-07 04:05:06+00'::timestamptz AS updated_at", ""),
+        ] {
+            let rows = sqlx::query(&wrong)
+                .fetch_all(&mut connection)
+                .await
+                .expect("rows");
+            assert!(keyed_memos(&rows).is_err(), "{wrong}");
         }
     }
 

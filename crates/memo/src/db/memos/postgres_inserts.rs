@@ -13,11 +13,10 @@
 use std::sync::Arc;
 
 use jwt_extended::PgConnections;
-use sqlx::FromRow;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Memo, postgres_batches::TaskQueue};
+use super::{Memo, postgres::keyed_memos, postgres_batches::TaskQueue};
 use crate::db::DbError;
 
 /// The most memos one statement writes; more wait for the next.
@@ -47,10 +46,8 @@ struct Insert {
 }
 
 /// A row of [`INSERT_MEMOS`]: the owner and the memo.
-#[derive(FromRow)]
 struct Inserted {
     user_id: i64,
-    #[sqlx(flatten)]
     memo: Memo,
 }
 
@@ -201,12 +198,17 @@ async fn write(
         .map(|insert| insert.content.as_str())
         .collect();
     let now: OffsetDateTime = crate::db::now();
-    on_held!(connections, connection => sqlx::query_as::<_, Inserted>(INSERT_MEMOS)
+    let rows = on_held!(connections, connection => sqlx::query(INSERT_MEMOS)
         .bind(&owners)
         .bind(&titles)
         .bind(&contents)
         .bind(now)
-        .fetch_all(&mut *connection))
+        .fetch_all(&mut *connection))?;
+    let rows = keyed_memos(&rows)?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, memo)| Inserted { user_id, memo })
+        .collect())
 }
 
 #[cfg(test)]

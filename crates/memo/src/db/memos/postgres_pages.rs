@@ -13,13 +13,12 @@
 use std::{sync::Arc, time::Duration};
 
 use jwt_extended::PgConnections;
-use sqlx::FromRow;
 use time::OffsetDateTime;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     Memo, Order, Page, PageRequest,
-    postgres::{pages_statement, position_binds},
+    postgres::{keyed_memos, pages_statement, position_binds},
     postgres_batches::TaskQueue,
 };
 use crate::db::DbError;
@@ -57,11 +56,16 @@ struct Read {
 }
 
 /// A row of `pages_sql!`: the page's place in the batch (from 1), and a memo.
-#[derive(FromRow)]
 struct Paged {
     n: i64,
-    #[sqlx(flatten)]
     memo: Memo,
+}
+
+impl Paged {
+    /// The index of the row's page among the batch's reads.
+    fn place(&self) -> Option<usize> {
+        usize::try_from(self.n.checked_sub(1)?).ok()
+    }
 }
 
 /// The queue of the reading task.
@@ -225,12 +229,16 @@ fn on_a_pages_values(error: &sqlx::Error) -> bool {
 /// leaves the rows unsorted; PostgreSQL reads each page in its order through the index, so the
 /// sort here is one pass over rows already in order, kept so that no plan can reorder a page.
 fn answer(order: Order, reads: Vec<Read>, rows: Vec<Paged>) {
-    let mut pages: Vec<Vec<Memo>> = reads.iter().map(|_| Vec::new()).collect();
+    // Each page sized ahead: grown push by push, a page of 21 rows was moved 4 times.
+    let mut sizes = vec![0; reads.len()];
+    for row in &rows {
+        if let Some(size) = row.place().and_then(|place| sizes.get_mut(place)) {
+            *size += 1;
+        }
+    }
+    let mut pages: Vec<Vec<Memo>> = sizes.into_iter().map(Vec::with_capacity).collect();
     for row in rows {
-        let page = usize::try_from(row.n - 1)
-            .ok()
-            .and_then(|place| pages.get_mut(place));
-        match page {
+        match row.place().and_then(|place| pages.get_mut(place)) {
             Some(page) => page.push(row.memo),
             None => tracing::error!(n = row.n, "a page's row came back with no page of its own"),
         }
@@ -256,7 +264,7 @@ async fn select(
     let after_ats: Vec<OffsetDateTime> = reads.iter().map(|read| read.after_at).collect();
     let limits: Vec<i64> = reads.iter().map(|read| read.limit + 1).collect();
     let mut connection = connections.take().await.map_err(Some)?;
-    let statement = sqlx::query_as::<_, Paged>(pages_statement(order))
+    let statement = sqlx::query(pages_statement(order))
         .bind(&owners)
         .bind(&archived)
         .bind(&after_ids)
@@ -266,7 +274,11 @@ async fn select(
     match tokio::time::timeout(STATEMENT_WAIT, statement).await {
         Ok(rows) => {
             connections.give_back(connection, &rows);
-            rows.map_err(Some)
+            let rows = keyed_memos(&rows.map_err(Some)?).map_err(Some)?;
+            Ok(rows
+                .into_iter()
+                .map(|(n, memo)| Paged { n, memo })
+                .collect())
         }
         Err(_) => {
             connection.close_on_drop();

@@ -45,7 +45,7 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 /// A database of the test's own, dropped (`WITH (FORCE)`) with this value.
-struct Scratch {
+pub(super) struct Scratch {
     admin_url: String,
     name: String,
 }
@@ -81,7 +81,7 @@ impl Scratch {
 
     /// A database of the test's own with memo's schema, and a connection to it
     /// as memo's pool makes them.
-    async fn migrated() -> Option<(Self, PgConnection)> {
+    pub(super) async fn migrated() -> Option<(Self, PgConnection)> {
         let (scratch, url) = Self::create().await?;
         let mut connection = PgConnection::connect_with(&postgres_options(&url).expect("url"))
             .await
