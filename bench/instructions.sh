@@ -34,11 +34,11 @@ while (($#)); do
     --postgres) POSTGRES=1; shift ;;
     --requests) N="$2"; shift 2 ;;
     --keep) KEEP="$(mkdir -p "$2" && realpath "$2")"; shift 2 ;;
-    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) BINS+=("$(realpath "$1")"); shift ;;
   esac
 done
-((${#BINS[@]} >= 1 && ${#BINS[@]} <= 2)) || { sed -n '2,21p' "$0"; exit 2; }
+((${#BINS[@]} >= 1 && ${#BINS[@]} <= 2)) || { sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2; }
 ((POSTGRES)) && { command -v psql >/dev/null || die "--postgres needs psql and a server on 127.0.0.1:5432"; }
 for tool in valgrind callgrind_control curl; do command -v "$tool" >/dev/null || die "$tool is required"; done
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/bench-target}"

@@ -1,8 +1,8 @@
 //! A PostgreSQL database of a test's own, with a random name, dropped by the test: from
 //! `POSTGRES_ADMIN_URL` (default `postgres://postgres@127.0.0.1:5432/test`). Without
 //! PostgreSQL the test says so and passes, except under `CI=true`, where it fails. A test
-//! that fails before it drops its database (a panicking assertion) drops it all the same, so
-//! that no run leaves databases behind on the shared server.
+//! that fails before it drops its database (a panicking assertion) drops it all the same;
+//! only a killed test process leaves its database on the shared server.
 
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -31,13 +31,13 @@ impl ScratchDatabase {
                 return None;
             }
         };
+        let Some((base, _)) = admin.rsplit_once('/') else {
+            panic!("POSTGRES_ADMIN_URL names no database: {admin}");
+        };
         let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
         conn.execute(format!("CREATE DATABASE {name}").as_str())
             .await
             .expect("create database");
-        let Some((base, _)) = admin.rsplit_once('/') else {
-            panic!("POSTGRES_ADMIN_URL names no database: {admin}");
-        };
         let url = format!("{base}/{name}");
         Some(Self {
             name,

@@ -281,26 +281,35 @@ const KEYED_MEMO_COLUMNS: [(Option<&str>, Decodes); 7] = [
     (Some("updated_at"), decodes::<Timestamp>),
 ];
 
-/// Checks that `row` holds an `i64` and then a memo's columns, by name and type, as
-/// `FromRow` would for each value.
+/// Checks that `row` holds an `i64` and then a memo's columns, by name and type: exactly
+/// these columns in this order (stricter than `FromRow`, which finds its columns anywhere).
 fn check_keyed_memo_columns(row: &PgRow) -> Result<(), sqlx::Error> {
     use sqlx::{Column as _, TypeInfo as _};
+    let unexpected = |index: usize, why: String| sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: why.into(),
+    };
     let columns = row.columns();
     if columns.len() != KEYED_MEMO_COLUMNS.len() {
-        return Err(sqlx::Error::ColumnIndexOutOfBounds {
-            index: KEYED_MEMO_COLUMNS.len() - 1,
-            len: columns.len(),
-        });
+        let why = format!("{} columns, where a key and a memo are 7", columns.len());
+        return Err(unexpected(columns.len().min(KEYED_MEMO_COLUMNS.len()), why));
     }
     for (index, (column, (name, decodes))) in columns.iter().zip(KEYED_MEMO_COLUMNS).enumerate() {
-        if name.is_some_and(|name| name != column.name()) {
-            return Err(sqlx::Error::ColumnNotFound(name.unwrap_or_default().into()));
+        if let Some(name) = name
+            && name != column.name()
+        {
+            return Err(unexpected(
+                index,
+                format!("column {}, expected {name}", column.name()),
+            ));
         }
         if !decodes(column.type_info()) {
-            return Err(sqlx::Error::ColumnDecode {
-                index: format!("{index} ({})", column.name()),
-                source: format!("unexpected type {}", column.type_info().name()).into(),
-            });
+            let why = format!(
+                "column {} of type {}",
+                column.name(),
+                column.type_info().name()
+            );
+            return Err(unexpected(index, why));
         }
     }
     Ok(())
@@ -624,11 +633,11 @@ mod tests {
 
     #[tokio::test]
     async fn memos_are_read_by_place_once_their_columns_are_checked() {
-        let Some((_scratch, mut connection)) =
-            super::super::postgres_plans::Scratch::migrated().await
-        else {
+        use sqlx::Connection as _;
+        let Some((_scratch, url)) = super::super::postgres_plans::Scratch::create().await else {
             return;
         };
+        let mut connection = PgConnection::connect(&url).await.expect("connect");
         let rows = sqlx::query(&format!("{KEYED} UNION ALL {KEYED}"))
             .fetch_all(&mut connection)
             .await
@@ -660,7 +669,11 @@ mod tests {
                 .fetch_all(&mut connection)
                 .await
                 .expect("rows");
-            assert!(keyed_memos(&rows).is_err(), "{wrong}");
+            let refused = keyed_memos(&rows);
+            assert!(
+                matches!(refused, Err(sqlx::Error::ColumnDecode { .. })),
+                "{wrong}: {refused:?}"
+            );
         }
     }
 

@@ -229,7 +229,7 @@ fn on_a_pages_values(error: &sqlx::Error) -> bool {
 /// leaves the rows unsorted; PostgreSQL reads each page in its order through the index, so the
 /// sort here is one pass over rows already in order, kept so that no plan can reorder a page.
 fn answer(order: Order, reads: Vec<Read>, rows: Vec<Paged>) {
-    // Each page sized ahead: grown push by push, a page of 21 rows was moved 4 times.
+    // Each page sized ahead: grown push by push, a page of 21 rows was allocated 4 times.
     let mut sizes = vec![0; reads.len()];
     for row in &rows {
         if let Some(size) = row.place().and_then(|place| sizes.get_mut(place)) {

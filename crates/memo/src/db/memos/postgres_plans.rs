@@ -51,7 +51,7 @@ pub(super) struct Scratch {
 }
 
 impl Scratch {
-    async fn create() -> Option<(Self, String)> {
+    pub(super) async fn create() -> Option<(Self, String)> {
         let admin_url = std::env::var("MEMO_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
         let connected =
@@ -65,7 +65,7 @@ impl Scratch {
                     "PostgreSQL is unreachable at {admin_url} ({why}), and CI=true requires it"
                 );
                 say(&format!(
-                    "SKIPPING the PostgreSQL plan check: {admin_url} is unreachable ({why})"
+                    "SKIPPING a test of memo's PostgreSQL statements: {admin_url} is unreachable ({why})"
                 ));
                 return None;
             }
