@@ -291,7 +291,11 @@ fn check_keyed_memo_columns(row: &PgRow) -> Result<(), sqlx::Error> {
     };
     let columns = row.columns();
     if columns.len() != KEYED_MEMO_COLUMNS.len() {
-        let why = format!("{} columns, where a key and a memo are 7", columns.len());
+        let why = format!(
+            "{} columns, where a key and a memo are {}",
+            columns.len(),
+            KEYED_MEMO_COLUMNS.len()
+        );
         return Err(unexpected(columns.len().min(KEYED_MEMO_COLUMNS.len()), why));
     }
     for (index, (column, (name, decodes))) in columns.iter().zip(KEYED_MEMO_COLUMNS).enumerate() {
