@@ -101,6 +101,8 @@ measure() {
 }
 
 lower_median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# med NAME FIELD: the lower median of FIELD over the rounds of server NAME on the current row.
+med() { cut -d' ' -f"$2" "$WORK/$1.$row" | lower_median; }
 
 header=(row "A req/s" "B req/s" "B/A" "A cpu/req" "B cpu/req")
 ((POSTGRES)) && header+=("A db/req" "B db/req")
@@ -115,7 +117,6 @@ for spec in "${ROWS[@]}"; do
     ((r % 2)) && order=(b a)
     for name in "${order[@]}"; do measure "$name" "$spec" >>"$WORK/$name.$row"; done
   done
-  med() { cut -d' ' -f"$2" "$WORK/$1.$row" | lower_median; }
   a_rps="$(med a 1)" b_rps="$(med b 1)"
   printf '%-8s %10s %10s %7s %10s µs %10s µs' "$row" "$a_rps" "$b_rps" \
     "$(awk -v a="$a_rps" -v b="$b_rps" 'BEGIN { printf "%.3f", b / a }')" "$(med a 2)" "$(med b 2)"

@@ -242,8 +242,12 @@ fn like_pattern(text: &str) -> String {
 /// sqlx's `FromRow` finds each value's column by name and checks its type, value by value: a
 /// third of the instructions of reading a page's rows (docs/performance.md, "The rows read by
 /// place"). The rows of one statement share their columns, so the names and types are checked
-/// once, on the first row, and every value is then read by place without sqlx's check.
-pub(super) fn keyed_memos(rows: &[PgRow]) -> Result<Vec<(i64, Memo)>, sqlx::Error> {
+/// once, on the first row, and every value is then read by place without sqlx's check. Each
+/// row becomes `keyed(key, memo)`.
+pub(super) fn keyed_memos<T>(
+    rows: &[PgRow],
+    keyed: impl Fn(i64, Memo) -> T,
+) -> Result<Vec<T>, sqlx::Error> {
     let Some(first) = rows.first() else {
         return Ok(Vec::new());
     };
@@ -258,7 +262,7 @@ pub(super) fn keyed_memos(rows: &[PgRow]) -> Result<Vec<(i64, Memo)>, sqlx::Erro
             created_at: row.try_get_unchecked(5)?,
             updated_at: row.try_get_unchecked(6)?,
         };
-        memos.push((row.try_get_unchecked(0)?, memo));
+        memos.push(keyed(row.try_get_unchecked(0)?, memo));
     }
     Ok(memos)
 }
@@ -646,7 +650,7 @@ mod tests {
             .fetch_all(&mut connection)
             .await
             .expect("rows");
-        let memos = keyed_memos(&rows).expect("a memo's columns");
+        let memos = keyed_memos(&rows, |key, memo| (key, memo)).expect("a memo's columns");
         let expected = Memo {
             id: 42,
             title: "a title".into(),
@@ -657,7 +661,11 @@ mod tests {
             updated_at: Timestamp::try_from(datetime!(2026-12-07 04:05:06 UTC)).expect("a time"),
         };
         assert_eq!(memos, [(7, expected.clone()), (7, expected)]);
-        assert!(keyed_memos(&[]).expect("no rows").is_empty());
+        assert!(
+            keyed_memos(&[], |key, memo| (key, memo))
+                .expect("no rows")
+                .is_empty()
+        );
 
         // Columns out of place, of another type, or missing are refused, not misread.
         for wrong in [
@@ -673,7 +681,7 @@ mod tests {
                 .fetch_all(&mut connection)
                 .await
                 .expect("rows");
-            let refused = keyed_memos(&rows);
+            let refused = keyed_memos(&rows, |key, memo| (key, memo));
             assert!(
                 matches!(refused, Err(sqlx::Error::ColumnDecode { .. })),
                 "{wrong}: {refused:?}"

@@ -204,11 +204,7 @@ async fn write(
         .bind(&contents)
         .bind(now)
         .fetch_all(&mut *connection))?;
-    let rows = keyed_memos(&rows)?;
-    Ok(rows
-        .into_iter()
-        .map(|(user_id, memo)| Inserted { user_id, memo })
-        .collect())
+    keyed_memos(&rows, |user_id, memo| Inserted { user_id, memo })
 }
 
 #[cfg(test)]

@@ -274,11 +274,7 @@ async fn select(
     match tokio::time::timeout(STATEMENT_WAIT, statement).await {
         Ok(rows) => {
             connections.give_back(connection, &rows);
-            let rows = keyed_memos(&rows.map_err(Some)?).map_err(Some)?;
-            Ok(rows
-                .into_iter()
-                .map(|(n, memo)| Paged { n, memo })
-                .collect())
+            keyed_memos(&rows.map_err(Some)?, |n, memo| Paged { n, memo }).map_err(Some)
         }
         Err(_) => {
             connection.close_on_drop();
