@@ -8,14 +8,18 @@
 //! instructions. A [`Timestamp`] keeps the instant (for cursors and
 //! comparisons) beside its fixed-width text: read from SQLite, the text is
 //! checked and kept as it is; written to JSON, it is only trimmed.
+//!
+//! The instant is kept as microseconds since the Unix epoch, and the calendar
+//! date worked out from the day's number by [`civil_from_days`]: read from
+//! PostgreSQL through `time` (sqlx's `OffsetDateTime`, then its year, month,
+//! day and clock), a time cost 495 instructions, a tenth of a page's
+//! (docs/performance.md, "A memo's times from their microseconds").
 
 use std::{cmp::Ordering, fmt};
 
 use serde::{Serialize, Serializer};
-use time::{
-    Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset,
-    format_description::well_known::Rfc3339,
-};
+use sqlx::postgres::PgValueFormat;
+use time::{Duration, Month, OffsetDateTime, format_description::well_known::Rfc3339};
 
 /// `2026-11-26T08:37:01.123456Z`
 pub(crate) const TEXT_LEN: usize = 27;
@@ -24,10 +28,16 @@ const SHAPE: [u8; TEXT_LEN] = *b"0000-00-00T00:00:00.000000Z";
 /// Where the fraction's digits are in the text.
 pub(crate) const FRACTION: std::ops::Range<usize> = 20..26;
 
+const MICROS_PER_SECOND: i64 = 1_000_000;
+const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+/// PostgreSQL counts its times' microseconds from 2000-01-01 UTC.
+const POSTGRES_EPOCH_MICROS: i64 = 10_957 * MICROS_PER_DAY;
+
 /// An instant cut to whole microseconds, in UTC, with its answered text.
 #[derive(Clone, Copy)]
 pub struct Timestamp {
-    at: OffsetDateTime,
+    /// Microseconds since 1970-01-01 UTC.
+    micros: i64,
     /// The answered text in its first `len` bytes.
     text: [u8; TEXT_LEN],
     len: usize,
@@ -42,7 +52,9 @@ impl Timestamp {
     /// The instant.
     #[must_use]
     pub fn at(&self) -> OffsetDateTime {
-        self.at
+        // A year from 0 to 9999 (every `Timestamp`'s) is within `time`'s range: nothing
+        // saturates.
+        OffsetDateTime::UNIX_EPOCH.saturating_add(Duration::microseconds(self.micros))
     }
 
     /// The text as the API answers it: the fraction's trailing zeros trimmed,
@@ -60,8 +72,9 @@ impl Timestamp {
         unsafe { std::str::from_utf8_unchecked(text) }
     }
 
-    /// Keeps `at` with its text in the stored form, trimmed to the answered one.
-    fn trimmed(at: OffsetDateTime, mut text: [u8; TEXT_LEN]) -> Self {
+    /// Keeps the instant `micros` with its text in the stored form, trimmed to the
+    /// answered one.
+    fn trimmed(micros: i64, mut text: [u8; TEXT_LEN]) -> Self {
         let zeros = text[FRACTION]
             .iter()
             .rev()
@@ -75,10 +88,19 @@ impl Timestamp {
         };
         text[end] = b'Z';
         Self {
-            at,
+            micros,
             text,
             len: end + 1,
         }
+    }
+
+    /// The instant `micros` microseconds after 1970-01-01 UTC.
+    ///
+    /// # Errors
+    /// Its year is outside 0 to 9999 (RFC 3339's).
+    pub fn from_unix_micros(micros: i64) -> Result<Self, YearOutOfRange> {
+        let text = stored_form_of_micros(micros)?;
+        Ok(Self::trimmed(micros, text))
     }
 
     /// Reads a time as SQLite stores it. The stored form is checked byte by
@@ -105,16 +127,57 @@ impl Timestamp {
             return None;
         }
         let digit = |i: usize| u32::from(text[i] - b'0');
-        let two = |i: usize| (digit(i) * 10 + digit(i + 1)) as u8;
-        let year = (0..4).fold(0, |n, i| n * 10 + digit(i)) as i32;
+        let two = |i: usize| digit(i) * 10 + digit(i + 1);
+        let year = (0..4).fold(0, |n, i| n * 10 + digit(i));
+        let (month, day) = (two(5), two(8));
+        let (hour, minute, second) = (two(11), two(14), two(17));
         let micro = FRACTION.fold(0, |n, i| n * 10 + digit(i));
-        let date = Date::from_calendar_date(year, Month::try_from(two(5)).ok()?, two(8)).ok()?;
-        let time = Time::from_hms_micro(two(11), two(14), two(17), micro).ok()?;
-        Some(Self::trimmed(
-            PrimitiveDateTime::new(date, time).assume_utc(),
-            text,
-        ))
+        // Four digits: the casts cannot truncate.
+        let length = Month::try_from(month as u8).ok()?.length(year as i32);
+        if day == 0 || day > u32::from(length) || hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        let seconds = i64::from(hour * 3_600 + minute * 60 + second);
+        let micros = days * MICROS_PER_DAY + seconds * MICROS_PER_SECOND + i64::from(micro);
+        Some(Self::trimmed(micros, text))
     }
+}
+
+/// The date of day `days` after 1970-01-01 in the proleptic Gregorian calendar:
+/// (year, month 1-12, day 1-31). Howard Hinnant's `civil_from_days`
+/// (<https://howardhinnant.github.io/date_algorithms.html>): `time` works it out
+/// too, but only through an `OffsetDateTime` and one accessor at a time.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Days from 0000-03-01, so that a leap day ends its year.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let march_based_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * march_based_month + 2) / 5 + 1;
+    let month = if march_based_month < 10 {
+        march_based_month + 3
+    } else {
+        march_based_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    // A month is 1 to 12 and a day 1 to 31: the casts cannot truncate.
+    (year, month as u32, day as u32)
+}
+
+/// The number of `year`-`month`-`day` counted from 1970-01-01 (0), the inverse
+/// of [`civil_from_days`] for the years 0 to 9999 (the stored form's four
+/// digits), worked out from the year -400 so that nothing is divided below zero.
+fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+    let year = year + 400 - u32::from(month <= 2);
+    let (era, year_of_era) = (year / 400, year % 400);
+    let march_based_month = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * march_based_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    i64::from(era * 146_097 + day_of_era) - 146_097 - 719_468
 }
 
 impl TryFrom<OffsetDateTime> for Timestamp {
@@ -122,53 +185,83 @@ impl TryFrom<OffsetDateTime> for Timestamp {
 
     /// Cuts `at` to whole microseconds (what both backends keep) in UTC.
     fn try_from(at: OffsetDateTime) -> Result<Self, Self::Error> {
-        let (at, text) = stored_form(at)?;
-        Ok(Self::trimmed(at, text))
+        Self::from_unix_micros(unix_micros(at)?)
     }
+}
+
+/// `at` cut to whole microseconds (towards the past), counted from 1970-01-01 UTC.
+fn unix_micros(at: OffsetDateTime) -> Result<i64, YearOutOfRange> {
+    i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000))
+        .map_err(|_| YearOutOfRange(at.year()))
 }
 
 /// The text SQLite stores for `at` (binds and inserts), the form
 /// [`Timestamp::from_stored`] reads.
 pub(crate) fn stored_text(at: OffsetDateTime) -> Result<String, YearOutOfRange> {
-    let (_, text) = stored_form(at)?;
+    let text = stored_form(at)?;
     Ok(text.iter().map(|&b| char::from(b)).collect())
 }
 
 /// `at` in UTC cut to whole microseconds, and its stored form (also the text
 /// log's timestamp, `telemetry::plain_text`).
-pub(crate) fn stored_form(
-    at: OffsetDateTime,
-) -> Result<(OffsetDateTime, [u8; TEXT_LEN]), YearOutOfRange> {
-    let utc = at.checked_to_offset(UtcOffset::UTC);
-    let at = utc.ok_or(YearOutOfRange(at.year()))?;
-    let at = at.replace_microsecond(at.microsecond()).unwrap_or(at);
-    let year = u32::try_from(at.year())
-        .ok()
-        .filter(|&y| y <= 9999)
-        .ok_or(YearOutOfRange(at.year()))?;
-    let mut text = SHAPE;
-    put_digits(&mut text[0..4], year);
-    put_digits(&mut text[5..7], u32::from(u8::from(at.month())));
-    put_digits(&mut text[8..10], u32::from(at.day()));
-    put_digits(&mut text[11..13], u32::from(at.hour()));
-    put_digits(&mut text[14..16], u32::from(at.minute()));
-    put_digits(&mut text[17..19], u32::from(at.second()));
-    put_digits(&mut text[FRACTION], at.microsecond());
-    Ok((at, text))
+pub(crate) fn stored_form(at: OffsetDateTime) -> Result<[u8; TEXT_LEN], YearOutOfRange> {
+    stored_form_of_micros(unix_micros(at)?)
 }
 
-/// `value`'s last `out.len()` decimal digits, zero-padded, into `out`.
+/// The stored form of the instant `micros` microseconds after 1970-01-01 UTC.
+fn stored_form_of_micros(micros: i64) -> Result<[u8; TEXT_LEN], YearOutOfRange> {
+    let (year, month, day) = civil_from_days(micros.div_euclid(MICROS_PER_DAY));
+    let year = u32::try_from(year)
+        .ok()
+        .filter(|&y| y <= 9999)
+        // Out of i32's range, the year is out of RFC 3339's all the same.
+        .ok_or(YearOutOfRange(i32::try_from(year).unwrap_or(i32::MAX)))?;
+    // Below a day's microseconds: the casts cannot truncate.
+    let of_day = micros.rem_euclid(MICROS_PER_DAY);
+    let second = (of_day / MICROS_PER_SECOND) as u32;
+    let mut text = SHAPE;
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], month);
+    put_digits(&mut text[8..10], day);
+    put_digits(&mut text[11..13], second / 3_600);
+    put_digits(&mut text[14..16], second / 60 % 60);
+    put_digits(&mut text[17..19], second % 60);
+    put_digits(&mut text[FRACTION], (of_day % MICROS_PER_SECOND) as u32);
+    Ok(text)
+}
+
+/// `"00"` to `"99"`, one after the other.
+const DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut n = 0;
+    while n < 100 {
+        pairs[2 * n] = b'0' + (n / 10) as u8;
+        pairs[2 * n + 1] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    pairs
+};
+
+/// `value`'s last `out.len()` decimal digits, zero-padded, into `out`: two digits at a
+/// time from a table, which halves the divisions (a time's 20 digits, one at a time, cost
+/// more than working out its date).
 pub(crate) fn put_digits(out: &mut [u8], mut value: u32) {
-    for digit in out.iter_mut().rev() {
+    let mut end = out.len();
+    while end >= 2 {
+        let pair = (value % 100) as usize * 2;
+        out[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        value /= 100;
+        end -= 2;
+    }
+    if end == 1 {
         // A digit is below 10: the cast cannot truncate.
-        *digit = b'0' + (value % 10) as u8;
-        value /= 10;
+        out[0] = b'0' + (value % 10) as u8;
     }
 }
 
 impl PartialEq for Timestamp {
     fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
+        self.micros == other.micros
     }
 }
 
@@ -182,7 +275,7 @@ impl PartialOrd for Timestamp {
 
 impl Ord for Timestamp {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.at.cmp(&other.at)
+        self.micros.cmp(&other.micros)
     }
 }
 
@@ -209,16 +302,26 @@ impl sqlx::Type<sqlx::Postgres> for Timestamp {
     }
 }
 
+/// In binary (every prepared statement's rows), `timestamptz` is the microseconds since
+/// 2000-01-01 UTC, read here without an `OffsetDateTime` in between; `infinity` and
+/// `-infinity` (the largest and smallest of them) are refused as years out of range.
 impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Timestamp {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        let at = <OffsetDateTime as sqlx::Decode<'r, sqlx::Postgres>>::decode(value)?;
-        Ok(Self::try_from(at)?)
+        if value.format() == PgValueFormat::Text {
+            let at = <OffsetDateTime as sqlx::Decode<'r, sqlx::Postgres>>::decode(value)?;
+            return Ok(Self::try_from(at)?);
+        }
+        let bytes: [u8; 8] = value.as_bytes()?.try_into()?;
+        let micros = i64::from_be_bytes(bytes)
+            .checked_add(POSTGRES_EPOCH_MICROS)
+            .ok_or(YearOutOfRange(i32::MAX))?;
+        Ok(Self::from_unix_micros(micros)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use time::{Duration, macros::datetime};
+    use time::{Date, Duration, macros::datetime};
 
     use super::*;
 
@@ -298,6 +401,64 @@ mod tests {
                 "{nonsense}"
             );
         }
+    }
+
+    #[test]
+    fn every_day_of_the_years_0_to_9999_is_the_date_time_gives_it() {
+        const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+        let mut date = Date::from_calendar_date(0, Month::January, 1).expect("a date");
+        let mut checked = 0;
+        while date.year() <= 9999 {
+            let days = i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY;
+            let civil = civil_from_days(days);
+            let expected = (
+                i64::from(date.year()),
+                u32::from(u8::from(date.month())),
+                u32::from(date.day()),
+            );
+            assert_eq!(civil, expected, "day {days}");
+            let year = u32::try_from(civil.0).expect("a year from 0");
+            assert_eq!(days_from_civil(year, civil.1, civil.2), days, "{date}");
+            checked += 1;
+            let Some(next) = date.next_day() else { break };
+            date = next;
+        }
+        assert_eq!(checked, 3_652_425);
+    }
+
+    #[test]
+    fn digits_are_written_zero_padded_and_cut_to_their_room() {
+        let written = |len: usize, value: u32| {
+            let mut out = vec![b'x'; len];
+            put_digits(&mut out, value);
+            String::from_utf8(out).expect("digits")
+        };
+        assert_eq!(written(4, 2026), "2026");
+        assert_eq!(written(4, 7), "0007");
+        assert_eq!(written(6, 123_450), "123450");
+        assert_eq!(written(6, 45), "000045");
+        assert_eq!(written(2, 9), "09");
+        assert_eq!(written(3, 12_345), "345");
+        assert_eq!(written(1, 98), "8");
+        assert_eq!(written(0, 5), "");
+    }
+
+    #[test]
+    fn the_first_and_last_microseconds_rfc3339_writes_are_the_bounds() {
+        let first = datetime!(0000-01-01 00:00 UTC);
+        let last = datetime!(9999-12-31 23:59:59.999999 UTC);
+        let micros = |at: OffsetDateTime| unix_micros(at).expect("in i64");
+        for at in [first, last, datetime!(1969-12-31 23:59:59.999999 UTC)] {
+            let stamp = Timestamp::from_unix_micros(micros(at)).expect("in range");
+            assert_eq!(
+                (stamp.at(), stamp.answered()),
+                (at, time_json(at).trim_matches('"'))
+            );
+        }
+        assert!(Timestamp::from_unix_micros(micros(first) - 1).is_err());
+        assert!(Timestamp::from_unix_micros(micros(last) + 1).is_err());
+        assert!(Timestamp::from_unix_micros(i64::MIN).is_err());
+        assert!(Timestamp::from_unix_micros(i64::MAX).is_err());
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn second_text(second: u64) -> Option<[u8; TEXT_LEN]> {
 /// RFC 3339 form); `None` after 9999.
 fn format_second(second: u64) -> Option<[u8; TEXT_LEN]> {
     let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(second).ok()?).ok()?;
-    stored_form(at).ok().map(|(_, text)| text)
+    stored_form(at).ok()
 }
 
 /// The whole timestamp: the second's text with `micros` as its fraction.

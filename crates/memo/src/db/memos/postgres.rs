@@ -689,6 +689,75 @@ mod tests {
         }
     }
 
+    /// A `timestamptz` read by [`Timestamp`] from its microseconds, and by sqlx's
+    /// `OffsetDateTime`.
+    async fn both_reads(
+        connection: &mut PgConnection,
+        text: &str,
+    ) -> (Result<Timestamp, sqlx::Error>, Option<OffsetDateTime>) {
+        let ours = sqlx::query_scalar("SELECT $1::timestamptz")
+            .bind(text)
+            .fetch_one(&mut *connection)
+            .await;
+        let theirs = sqlx::query_scalar("SELECT $1::timestamptz")
+            .bind(text)
+            .fetch_one(&mut *connection)
+            .await
+            .ok();
+        (ours, theirs)
+    }
+
+    #[tokio::test]
+    async fn times_are_read_from_their_microseconds_as_sqlx_reads_them() {
+        use sqlx::Connection as _;
+        let Some((_scratch, url)) = super::super::postgres_plans::Scratch::create().await else {
+            return;
+        };
+        let mut connection = PgConnection::connect(&url).await.expect("connect");
+        for text in [
+            "2026-12-07 01:02:03.456789+00",
+            "2026-12-07 10:02:03.4+09",
+            "2000-01-01 00:00:00+00",
+            "1999-12-31 23:59:59.999999+00",
+            "1970-01-01 00:00:00+00",
+            "1969-12-31 23:59:59.999999+00",
+            "2024-02-29 12:00:00.5+00",
+            "1900-03-01 00:00:00+00",
+            "0001-01-01 00:00:00+00 BC",
+            "9999-12-31 23:59:59.999999+00",
+        ] {
+            let (ours, theirs) = both_reads(&mut connection, text).await;
+            let theirs = theirs.expect("sqlx reads it");
+            let ours = ours.expect("in RFC 3339's years");
+            assert_eq!(ours.at(), theirs, "{text}");
+            assert_eq!(Timestamp::try_from(theirs).ok(), Some(ours), "{text}");
+        }
+        // Years RFC 3339 cannot write, and the infinities (sqlx's `OffsetDateTime` panics on
+        // them), are a decode error.
+        for text in [
+            "10000-01-01 00:00:00+00",
+            "0002-12-31 23:59:59+00 BC",
+            "infinity",
+            "-infinity",
+        ] {
+            let ours = sqlx::query_scalar::<_, Timestamp>("SELECT $1::timestamptz")
+                .bind(text)
+                .fetch_one(&mut connection)
+                .await;
+            assert!(
+                matches!(ours, Err(sqlx::Error::ColumnDecode { .. })),
+                "{text}: {ours:?}"
+            );
+        }
+        // A simple query's rows are text: read through sqlx's `OffsetDateTime`.
+        let row = sqlx::raw_sql("SELECT '2026-12-07 01:02:03.456789+00'::timestamptz")
+            .fetch_one(&mut connection)
+            .await
+            .expect("a row");
+        let read: Timestamp = row.try_get(0).expect("a time in text");
+        assert_eq!(read.answered(), "2026-12-07T01:02:03.456789Z");
+    }
+
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_pattern("50%_off\\"), r"%50\%\_off\\%");
