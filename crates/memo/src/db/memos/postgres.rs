@@ -242,18 +242,19 @@ fn like_pattern(text: &str) -> String {
 /// sqlx's `FromRow` finds each value's column by name and checks its type, value by value: a
 /// third of the instructions of reading a page's rows (docs/performance.md, "The rows read by
 /// place"). The rows of one statement share their columns, so the names and types are checked
-/// once, on the first row, and every value is then read by place without sqlx's check. Each
-/// row becomes `keyed(key, memo)`.
-pub(super) fn keyed_memos<T>(
-    rows: &[PgRow],
-    keyed: impl Fn(i64, Memo) -> T,
-) -> Result<Vec<T>, sqlx::Error> {
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    check_keyed_memo_columns(first)?;
-    let mut memos = Vec::with_capacity(rows.len());
-    for row in rows {
+/// once, on the first row read, and every value is then read by place without sqlx's check.
+#[derive(Debug, Default)]
+pub(super) struct KeyedMemos {
+    checked: bool,
+}
+
+impl KeyedMemos {
+    /// The key and the memo of `row`, a row of the statement whose earlier rows this read.
+    pub(super) fn read(&mut self, row: &PgRow) -> Result<(i64, Memo), sqlx::Error> {
+        if !self.checked {
+            check_keyed_memo_columns(row)?;
+            self.checked = true;
+        }
         let memo = Memo {
             id: row.try_get_unchecked(1)?,
             title: row.try_get_unchecked(2)?,
@@ -262,9 +263,19 @@ pub(super) fn keyed_memos<T>(
             created_at: row.try_get_unchecked(5)?,
             updated_at: row.try_get_unchecked(6)?,
         };
-        memos.push(keyed(row.try_get_unchecked(0)?, memo));
+        Ok((row.try_get_unchecked(0)?, memo))
     }
-    Ok(memos)
+}
+
+/// Each of `rows` read by [`KeyedMemos`] and made `keyed(key, memo)`.
+pub(super) fn keyed_memos<T>(
+    rows: &[PgRow],
+    keyed: impl Fn(i64, Memo) -> T,
+) -> Result<Vec<T>, sqlx::Error> {
+    let mut memos = KeyedMemos::default();
+    rows.iter()
+        .map(|row| memos.read(row).map(|(key, memo)| keyed(key, memo)))
+        .collect()
 }
 
 /// Whether a column's type is one a Rust type decodes.

@@ -12,13 +12,14 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures_util::TryStreamExt as _;
 use jwt_extended::PgConnections;
 use time::OffsetDateTime;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     Memo, Order, Page, PageRequest,
-    postgres::{keyed_memos, pages_statement, position_binds},
+    postgres::{KeyedMemos, pages_statement, position_binds},
     postgres_batches::TaskQueue,
 };
 use crate::db::DbError;
@@ -264,17 +265,28 @@ async fn select(
     let after_ats: Vec<OffsetDateTime> = reads.iter().map(|read| read.after_at).collect();
     let limits: Vec<i64> = reads.iter().map(|read| read.limit + 1).collect();
     let mut connection = connections.take().await.map_err(Some)?;
-    let statement = sqlx::query(pages_statement(order))
-        .bind(&owners)
-        .bind(&archived)
-        .bind(&after_ids)
-        .bind(&after_ats)
-        .bind(&limits)
-        .fetch_all(&mut *connection);
+    let statement = async {
+        let mut rows = sqlx::query(pages_statement(order))
+            .bind(&owners)
+            .bind(&archived)
+            .bind(&after_ids)
+            .bind(&after_ats)
+            .bind(&limits)
+            .fetch(&mut *connection);
+        // Each row read as it comes, into room for every page's limit: collected first (sqlx's
+        // `fetch_all`), the rows were kept to the end in a vector grown 4 to 6 times.
+        let mut memos = KeyedMemos::default();
+        let mut paged = Vec::with_capacity(limits.iter().sum::<i64>().try_into().unwrap_or(0));
+        while let Some(row) = rows.try_next().await? {
+            let (n, memo) = memos.read(&row)?;
+            paged.push(Paged { n, memo });
+        }
+        Ok::<_, sqlx::Error>(paged)
+    };
     match tokio::time::timeout(STATEMENT_WAIT, statement).await {
-        Ok(rows) => {
-            connections.give_back(connection, &rows);
-            keyed_memos(&rows.map_err(Some)?, |n, memo| Paged { n, memo }).map_err(Some)
+        Ok(paged) => {
+            connections.give_back(connection, &paged);
+            paged.map_err(Some)
         }
         Err(_) => {
             connection.close_on_drop();
