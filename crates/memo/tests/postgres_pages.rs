@@ -1,7 +1,8 @@
 //! PostgreSQL's pages of the list read in one statement (`db/memos/postgres_pages.rs`): the
 //! pages asked at once go to PostgreSQL as one statement per order, each reader gets its own
 //! page (its owner's, archived or not, from its position, with `next` when more follow), and
-//! a batch PostgreSQL refuses is read one page at a time, so one bad page fails alone.
+//! a batch PostgreSQL refuses, or with a row memo cannot read (a time of `infinity`), is read
+//! one page at a time, so one bad page fails alone.
 //!
 //! To count the statements, the test's database reads memos through a view that records, for
 //! every row read, the statement it was read by (its backend and start time).
@@ -256,6 +257,47 @@ async fn a_page_that_cannot_be_read_fails_alone() {
     // The batch's statement read the first pages, then failed on the poisoned one (its record
     // rolled back, its attempt counted); then each page was read alone.
     assert_eq!((attempts(&pool).await, statements(&pool).await), (20, 19));
+    db.close().await;
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_page_with_a_row_memo_cannot_read_fails_alone() {
+    let Some(database) = TempDatabase::create().await else {
+        return;
+    };
+    tally::ran(tally::Backend::Postgres);
+    let (db, pool, owners) = open(&database).await;
+    let (many, few) = (owners[0].0, owners[1].0);
+    // A time RFC 3339 cannot write, in the first of `few`'s memos (not archived).
+    sqlx::query("UPDATE memo_rows SET created_at = 'infinity' WHERE id = $1")
+        .bind(owners[1].1[0].id)
+        .execute(&pool)
+        .await
+        .expect("a time of infinity");
+    let requests: Vec<_> = (0..20)
+        .map(|n| {
+            let owner = if n % 2 == 0 { many } else { few };
+            request(owner, false, Order::Id, None, 10)
+        })
+        .collect();
+
+    let results = read_at_once(&db, &requests).await;
+    for (n, result) in results.iter().enumerate() {
+        if n % 2 == 1 {
+            assert!(result.is_err(), "few's page {n}: {result:?}");
+            continue;
+        }
+        let page = result.as_ref().expect("many's page");
+        assert!(
+            page.memos.len() == 10
+                && page
+                    .memos
+                    .iter()
+                    .all(|memo| memo.title.starts_with("many ")),
+            "{page:?}"
+        );
+    }
     db.close().await;
     pool.close().await;
 }

@@ -46,7 +46,7 @@ pub struct Timestamp {
 /// The time cannot be written as RFC 3339 (its year is outside 0 to 9999).
 #[derive(Debug, thiserror::Error)]
 #[error("the year {0} cannot be written as RFC 3339")]
-pub struct YearOutOfRange(i32);
+pub struct YearOutOfRange(i64);
 
 impl Timestamp {
     /// The instant.
@@ -65,8 +65,8 @@ impl Timestamp {
         let text = &self.text[..self.len];
         debug_assert!(text.is_ascii());
         // SAFETY: `text` is ASCII: `from_fixed` keeps only bytes it checked
-        // against `SHAPE` (ASCII digits and separators), and `try_from` and
-        // `trimmed` write only those. A checked conversion here cost 5,000
+        // against `SHAPE` (ASCII digits and separators), and
+        // `stored_form_of_micros` (`put_digits`) and `trimmed` write only those. A checked conversion here cost 5,000
         // instructions a page, a third of what this type saves
         // (bench/instructions.sh, docs/performance.md).
         unsafe { std::str::from_utf8_unchecked(text) }
@@ -192,7 +192,7 @@ impl TryFrom<OffsetDateTime> for Timestamp {
 /// `at` cut to whole microseconds (towards the past), counted from 1970-01-01 UTC.
 fn unix_micros(at: OffsetDateTime) -> Result<i64, YearOutOfRange> {
     i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000))
-        .map_err(|_| YearOutOfRange(at.year()))
+        .map_err(|_| YearOutOfRange(at.year().into()))
 }
 
 /// The text SQLite stores for `at` (binds and inserts), the form
@@ -202,8 +202,8 @@ pub(crate) fn stored_text(at: OffsetDateTime) -> Result<String, YearOutOfRange> 
     Ok(text.iter().map(|&b| char::from(b)).collect())
 }
 
-/// `at` in UTC cut to whole microseconds, and its stored form (also the text
-/// log's timestamp, `telemetry::plain_text`).
+/// The stored form of `at`, in UTC and cut to whole microseconds towards the
+/// past (also the text log's timestamp, `telemetry::plain_text`).
 pub(crate) fn stored_form(at: OffsetDateTime) -> Result<[u8; TEXT_LEN], YearOutOfRange> {
     stored_form_of_micros(unix_micros(at)?)
 }
@@ -214,8 +214,7 @@ fn stored_form_of_micros(micros: i64) -> Result<[u8; TEXT_LEN], YearOutOfRange> 
     let year = u32::try_from(year)
         .ok()
         .filter(|&y| y <= 9999)
-        // Out of i32's range, the year is out of RFC 3339's all the same.
-        .ok_or(YearOutOfRange(i32::try_from(year).unwrap_or(i32::MAX)))?;
+        .ok_or(YearOutOfRange(year))?;
     // Below a day's microseconds: the casts cannot truncate.
     let of_day = micros.rem_euclid(MICROS_PER_DAY);
     let second = (of_day / MICROS_PER_SECOND) as u32;
@@ -291,7 +290,7 @@ impl Serialize for Timestamp {
     }
 }
 
-/// PostgreSQL keeps `timestamptz`, which sqlx reads as an `OffsetDateTime`.
+/// PostgreSQL keeps `timestamptz`, sqlx's type for an `OffsetDateTime`.
 impl sqlx::Type<sqlx::Postgres> for Timestamp {
     fn type_info() -> sqlx::postgres::PgTypeInfo {
         <OffsetDateTime as sqlx::Type<sqlx::Postgres>>::type_info()
@@ -304,7 +303,8 @@ impl sqlx::Type<sqlx::Postgres> for Timestamp {
 
 /// In binary (every prepared statement's rows), `timestamptz` is the microseconds since
 /// 2000-01-01 UTC, read here without an `OffsetDateTime` in between; `infinity` and
-/// `-infinity` (the largest and smallest of them) are refused as years out of range.
+/// `-infinity` (the largest and smallest of them) are refused. In text (a simple query's
+/// rows), it is read through sqlx's `OffsetDateTime`.
 impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Timestamp {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
         if value.format() == PgValueFormat::Text {
@@ -312,9 +312,13 @@ impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Timestamp {
             return Ok(Self::try_from(at)?);
         }
         let bytes: [u8; 8] = value.as_bytes()?.try_into()?;
-        let micros = i64::from_be_bytes(bytes)
-            .checked_add(POSTGRES_EPOCH_MICROS)
-            .ok_or(YearOutOfRange(i32::MAX))?;
+        let micros = match i64::from_be_bytes(bytes) {
+            i64::MAX | i64::MIN => {
+                return Err("a time of infinity, which RFC 3339 cannot write".into());
+            }
+            // Beyond i64, the year is out of RFC 3339's all the same.
+            micros => micros.saturating_add(POSTGRES_EPOCH_MICROS),
+        };
         Ok(Self::from_unix_micros(micros)?)
     }
 }
@@ -388,12 +392,40 @@ mod tests {
             read("2026-11-26T08:37:01.1234567Z").as_deref(),
             Some("2026-11-26T08:37:01.123456Z")
         );
+        // The stored form's leap days and bounds, read without the general parser.
+        for (stored, at) in [
+            (
+                "2000-02-29T12:00:00.000000Z",
+                datetime!(2000-02-29 12:00 UTC),
+            ),
+            (
+                "0000-02-29T00:00:00.000000Z",
+                datetime!(0000-02-29 00:00 UTC),
+            ),
+            (
+                "0000-01-01T00:00:00.000000Z",
+                datetime!(0000-01-01 00:00 UTC),
+            ),
+            (
+                "9999-12-31T23:59:59.999999Z",
+                datetime!(9999-12-31 23:59:59.999999 UTC),
+            ),
+        ] {
+            let read = Timestamp::from_fixed(stored.as_bytes()).map(|t| t.at());
+            assert_eq!(read, Some(at), "{stored}");
+        }
         for nonsense in [
             "2026-13-26T08:37:01.000000Z",
             "2026-02-30T08:37:01.000000Z",
             "2026-11-26T24:37:01.000000Z",
             "2026-11-26T08:37:01.00000aZ",
             "2026-11-26T08:37:01.000000",
+            "2026-00-26T08:37:01.000000Z",
+            "2026-11-00T08:37:01.000000Z",
+            "2026-11-26T08:60:01.000000Z",
+            "2026-11-26T08:37:60.000000Z",
+            "1900-02-29T08:37:01.000000Z",
+            "2026-04-31T08:37:01.000000Z",
             "",
         ] {
             assert!(

@@ -285,7 +285,7 @@ fn decodes<T: sqlx::Type<sqlx::Postgres>>(ty: &sqlx::postgres::PgTypeInfo) -> bo
     T::compatible(ty)
 }
 
-/// The columns [`keyed_memos`] reads: the key (any name), then [`columns!`].
+/// The columns [`KeyedMemos::read`] reads: the key (any name), then [`columns!`].
 const KEYED_MEMO_COLUMNS: [(Option<&str>, Decodes); 7] = [
     (None, decodes::<i64>),
     (Some("id"), decodes::<i64>),
@@ -551,7 +551,7 @@ async fn scan(
     }
     // A short page: the next one starts after the scan's last memo, if the
     // scan's bound (not the list's end) stopped it.
-    let end = sqlx::query_as::<_, (i64, OffsetDateTime)>(end_sql)
+    let end = sqlx::query_as::<_, (i64, Timestamp)>(end_sql)
         .bind(request.user_id)
         .bind(request.archived)
         .bind(id)
@@ -560,7 +560,10 @@ async fn scan(
         .fetch_optional(&mut *connection)
         .await?;
     Ok(Page {
-        next: end.map(|(id, updated_at)| Position { id, updated_at }),
+        next: end.map(|(id, updated_at)| Position {
+            id,
+            updated_at: updated_at.at(),
+        }),
         ..page
     })
 }

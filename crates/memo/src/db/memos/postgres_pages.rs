@@ -213,13 +213,16 @@ fn fail(mut reads: Vec<Read>, error: Option<sqlx::Error>) {
     }
 }
 
-/// Whether PostgreSQL refused the statement for one page's values: a data exception (class
-/// 22) or an error raised by a function it ran for the rows (P0: a row security policy, a
-/// view). Any other error a read meets (a lost connection, a cancelled or timed-out
+/// Whether the statement failed on one page's values: PostgreSQL refused it with a data
+/// exception (class 22) or an error raised by a function it ran for the rows (P0: a row
+/// security policy, a view), or a row came back that memo cannot read (a time of
+/// `infinity`). Any other error a read meets (a lost connection, a cancelled or timed-out
 /// statement, a server going away) would meet every page read alone too.
 fn on_a_pages_values(error: &sqlx::Error) -> bool {
-    let sqlx::Error::Database(error) = error else {
-        return false;
+    let error = match error {
+        sqlx::Error::ColumnDecode { .. } => return true,
+        sqlx::Error::Database(error) => error,
+        _ => return false,
     };
     let code = error.code();
     let code = code.as_deref().unwrap_or_default();
