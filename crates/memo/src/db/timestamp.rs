@@ -65,9 +65,9 @@ impl Timestamp {
         let text = &self.text[..self.len];
         debug_assert!(text.is_ascii());
         // SAFETY: `text` is ASCII: `from_fixed` keeps only bytes it checked
-        // against `SHAPE` (ASCII digits and separators), and
-        // `stored_form_of_micros` (`put_digits`) and `trimmed` write only those. A checked conversion here cost 5,000
-        // instructions a page, a third of what this type saves
+        // against `SHAPE` (ASCII digits and separators), and `stored_form`
+        // (`put_digits`) and `trimmed` write only those. A checked conversion
+        // here cost 5,000 instructions a page, a third of what this type saves
         // (bench/instructions.sh, docs/performance.md).
         unsafe { std::str::from_utf8_unchecked(text) }
     }
@@ -99,7 +99,7 @@ impl Timestamp {
     /// # Errors
     /// Its year is outside 0 to 9999 (RFC 3339's).
     pub fn from_unix_micros(micros: i64) -> Result<Self, YearOutOfRange> {
-        let text = stored_form_of_micros(micros)?;
+        let text = stored_form(micros)?;
         Ok(Self::trimmed(micros, text))
     }
 
@@ -198,18 +198,13 @@ fn unix_micros(at: OffsetDateTime) -> Result<i64, YearOutOfRange> {
 /// The text SQLite stores for `at` (binds and inserts), the form
 /// [`Timestamp::from_stored`] reads.
 pub(crate) fn stored_text(at: OffsetDateTime) -> Result<String, YearOutOfRange> {
-    let text = stored_form(at)?;
+    let text = stored_form(unix_micros(at)?)?;
     Ok(text.iter().map(|&b| char::from(b)).collect())
 }
 
-/// The stored form of `at`, in UTC and cut to whole microseconds towards the
-/// past (also the text log's timestamp, `telemetry::plain_text`).
-pub(crate) fn stored_form(at: OffsetDateTime) -> Result<[u8; TEXT_LEN], YearOutOfRange> {
-    stored_form_of_micros(unix_micros(at)?)
-}
-
-/// The stored form of the instant `micros` microseconds after 1970-01-01 UTC.
-fn stored_form_of_micros(micros: i64) -> Result<[u8; TEXT_LEN], YearOutOfRange> {
+/// The stored form of the instant `micros` microseconds after 1970-01-01 UTC
+/// (also the text log's timestamp, `telemetry::plain_text`).
+pub(crate) fn stored_form(micros: i64) -> Result<[u8; TEXT_LEN], YearOutOfRange> {
     let (year, month, day) = civil_from_days(micros.div_euclid(MICROS_PER_DAY));
     let year = u32::try_from(year)
         .ok()

@@ -173,8 +173,8 @@ fn second_text(second: u64) -> Option<[u8; TEXT_LEN]> {
 /// `second` since the epoch as a memo's stored time is written (the same
 /// RFC 3339 form); `None` after 9999.
 fn format_second(second: u64) -> Option<[u8; TEXT_LEN]> {
-    let at = time::OffsetDateTime::from_unix_timestamp(i64::try_from(second).ok()?).ok()?;
-    stored_form(at).ok()
+    let micros = i64::try_from(second).ok()?.checked_mul(1_000_000)?;
+    stored_form(micros).ok()
 }
 
 /// The whole timestamp: the second's text with `micros` as its fraction.
