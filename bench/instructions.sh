@@ -7,10 +7,13 @@
 #
 # Starts each memo binary under callgrind (instrumentation off) on a fresh SQLite
 # database in a temp dir, gives it a user with 20 memos through the API, and
-# for each row (GET /api/auth/status, GET /api/memos, POST /api/memos) sends 50
-# warm-up requests, then turns instrumentation on for exactly N more (default 2000)
-# on one keep-alive connection (curl), turns it off, and divides the
-# instructions of every thread of memo by N. bench-floor (bench/floor, from
+# for each row (GET /api/auth/status, GET /api/memos, POST /api/memos, POST
+# /api/auth/refresh) sends 50 warm-up requests, then turns instrumentation on
+# for exactly N more (default 2000) on one keep-alive connection, turns it off,
+# and divides the instructions of every thread of memo by N. curl sends the
+# first three rows; bench-refresh (bench/floor, from REFRESH_BIN or the release
+# build) the refreshes, each with the cookies the one before set, as a browser
+# does (a rotated refresh token is refused when presented again). bench-floor (bench/floor, from
 # FLOOR_BIN or the release build) gets the status row the same way. A row
 # counts only when memo's access log shows every request of it on the row's
 # path with the row's status. Kernel instructions (TCP, wake-ups) are not
@@ -44,13 +47,16 @@ for tool in valgrind callgrind_control curl; do command -v "$tool" >/dev/null ||
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/jwt-memo/bench-target}"
 FLOOR_BIN="${FLOOR_BIN:-$CARGO_TARGET_DIR/release/bench-floor}"
 [[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN is missing: cargo build --release -p bench-floor"
+REFRESH_BIN="${REFRESH_BIN:-$CARGO_TARGET_DIR/release/bench-refresh}"
+[[ -x $REFRESH_BIN ]] || die "$REFRESH_BIN is missing: cargo build --release -p bench-floor"
 PASSWORD="bench-password-$RANDOM$RANDOM"
 unset DATABASE_URL REDIS_URL
 export JWT_SECRET_KEY="bench-instructions-secret-$RANDOM$RANDOM$RANDOM$RANDOM" MEMO_RATE_LIMITS=off
 # valgrind runs a program some 50 times slower: give it time to start.
 START_TENTHS=1200
 BODY='{"title":"bench","content":"a memo written by the instruction count"}'
-ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /api/memos 201")
+ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /api/memos 201"
+  "refresh POST /api/auth/refresh 200")
 
 # grind NAME BIN ARGS...: starts BIN under callgrind, instrumentation off.
 grind() {
@@ -71,22 +77,24 @@ send() {
   curl "${args[@]}" -K "$WORK/urls"
 }
 
-# memo_log_count NAME OFFSET PATH STATUS: access-log lines of memo NAME after
-# byte OFFSET; dies if any is of another path or status.
+# memo_log_count NAME OFFSET PATH STATUS [OTHER]: access-log lines of memo NAME
+# after byte OFFSET; dies if any is of another path or status. Lines that read
+# OTHER ("PATH STATUS", a login before the row) are left out.
 memo_log_count() {
-  local lines; lines="$(access_lines "$WORK/$1.err" "$2")"
+  local lines; lines="$(access_lines "$WORK/$1.err" "$2" | grep -vx "${5:-}" || true)"
   [[ -n $lines ]] || { echo 0; return; }
   local bad; bad="$(grep -vc "^$3 $4\$" <<<"$lines" || true)"
   ((bad == 0)) || die "$1: the access log shows requests of another route: $(sort <<<"$lines" | uniq -c | head)"
   grep -c . <<<"$lines" || true
 }
 
-# logged NAME OFFSET PATH STATUS COUNT: waits until memo NAME has logged COUNT
-# requests after byte OFFSET, all of PATH with STATUS; prints the log's size.
+# logged NAME OFFSET PATH STATUS COUNT [OTHER]: waits until memo NAME has logged
+# COUNT requests after byte OFFSET, all of PATH with STATUS (besides OTHER's);
+# prints the log's size.
 logged() {
   local seen=0 tries
   for ((tries = 0; tries < 100; tries++)); do
-    seen="$(memo_log_count "$1" "$2" "$3" "$4")"
+    seen="$(memo_log_count "$1" "$2" "$3" "$4" "${6:-}")"
     ((seen >= $5)) && break
     sleep 0.1
   done
@@ -94,11 +102,48 @@ logged() {
   stat -c %s "$WORK/$1.err"
 }
 
+# instructions NAME PID ROW: memo NAME's instructions per request of ROW since
+# callgrind was zeroed; keeps the profile with --keep.
+instructions() {
+  local dump; dump="$(ls -t "$WORK/$1.$2.cg"* | head -n1)"
+  local total; total="$(awk '/^totals:/ { print $2; exit }' "$dump")"
+  [[ -n $KEEP ]] && cp "$dump" "$KEEP/$1.$3.callgrind"
+  echo $((total / N))
+}
+
+# count_refresh NAME PID URL: instructions per rotation on server NAME.
+# bench-refresh logs in (the user seed_user made), refreshes WARMUP times, says
+# "ready" and waits for a line before its N refreshes.
+count_refresh() {
+  local name="$1" pid="$2" url="$3" line
+  local offset; offset="$(stat -c %s "$WORK/$name.err")"
+  coproc REFRESHER { "$REFRESH_BIN" --url "$url" --user grind --password "$PASSWORD" \
+    --connections 1 --warmup "$WARMUP" --requests "$N" --ready; }
+  local driver="$REFRESHER_PID" to="${REFRESHER[1]}" from="${REFRESHER[0]}"
+  read -r -t 600 line <&"$from" || true
+  [[ $line == ready ]] || die "$name refresh: bench-refresh did not get ready"
+  offset="$(logged "$name" "$offset" /api/auth/refresh 200 "$WARMUP" "/api/auth/login 200")"
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  callgrind_control -i on "$pid" >/dev/null 2>&1
+  echo go >&"$to"
+  read -r -t 600 line <&"$from" || true
+  callgrind_control -i off "$pid" >/dev/null 2>&1
+  callgrind_control -d refresh "$pid" >/dev/null 2>&1
+  wait "$driver" || die "$name refresh: bench-refresh failed"
+  [[ $line == *" requests=$N "*" non2xx=0 socket_errors=0" ]] || die "$name refresh: bench-refresh said: $line"
+  logged "$name" "$offset" /api/auth/refresh 200 "$N" >/dev/null
+  instructions "$name" "$pid" refresh
+}
+
 # count NAME ROW COOKIE CSRF: instructions per request of ROW on server NAME.
 count() {
   local name="$1" row method path status pid_var url_var
   read -r row method path status <<<"$2"
   pid_var="${name^^}_PID" url_var="${name^^}_URL"
+  if [[ $row == refresh ]]; then
+    count_refresh "$name" "${!pid_var}" "${!url_var}"
+    return
+  fi
   local pid="${!pid_var}" url="${!url_var}$path"
   local offset=0
   [[ $name != floor ]] && offset="$(stat -c %s "$WORK/$name.err")"
@@ -114,10 +159,7 @@ count() {
   local ok; ok="$(grep -cx "$status" <<<"$statuses" || true)"
   ((ok == N)) || die "$name $row: $ok of $N requests got $status"
   [[ $name != floor ]] && logged "$name" "$offset" "$path" "$status" "$N" >/dev/null
-  local dump; dump="$(ls -t "$WORK/$name.$pid.cg"* | head -n1)"
-  local total; total="$(awk '/^totals:/ { print $2; exit }' "$dump")"
-  [[ -n $KEEP ]] && cp "$dump" "$KEEP/$name.$row.callgrind"
-  echo $((total / N))
+  instructions "$name" "$pid" "$row"
 }
 
 grind floor "$FLOOR_BIN" --bind 127.0.0.1:0

@@ -2,20 +2,41 @@
 //! tokens, which wrk cannot follow (its `response()` hook sees only the last
 //! `Set-Cookie`, and the rotated `refresh_token_cookie` is not the last one).
 //!
-//! Each connection is a client with its own cookie jar: it logs in once, then
-//! refreshes in a loop, always with the newest refresh cookie and its
-//! `csrf_refresh_token` in `X-CSRF-TOKEN`, so every request is a real rotation.
-//! Prints the same `BENCH_RESULT` line as `bench/lua/request.lua`.
+//! Each connection is a client with its own cookies: it logs in once, then
+//! refreshes in a loop, always with the cookies the last answer set (all four, as
+//! a browser sends them) and the newest `csrf_refresh_token` in `X-CSRF-TOKEN`, so
+//! every request is a real rotation. Prints the same `BENCH_RESULT` line as
+//! `bench/lua/request.lua`.
+//!
+//! It speaks HTTP/1.1 through hyper's client on one connection each, keeping the
+//! cookies as name and value pairs (the bench's cookies do not expire during a
+//! run), so that on the 2 cores it shares with the server it costs about what
+//! wrk costs the other rows: through reqwest and its cookie store it took some
+//! three times wrk's CPU per request, CPU the server measured beside it lacked.
 //!
 //! `bench-refresh --url http://127.0.0.1:PORT --user NAME --password PW
-//!  [--connections 8] [--duration 5]`
+//!  [--connections 8] [--duration 5] [--requests N] [--warmup N] [--ready]`
+//!
+//! `--requests N` makes each connection send exactly N refreshes (no time limit),
+//! after `--warmup N` uncounted ones. `--ready` prints `ready` once every
+//! connection has logged in and warmed up, and starts only when a line arrives
+//! on stdin: `bench/instructions.sh` turns callgrind on in between, so that it
+//! counts the refreshes and nothing else.
 
 use std::{
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use reqwest::{Client, Url, cookie::CookieStore as _, cookie::Jar};
+use axum::body::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::{
+    Request,
+    client::conn::http1::{self, SendRequest},
+    header::{CONTENT_TYPE, COOKIE, HOST, HeaderValue, SET_COOKIE},
+};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 struct Args {
     url: String,
@@ -23,6 +44,17 @@ struct Args {
     password: String,
     connections: usize,
     duration: Duration,
+    /// Refreshes per connection; 0: as many as `duration` allows.
+    requests: usize,
+    warmup: usize,
+    ready: bool,
+}
+
+fn number<T: std::str::FromStr>(value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| format!("{value:?}: {e}"))
 }
 
 fn args() -> Result<Args, String> {
@@ -32,6 +64,9 @@ fn args() -> Result<Args, String> {
         password: String::new(),
         connections: 8,
         duration: Duration::from_secs(5),
+        requests: 0,
+        warmup: 0,
+        ready: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -40,10 +75,11 @@ fn args() -> Result<Args, String> {
             "--url" => args.url = value()?,
             "--user" => args.user = value()?,
             "--password" => args.password = value()?,
-            "--connections" => args.connections = value()?.parse().map_err(|e| format!("{e}"))?,
-            "--duration" => {
-                args.duration = Duration::from_secs(value()?.parse().map_err(|e| format!("{e}"))?);
-            }
+            "--connections" => args.connections = number(&value()?)?,
+            "--duration" => args.duration = Duration::from_secs(number(&value()?)?),
+            "--requests" => args.requests = number(&value()?)?,
+            "--warmup" => args.warmup = number(&value()?)?,
+            "--ready" => args.ready = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -61,62 +97,156 @@ struct Tally {
     errors: u64,
 }
 
-fn csrf(jar: &Jar, url: &Url) -> Option<String> {
-    let header = jar.cookies(url)?;
-    header
-        .to_str()
-        .ok()?
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "csrf_refresh_token")
-        .map(|(_, value)| value.to_owned())
+/// Every connection and `main` meet at `ready` (logged in, warmed up), then at `go`.
+struct Start {
+    ready: tokio::sync::Barrier,
+    go: tokio::sync::Barrier,
 }
 
-async fn connection(args: Arc<Args>, start: Arc<tokio::sync::Barrier>) -> Result<Tally, String> {
-    let jar = Arc::new(Jar::default());
-    let client = Client::builder()
-        .cookie_provider(jar.clone())
-        .pool_max_idle_per_host(1)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let login = format!("{}/api/auth/login", args.url);
-    let refresh: Url = format!("{}/api/auth/refresh", args.url)
-        .parse()
-        .map_err(|e| format!("{e}"))?;
-    let body = serde_json::json!({"user_name": args.user, "password": args.password});
-    let response = client
-        .post(&login)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("login failed: {}", response.status()));
+/// A client on one keep-alive connection, with the cookies its answers set.
+struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    host: HeaderValue,
+    /// Name and value of each cookie, in the order they were first set.
+    cookies: Vec<(String, String)>,
+}
+
+impl Client {
+    async fn connect(url: &str) -> Result<Self, String> {
+        let authority = url
+            .strip_prefix("http://")
+            .ok_or(format!("{url:?}: only http:// URLs"))?
+            .trim_end_matches('/');
+        let stream = TcpStream::connect(authority)
+            .await
+            .map_err(|e| format!("{authority}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        Ok(Self {
+            sender,
+            host: HeaderValue::from_str(authority).map_err(|e| e.to_string())?,
+            cookies: Vec::new(),
+        })
     }
-    start.wait().await;
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Keeps each `Set-Cookie`'s name and value; an empty value deletes the cookie.
+    fn keep_cookies(&mut self, headers: &hyper::HeaderMap) {
+        for line in headers.get_all(SET_COOKIE) {
+            let Some((name, value)) = line
+                .to_str()
+                .ok()
+                .and_then(|line| line.split(';').next())
+                .and_then(|pair| pair.trim().split_once('='))
+            else {
+                continue;
+            };
+            self.cookies.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    /// POSTs `body` to `path` with the cookies and `csrf`: `Ok(true)` for a 2xx answer.
+    async fn post(
+        &mut self,
+        path: &str,
+        body: Bytes,
+        csrf: Option<String>,
+    ) -> Result<bool, String> {
+        let mut request = Request::post(path).header(HOST, self.host.clone());
+        if !body.is_empty() {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        if !self.cookies.is_empty() {
+            let pairs: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            request = request.header(COOKIE, pairs.join("; "));
+        }
+        if let Some(csrf) = csrf {
+            request = request.header("X-CSRF-TOKEN", csrf);
+        }
+        let request = request.body(Full::new(body)).map_err(|e| e.to_string())?;
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ok = response.status().is_success();
+        self.keep_cookies(response.headers());
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(ok)
+    }
+
+    /// One refresh with the newest cookies.
+    async fn refresh(&mut self) -> Result<bool, String> {
+        let csrf = self.cookie("csrf_refresh_token").map(str::to_owned);
+        self.post("/api/auth/refresh", Bytes::new(), csrf).await
+    }
+}
+
+/// Logs in and warms up: the client the row's refreshes go through.
+async fn logged_in(args: &Args) -> Result<Client, String> {
+    let mut client = Client::connect(&args.url).await?;
+    let body = serde_json::json!({"user_name": args.user, "password": args.password});
+    if !client
+        .post("/api/auth/login", Bytes::from(body.to_string()), None)
+        .await?
+    {
+        return Err("login failed".into());
+    }
+    for _ in 0..args.warmup {
+        if !client.refresh().await? {
+            return Err("a warm-up refresh was refused".into());
+        }
+    }
+    Ok(client)
+}
+
+async fn connection(args: Arc<Args>, start: Arc<Start>) -> Result<Tally, String> {
+    // A connection that failed still meets the others, so that none waits for it.
+    let client = logged_in(&args).await;
+    start.ready.wait().await;
+    start.go.wait().await;
+    let mut client = client?;
     let deadline = Instant::now() + args.duration;
     let mut tally = Tally::default();
-    while Instant::now() < deadline {
-        let token = csrf(&jar, &refresh).unwrap_or_default();
+    let mut sent_so_far = 0;
+    while if args.requests > 0 {
+        sent_so_far < args.requests
+    } else {
+        Instant::now() < deadline
+    } {
+        sent_so_far += 1;
         let sent = Instant::now();
-        match client
-            .post(refresh.clone())
-            .header("X-CSRF-TOKEN", token)
-            .send()
-            .await
-        {
-            Ok(response) => {
-                let ok = response.status().is_success();
-                let _ = response.bytes().await;
-                if ok {
-                    tally
-                        .latencies
-                        .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
-                } else {
-                    tally.non2xx += 1;
-                }
+        match client.refresh().await {
+            Ok(true) => tally
+                .latencies
+                .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX)),
+            Ok(false) => tally.non2xx += 1,
+            // The connection is gone: the rest of its requests would fail the same way.
+            Err(_) => {
+                tally.errors += 1;
+                break;
             }
-            Err(_) => tally.errors += 1,
         }
     }
     Ok(tally)
@@ -125,11 +255,23 @@ async fn connection(args: Arc<Args>, start: Arc<tokio::sync::Barrier>) -> Result
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Arc::new(args()?);
-    let start = Arc::new(tokio::sync::Barrier::new(args.connections + 1));
+    let start = Arc::new(Start {
+        ready: tokio::sync::Barrier::new(args.connections + 1),
+        go: tokio::sync::Barrier::new(args.connections + 1),
+    });
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| tokio::spawn(connection(args.clone(), start.clone())))
         .collect();
-    start.wait().await;
+    start.ready.wait().await;
+    if args.ready {
+        println!("ready");
+        let mut line = String::new();
+        tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+    }
+    start.go.wait().await;
     let began = Instant::now();
     let mut all = Tally::default();
     for task in tasks {
