@@ -4,12 +4,12 @@
 //! The JWT cookies are HttpOnly (JavaScript cannot steal them); the CSRF cookies are not, so
 //! the SPA can copy their value into `X-CSRF-TOKEN`.
 
-use std::{
-    fmt::Write as _,
-    time::{Duration, SystemTime},
-};
+use std::time::{Duration, SystemTime};
 
-use axum::response::{IntoResponse, IntoResponseParts, Response, ResponseParts};
+use axum::{
+    body::Bytes,
+    response::{IntoResponse, IntoResponseParts, Response, ResponseParts},
+};
 use http::{HeaderValue, header::SET_COOKIE};
 
 use crate::{manager::JwtManager, rejection::JwtError, tokens::MintedToken};
@@ -54,8 +54,9 @@ impl AuthCookies {
     /// Adds a line. Names, paths and the domain are checked when the manager is built and tokens
     /// are base64url, so only a claim the app overrode with control characters could make an
     /// invalid header; that cookie is then left out, and the mistake logged.
-    fn push(&mut self, line: &str) {
-        match HeaderValue::from_str(line) {
+    fn push(&mut self, line: String) {
+        // From `Bytes`, the header takes the line's buffer as it is; from a `&str` it copied it.
+        match HeaderValue::from_maybe_shared(Bytes::from(line)) {
             Ok(value) => self.headers.push(value),
             Err(_) => tracing::error!("a cookie line is not a valid header value; cookie left out"),
         }
@@ -93,27 +94,56 @@ struct CookieSpec<'a> {
     value: &'a str,
     path: &'a str,
     http_only: bool,
-    max_age: Option<u64>,
-    /// Unset: `Expires` at the epoch and no `Max-Age`.
-    clear: bool,
+    lifetime: &'a Lifetime,
+}
+
+/// How long a cookie lives, as its `Expires` and `Max-Age` say.
+enum Lifetime {
+    /// Neither: a session cookie.
+    Session,
+    /// `Expires` at the epoch and no `Max-Age`: unset.
+    Cleared,
+    /// `Expires=<now + max_age>; Max-Age=<max_age>`, the date written once for a token's pair.
+    For { max_age: u64, expires: String },
+}
+
+impl Lifetime {
+    fn new(max_age: Option<u64>) -> Self {
+        max_age.map_or(Self::Session, |max_age| Self::For {
+            max_age,
+            expires: httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(max_age)),
+        })
+    }
 }
 
 impl JwtManager {
+    /// The `Set-Cookie` line, in one buffer sized for it (a token's line is some 600 bytes:
+    /// `format!` grew its buffer several times over).
     fn cookie_line(&self, spec: &CookieSpec<'_>, options: &CookieOptions) -> String {
         let config = &self.inner.config;
-        let mut line = format!("{}={}", spec.name, spec.value);
         let domain = options
             .domain
             .as_deref()
-            .or(config.cookie_domain.as_deref());
-        if let Some(domain) = domain {
-            let _ = write!(line, "; Domain={}", domain.trim_start_matches('.'));
+            .or(config.cookie_domain.as_deref())
+            .map(|domain| domain.trim_start_matches('.'));
+        let mut line = String::with_capacity(
+            spec.name.len() + spec.value.len() + spec.path.len() + domain.map_or(0, str::len) + 160,
+        );
+        for part in [spec.name, "=", spec.value] {
+            line.push_str(part);
         }
-        if spec.clear {
-            line.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
-        } else if let Some(max_age) = spec.max_age {
-            let expires = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(max_age));
-            let _ = write!(line, "; Expires={expires}; Max-Age={max_age}");
+        if let Some(domain) = domain {
+            line.push_str("; Domain=");
+            line.push_str(domain);
+        }
+        match spec.lifetime {
+            Lifetime::Session => {}
+            Lifetime::Cleared => line.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+            Lifetime::For { max_age, expires } => {
+                for part in ["; Expires=", expires, "; Max-Age=", &max_age.to_string()] {
+                    line.push_str(part);
+                }
+            }
         }
         if config.cookie_secure {
             line.push_str("; Secure");
@@ -121,9 +151,11 @@ impl JwtManager {
         if spec.http_only {
             line.push_str("; HttpOnly");
         }
-        let _ = write!(line, "; Path={}", spec.path);
+        line.push_str("; Path=");
+        line.push_str(spec.path);
         if let Some(same_site) = config.cookie_samesite {
-            let _ = write!(line, "; SameSite={}", same_site.as_str());
+            line.push_str("; SameSite=");
+            line.push_str(same_site.as_str());
         }
         line
     }
@@ -160,27 +192,25 @@ impl JwtManager {
                 &c.access_csrf_cookie_path,
             )
         };
-        let max_age = self.max_age(options);
+        let lifetime = Lifetime::new(self.max_age(options));
         let mut cookies = AuthCookies::new();
         let spec = CookieSpec {
             name,
             value: token,
             path,
             http_only: true,
-            max_age,
-            clear: false,
+            lifetime: &lifetime,
         };
-        cookies.push(&self.cookie_line(&spec, options));
+        cookies.push(self.cookie_line(&spec, options));
         if c.csrf_protect && c.csrf_in_cookies {
             let spec = CookieSpec {
                 name: csrf_name,
                 value: csrf.unwrap_or_default(),
                 path: csrf_path,
                 http_only: false,
-                max_age,
-                clear: false,
+                lifetime: &lifetime,
             };
-            cookies.push(&self.cookie_line(&spec, options));
+            cookies.push(self.cookie_line(&spec, options));
         }
         cookies
     }
@@ -226,10 +256,9 @@ impl JwtManager {
                 value: "",
                 path,
                 http_only,
-                max_age: None,
-                clear: true,
+                lifetime: &Lifetime::Cleared,
             };
-            cookies.push(&self.cookie_line(&spec, options));
+            cookies.push(self.cookie_line(&spec, options));
         }
         cookies
     }
