@@ -13,8 +13,9 @@
 # and divides the instructions of every thread of memo by N. curl sends the
 # first three rows; bench-refresh (bench/floor, from REFRESH_BIN or the release
 # build) the refreshes, each with the cookies the one before set, as a browser
-# does (a rotated refresh token is refused when presented again). bench-floor (bench/floor, from
-# FLOOR_BIN or the release build) gets the status row the same way. A row
+# does (a rotated refresh token is refused when presented again). bench-floor
+# (bench/floor, from FLOOR_BIN or the release build) gets the status row the
+# same way. A row
 # counts only when memo's access log shows every request of it on the row's
 # path with the row's status. Kernel instructions (TCP, wake-ups) are not
 # counted: callgrind sees user space only. Under valgrind the writes do not
@@ -49,7 +50,7 @@ FLOOR_BIN="${FLOOR_BIN:-$CARGO_TARGET_DIR/release/bench-floor}"
 [[ -x $FLOOR_BIN ]] || die "$FLOOR_BIN is missing: cargo build --release -p bench-floor"
 REFRESH_BIN="${REFRESH_BIN:-$CARGO_TARGET_DIR/release/bench-refresh}"
 [[ -x $REFRESH_BIN ]] || die "$REFRESH_BIN is missing: cargo build --release -p bench-floor"
-PASSWORD="bench-password-$RANDOM$RANDOM"
+PASSWORD="bench-password-$RANDOM$RANDOM" USER_NAME=grind
 unset DATABASE_URL REDIS_URL
 export JWT_SECRET_KEY="bench-instructions-secret-$RANDOM$RANDOM$RANDOM$RANDOM" MEMO_RATE_LIMITS=off
 # valgrind runs a program some 50 times slower: give it time to start.
@@ -81,7 +82,8 @@ send() {
 # after byte OFFSET; dies if any is of another path or status. Lines that read
 # OTHER ("PATH STATUS", a login before the row) are left out.
 memo_log_count() {
-  local lines; lines="$(access_lines "$WORK/$1.err" "$2" | grep -vx "${5:-}" || true)"
+  local lines; lines="$(access_lines "$WORK/$1.err" "$2")"
+  [[ -n ${5:-} ]] && lines="$(grep -vx "$5" <<<"$lines" || true)"
   [[ -n $lines ]] || { echo 0; return; }
   local bad; bad="$(grep -vc "^$3 $4\$" <<<"$lines" || true)"
   ((bad == 0)) || die "$1: the access log shows requests of another route: $(sort <<<"$lines" | uniq -c | head)"
@@ -117,15 +119,19 @@ instructions() {
 count_refresh() {
   local name="$1" pid="$2" url="$3" line
   local offset; offset="$(stat -c %s "$WORK/$name.err")"
-  coproc REFRESHER { "$REFRESH_BIN" --url "$url" --user grind --password "$PASSWORD" \
+  coproc REFRESHER { "$REFRESH_BIN" --url "$url" --user "$USER_NAME" --password "$PASSWORD" \
     --connections 1 --warmup "$WARMUP" --requests "$N" --ready; }
   local driver="$REFRESHER_PID" to="${REFRESHER[1]}" from="${REFRESHER[0]}"
+  # This runs in a $(...) subshell, whose exit does not run the EXIT trap: stop the driver
+  # before dying (a closed stdin alone also stops it before it starts).
   read -r -t 600 line <&"$from" || true
-  [[ $line == ready ]] || die "$name refresh: bench-refresh did not get ready"
+  [[ $line == ready ]] || { kill "$driver" 2>/dev/null; die "$name refresh: bench-refresh did not get ready"; }
   offset="$(logged "$name" "$offset" /api/auth/refresh 200 "$WARMUP" "/api/auth/login 200")"
   callgrind_control -z "$pid" >/dev/null 2>&1
   callgrind_control -i on "$pid" >/dev/null 2>&1
   echo go >&"$to"
+  # Its connection closes after the last answer, inside the counted window (a few hundred
+  # instructions against N refreshes); the curl rows' close is counted the same way.
   read -r -t 600 line <&"$from" || true
   callgrind_control -i off "$pid" >/dev/null 2>&1
   callgrind_control -d refresh "$pid" >/dev/null 2>&1
@@ -174,7 +180,7 @@ for i in "${!BINS[@]}"; do
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db"
   fi
   grind "$name" "${BINS[$i]}" serve --bind 127.0.0.1:0 --data-dir "$WORK/$name-data"
-  seed_user "$name" grind "$PASSWORD"
+  seed_user "$name" "$USER_NAME" "$PASSWORD"
 done
 FLOOR_COOKIE="${MEMO0_COOKIE}" FLOOR_CSRF="${MEMO0_CSRF}"
 

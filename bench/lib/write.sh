@@ -38,7 +38,7 @@ report_main() {
     echo "- command: \`$COMMAND\`"
     echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{ print $2 }'), $C connections on $T threads, ${D} s per row and round, $ROUNDS rounds; memo with MEMO_RATE_LIMITS=off, $LOGGING, $USERS users with $MEMOS_PER_USER memos each"
     if ((ROTATES)); then
-      echo "- refresh: the refresh token rotates (checked each run), so \`bench-refresh\` (bench/floor/src/bin/refresh.rs) drives that row: $C connections, each logged in once with cookies of its own, each request sent with the cookies the last answer set and the newest CSRF value (hyper's HTTP/1.1 client, since 2026-12-07 10:00 UTC)"
+      echo "- refresh: the refresh token rotates (checked each run), so \`bench-refresh\` (bench/floor/src/bin/refresh.rs) drives that row: $C connections, each logged in once with cookies of its own, each request sent with the cookies the last answer set and the newest CSRF value (hyper's HTTP/1.1 client)"
     else
       echo "- refresh: the refresh token does not rotate (checked each run), so one cookie serves every request"
     fi

@@ -4,7 +4,10 @@
 //! The JWT cookies are HttpOnly (JavaScript cannot steal them); the CSRF cookies are not, so
 //! the SPA can copy their value into `X-CSRF-TOKEN`.
 
-use std::time::{Duration, SystemTime};
+use std::{
+    fmt::Write as _,
+    time::{Duration, SystemTime},
+};
 
 use axum::{
     body::Bytes,
@@ -129,9 +132,9 @@ impl JwtManager {
         let mut line = String::with_capacity(
             spec.name.len() + spec.value.len() + spec.path.len() + domain.map_or(0, str::len) + 160,
         );
-        for part in [spec.name, "=", spec.value] {
-            line.push_str(part);
-        }
+        line.push_str(spec.name);
+        line.push('=');
+        line.push_str(spec.value);
         if let Some(domain) = domain {
             line.push_str("; Domain=");
             line.push_str(domain);
@@ -140,9 +143,8 @@ impl JwtManager {
             Lifetime::Session => {}
             Lifetime::Cleared => line.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
             Lifetime::For { max_age, expires } => {
-                for part in ["; Expires=", expires, "; Max-Age=", &max_age.to_string()] {
-                    line.push_str(part);
-                }
+                // Into a buffer already sized: `write!` grows nothing here.
+                let _ = write!(line, "; Expires={expires}; Max-Age={max_age}");
             }
         }
         if config.cookie_secure {

@@ -388,7 +388,7 @@ impl<'m> TokenBuilder<'m> {
         } else {
             self.fresh
         };
-        // Flask's nine claims and a few of the app's without growing the vector.
+        // Flask's ten claims at most and a few of the app's without growing the vector.
         let mut p = OrderedClaims(Vec::with_capacity(12 + self.claims.len()));
         p.set("fresh", fresh.to_value());
         p.set("iat", now_secs.into());

@@ -24,16 +24,19 @@
 //! counts the refreshes and nothing else.
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
-use axum::body::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::{
     Request,
+    body::Bytes,
     client::conn::http1::{self, SendRequest},
-    header::{CONTENT_TYPE, COOKIE, HOST, HeaderValue, SET_COOKIE},
+    header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderValue, SET_COOKIE},
 };
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -97,10 +100,16 @@ struct Tally {
     errors: u64,
 }
 
-/// Every connection and `main` meet at `ready` (logged in, warmed up), then at `go`.
+/// Every connection and `main` meet at `ready` (logged in, warmed up), then at `go`. A
+/// connection that failed to get ready still meets the others, so that none waits for it;
+/// then none starts.
 struct Start {
     ready: tokio::sync::Barrier,
     go: tokio::sync::Barrier,
+    /// A connection could not log in or warm up.
+    failed: AtomicBool,
+    /// Not to start: a connection failed, or stdin closed before its line (`--ready`).
+    cancelled: AtomicBool,
 }
 
 /// A client on one keep-alive connection, with the cookies its answers set.
@@ -164,17 +173,23 @@ impl Client {
         body: Bytes,
         csrf: Option<String>,
     ) -> Result<bool, String> {
-        let mut request = Request::post(path).header(HOST, self.host.clone());
+        let mut request = Request::post(path)
+            .header(HOST, self.host.clone())
+            .header(CONTENT_LENGTH, body.len());
         if !body.is_empty() {
             request = request.header(CONTENT_TYPE, "application/json");
         }
         if !self.cookies.is_empty() {
-            let pairs: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(n, v)| format!("{n}={v}"))
-                .collect();
-            request = request.header(COOKIE, pairs.join("; "));
+            let mut header = String::new();
+            for (name, value) in &self.cookies {
+                if !header.is_empty() {
+                    header.push_str("; ");
+                }
+                header.push_str(name);
+                header.push('=');
+                header.push_str(value);
+            }
+            request = request.header(COOKIE, header);
         }
         if let Some(csrf) = csrf {
             request = request.header("X-CSRF-TOKEN", csrf);
@@ -222,19 +237,24 @@ async fn logged_in(args: &Args) -> Result<Client, String> {
 }
 
 async fn connection(args: Arc<Args>, start: Arc<Start>) -> Result<Tally, String> {
-    // A connection that failed still meets the others, so that none waits for it.
     let client = logged_in(&args).await;
+    if client.is_err() {
+        start.failed.store(true, Ordering::SeqCst);
+    }
     start.ready.wait().await;
     start.go.wait().await;
     let mut client = client?;
+    if start.cancelled.load(Ordering::SeqCst) {
+        return Ok(Tally::default());
+    }
     let deadline = Instant::now() + args.duration;
+    let more = |sent: usize| match args.requests {
+        0 => Instant::now() < deadline,
+        requests => sent < requests,
+    };
     let mut tally = Tally::default();
     let mut sent_so_far = 0;
-    while if args.requests > 0 {
-        sent_so_far < args.requests
-    } else {
-        Instant::now() < deadline
-    } {
+    while more(sent_so_far) {
         sent_so_far += 1;
         let sent = Instant::now();
         match client.refresh().await {
@@ -243,7 +263,8 @@ async fn connection(args: Arc<Args>, start: Arc<Start>) -> Result<Tally, String>
                 .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX)),
             Ok(false) => tally.non2xx += 1,
             // The connection is gone: the rest of its requests would fail the same way.
-            Err(_) => {
+            Err(error) => {
+                eprintln!("bench-refresh: a connection failed: {error}");
                 tally.errors += 1;
                 break;
             }
@@ -258,19 +279,22 @@ async fn main() -> Result<(), String> {
     let start = Arc::new(Start {
         ready: tokio::sync::Barrier::new(args.connections + 1),
         go: tokio::sync::Barrier::new(args.connections + 1),
+        failed: AtomicBool::new(false),
+        cancelled: AtomicBool::new(false),
     });
     let tasks: Vec<_> = (0..args.connections)
         .map(|_| tokio::spawn(connection(args.clone(), start.clone())))
         .collect();
     start.ready.wait().await;
-    if args.ready {
+    let mut go = !start.failed.load(Ordering::SeqCst);
+    if go && args.ready {
         println!("ready");
         let mut line = String::new();
-        tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let read = tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await;
+        // End of input (the script that started it is gone) is no signal to start.
+        go = matches!(read, Ok(Ok(n)) if n > 0);
     }
+    start.cancelled.store(!go, Ordering::SeqCst);
     start.go.wait().await;
     let began = Instant::now();
     let mut all = Tally::default();
@@ -279,6 +303,9 @@ async fn main() -> Result<(), String> {
         all.latencies.extend(tally.latencies);
         all.non2xx += tally.non2xx;
         all.errors += tally.errors;
+    }
+    if !go {
+        return Err("not started: a connection failed to get ready, or stdin closed".into());
     }
     let elapsed = began.elapsed();
     all.latencies.sort_unstable();
