@@ -118,6 +118,54 @@ async fn a_store_s_statements_keep_their_connection_out_of_the_pool() {
     scratch.drop_now().await;
 }
 
+/// How many statements the connection has prepared, read without preparing one.
+async fn prepared_statements(connection: &mut sqlx::PgConnection) -> i64 {
+    use sqlx::Row as _;
+    sqlx::raw_sql("SELECT count(*) FROM pg_prepared_statements")
+        .fetch_one(connection)
+        .await
+        .expect("count the prepared statements")
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_connection_out_for_its_time_goes_back_with_its_statements_closed() {
+    let Some(scratch) = ScratchDatabase::create("jwt_kept").await else {
+        return;
+    };
+    // One connection, so that the pool hands back the one the statement ran on.
+    let pool = PgConnections::pool_options()
+        .max_connections(1)
+        .connect_lazy(&scratch.url)
+        .expect("a PostgreSQL URL");
+    let connections = PgConnections::keeping(pool.clone(), 1).kept_for(Duration::ZERO);
+
+    let mut connection = connections.take().await.expect("a connection");
+    let outcome = sqlx::query("SELECT 1").execute(&mut *connection).await;
+    assert_eq!(
+        prepared_statements(&mut connection).await,
+        1,
+        "sqlx prepared it"
+    );
+    connections.give_back(connection, &outcome);
+    assert_eq!(connections.kept(), 0, "out for its time: not kept");
+
+    // The same connection, once back: a plan made on it from now on is made on the tables as
+    // they are, not as they were when `SELECT 1` was first prepared.
+    let mut connection = tokio::time::timeout(Duration::from_secs(5), pool.acquire())
+        .await
+        .expect("the connection came back to the pool")
+        .expect("the pool's connection");
+    assert_eq!(
+        prepared_statements(&mut connection).await,
+        0,
+        "its statements were closed before it went back"
+    );
+    drop(connection);
+    pool.close().await;
+    scratch.drop_now().await;
+}
+
 #[tokio::test]
 async fn a_connection_whose_statement_failed_goes_back_to_the_pool() {
     let Some(scratch) = ScratchDatabase::create("jwt_kept").await else {

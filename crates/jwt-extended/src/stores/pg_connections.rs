@@ -10,7 +10,10 @@
 use std::{
     fmt,
     ops::{Deref, DerefMut},
-    sync::{Arc, Mutex, MutexGuard, PoisonError, Weak},
+    sync::{
+        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -27,7 +30,8 @@ const TRUSTED_IDLE: Duration = Duration::from_millis(500);
 const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long a connection stays out of sqlx's pool before it goes back at its next release, so
-/// that the pool's `max_lifetime` and its check on return still apply under steady load.
+/// that the pool's `max_lifetime` and its check on return still apply under steady load, and
+/// its statements are prepared again (see [`PgConnections::kept_for`]).
 const KEPT_AT_MOST: Duration = Duration::from_secs(60);
 
 /// PostgreSQL connections kept out of sqlx's pool between statements: each is taken with
@@ -39,7 +43,8 @@ const KEPT_AT_MOST: Duration = Duration::from_secs(60);
 /// one whose statement failed, or whose future was dropped (a cancelled request), goes back to
 /// sqlx, which checks it as always. A kept one idle for 500 ms or more is pinged before use
 /// (bounded by 1 s; one that does not answer is closed), and one kept for a minute goes back to
-/// the pool at its next release, so the pool's `max_lifetime` applies. When the pool is
+/// the pool at its next release, so the pool's `max_lifetime` applies, its prepared statements
+/// closed first so that their plans are made again ([`kept_for`](Self::kept_for)). When the pool is
 /// closed, the kept connections go back to it, so `pool.close()` does not wait for them; while
 /// it is short (every connection open and none idle), connections go back instead of being
 /// kept. The pool itself should
@@ -75,6 +80,8 @@ pub struct PgConnections {
 struct Inner {
     pool: PgPool,
     most: usize,
+    /// [`KEPT_AT_MOST`] unless set, in microseconds.
+    kept_for_micros: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -181,12 +188,38 @@ impl PgConnections {
             inner: Arc::new(Inner {
                 pool,
                 most,
+                kept_for_micros: AtomicU64::new(micros(KEPT_AT_MOST)),
                 state: Mutex::new(State {
                     kept: Some(Vec::with_capacity(most)),
                     watcher: None,
                 }),
             }),
         }
+    }
+
+    /// How long a connection stays out of sqlx's pool (a minute unless set; for every clone):
+    /// at its first release after that, its prepared statements are closed and it goes back
+    /// to the pool.
+    ///
+    /// PostgreSQL makes a prepared statement's generic plan for the tables as they are when
+    /// it is prepared, and keeps it while the statement lives: for the connection's life, up
+    /// to the pool's `max_lifetime`, unless an `ANALYZE` (autovacuum's) invalidates it. A plan
+    /// made on a table of a few rows scans the table, and goes on scanning it as it grows:
+    /// on a server without autovacuum, a rotation's cost grew with every login since. Closed
+    /// a minute on, the statements are prepared again, on the tables as they are then.
+    ///
+    /// ```no_run
+    /// # fn example(pool: sqlx::PgPool) {
+    /// use std::time::Duration;
+    /// let connections = jwt_extended::PgConnections::new(pool).kept_for(Duration::from_secs(30));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn kept_for(self, kept_for: Duration) -> Self {
+        self.inner
+            .kept_for_micros
+            .store(micros(kept_for), Ordering::Relaxed);
+        self
     }
 
     /// Pool options that ping a connection before handing it out only when it has been idle
@@ -257,10 +290,15 @@ impl PgConnections {
     /// of the pool for less than a minute, the pool is not short of connections and fewer than
     /// `most` are kept; otherwise returns it to the pool, which checks it.
     pub fn give_back<T, E>(&self, connection: KeptConnection, outcome: &Result<T, E>) {
-        if outcome.is_err()
-            || connection.out_since.elapsed() >= KEPT_AT_MOST
-            || self.pool_is_short()
-        {
+        if outcome.is_err() {
+            return;
+        }
+        let kept_for = Duration::from_micros(self.inner.kept_for_micros.load(Ordering::Relaxed));
+        if connection.out_since.elapsed() >= kept_for {
+            prepare_again_then_return(connection);
+            return;
+        }
+        if self.pool_is_short() {
             return;
         }
         let Ok(runtime) = Handle::try_current() else {
@@ -299,6 +337,30 @@ impl PgConnections {
     pub fn release(&self) {
         self.inner.release();
     }
+}
+
+/// Closes `connection`'s prepared statements on a task of its own, then lets it go back to
+/// the pool: their plans are made again on the tables as they are by the next statements on
+/// it ([`PgConnections::kept_for`]). A connection that fails to close them is closed. Without a
+/// runtime it just goes back.
+fn prepare_again_then_return(mut connection: KeptConnection) {
+    let Ok(runtime) = Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        if connection
+            .connection
+            .clear_cached_statements()
+            .await
+            .is_err()
+        {
+            connection.close_on_drop();
+        }
+    });
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 async fn release_on_close(closed: sqlx::pool::CloseEvent, inner: Weak<Inner>) {
