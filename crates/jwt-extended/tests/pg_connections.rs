@@ -148,7 +148,6 @@ async fn a_connection_out_for_its_time_goes_back_with_its_statements_closed() {
         "sqlx prepared it"
     );
     connections.give_back(connection, &outcome);
-    assert_eq!(connections.kept(), 0, "out for its time: not kept");
 
     // The same connection, once back: a plan made on it from now on is made on the tables as
     // they are, not as they were when `SELECT 1` was first prepared.
@@ -162,6 +161,31 @@ async fn a_connection_out_for_its_time_goes_back_with_its_statements_closed() {
         "its statements were closed before it went back"
     );
     drop(connection);
+    pool.close().await;
+    scratch.drop_now().await;
+}
+
+#[tokio::test]
+async fn a_connection_within_its_time_is_kept_with_its_statements() {
+    let Some(scratch) = ScratchDatabase::create("jwt_kept").await else {
+        return;
+    };
+    let returned = Arc::new(AtomicUsize::new(0));
+    let pool = pool(&scratch, &returned);
+    let connections = PgConnections::keeping(pool.clone(), 1);
+
+    select_one(&connections).await.expect("SELECT 1");
+    assert_eq!(connections.kept(), 1, "within its minute: kept");
+    let mut connection = connections.take().await.expect("the kept connection");
+    assert_eq!(
+        prepared_statements(&mut connection).await,
+        1,
+        "its statement is still prepared"
+    );
+    let outcome: Result<(), sqlx::Error> = Ok(());
+    connections.give_back(connection, &outcome);
+    assert_eq!(returned.load(Ordering::SeqCst), 0, "never back in the pool");
+    connections.release();
     pool.close().await;
     scratch.drop_now().await;
 }

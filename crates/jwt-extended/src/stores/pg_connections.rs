@@ -57,8 +57,9 @@ const KEPT_AT_MOST: Duration = Duration::from_secs(60);
 /// close them, and its `max_lifetime` applies when they go back. Each `PgConnections` keeps
 /// its own set: share one ([`Clone`]) rather than making two over one pool.
 ///
-/// Cheap to clone: clones share the connections. [`SqlStore::postgres_with`](crate::SqlStore::postgres_with)
-/// shares them with an app's own statements, so one set is kept for both.
+/// Cheap to clone: clones share the connections.
+/// [`SqlStore::postgres_with`](crate::SqlStore::postgres_with) shares them with an app's own
+/// statements, so one set is kept for both.
 ///
 /// ```no_run
 /// # async fn run(url: &str) -> Result<(), sqlx::Error> {
@@ -197,9 +198,11 @@ impl PgConnections {
         }
     }
 
-    /// How long a connection stays out of sqlx's pool (a minute unless set; for every clone):
-    /// at its first release after that, its prepared statements are closed and it goes back
-    /// to the pool.
+    /// How long a connection stays out of sqlx's pool (a minute unless set; for this set and
+    /// every clone of it): at its first release after that, its prepared statements are closed
+    /// and it goes back to the pool (`Duration::ZERO`: at every release). A connection that
+    /// goes back another way (its statement failed, the pool was short, enough were kept) keeps
+    /// its statements until sqlx closes it (its `max_lifetime`).
     ///
     /// PostgreSQL makes a prepared statement's generic plan for the tables as they are when
     /// it is prepared, and keeps it while the statement lives: for the connection's life, up
@@ -287,14 +290,15 @@ impl PgConnections {
     }
 
     /// Keeps `connection` for the next statement when its statement succeeded, it has been out
-    /// of the pool for less than a minute, the pool is not short of connections and fewer than
-    /// `most` are kept; otherwise returns it to the pool, which checks it.
+    /// of the pool for less than [`kept_for`](Self::kept_for) (a minute), the pool is not short
+    /// of connections and fewer than `most` are kept; otherwise returns it to the pool, which
+    /// checks it. One out for its time first has its prepared statements closed.
     pub fn give_back<T, E>(&self, connection: KeptConnection, outcome: &Result<T, E>) {
         if outcome.is_err() {
             return;
         }
         let kept_for = Duration::from_micros(self.inner.kept_for_micros.load(Ordering::Relaxed));
-        if connection.out_since.elapsed() >= kept_for {
+        if connection.out_since.elapsed() >= kept_for && !self.inner.pool.is_closed() {
             prepare_again_then_return(connection);
             return;
         }
@@ -341,19 +345,19 @@ impl PgConnections {
 
 /// Closes `connection`'s prepared statements on a task of its own, then lets it go back to
 /// the pool: their plans are made again on the tables as they are by the next statements on
-/// it ([`PgConnections::kept_for`]). A connection that fails to close them is closed. Without a
-/// runtime it just goes back.
+/// it ([`PgConnections::kept_for`]). A connection that fails to close them in [`PING_TIMEOUT`]
+/// (one round trip) is closed. Without a runtime it is dropped here, as before.
 fn prepare_again_then_return(mut connection: KeptConnection) {
     let Ok(runtime) = Handle::try_current() else {
         return;
     };
     runtime.spawn(async move {
-        if connection
-            .connection
-            .clear_cached_statements()
-            .await
-            .is_err()
-        {
+        let cleared = tokio::time::timeout(
+            PING_TIMEOUT,
+            connection.connection.clear_cached_statements(),
+        )
+        .await;
+        if !matches!(cleared, Ok(Ok(()))) {
             connection.close_on_drop();
         }
     });
