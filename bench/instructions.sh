@@ -104,6 +104,18 @@ logged() {
   stat -c %s "$WORK/$1.err"
 }
 
+# grind_on PID: zeroes the counts of the program under callgrind at PID and counts from now.
+grind_on() {
+  callgrind_control -z "$1" >/dev/null 2>&1
+  callgrind_control -i on "$1" >/dev/null 2>&1
+}
+
+# grind_off PID ROW: stops counting and dumps the counts as ROW's.
+grind_off() {
+  callgrind_control -i off "$1" >/dev/null 2>&1
+  callgrind_control -d "$2" "$1" >/dev/null 2>&1
+}
+
 # instructions NAME PID ROW: memo NAME's instructions per request of ROW since
 # callgrind was zeroed; keeps the profile with --keep.
 instructions() {
@@ -127,14 +139,12 @@ count_refresh() {
   read -r -t 600 line <&"$from" || true
   [[ $line == ready ]] || { kill "$driver" 2>/dev/null; die "$name refresh: bench-refresh did not get ready"; }
   offset="$(logged "$name" "$offset" /api/auth/refresh 200 "$WARMUP" "/api/auth/login 200")"
-  callgrind_control -z "$pid" >/dev/null 2>&1
-  callgrind_control -i on "$pid" >/dev/null 2>&1
+  grind_on "$pid"
   echo go >&"$to"
   # Its connection closes after the last answer, inside the counted window (a few hundred
   # instructions against N refreshes); the curl rows' close is counted the same way.
   read -r -t 600 line <&"$from" || true
-  callgrind_control -i off "$pid" >/dev/null 2>&1
-  callgrind_control -d refresh "$pid" >/dev/null 2>&1
+  grind_off "$pid" refresh
   wait "$driver" || die "$name refresh: bench-refresh failed"
   [[ $line == *" requests=$N "*" non2xx=0 socket_errors=0" ]] || die "$name refresh: bench-refresh said: $line"
   logged "$name" "$offset" /api/auth/refresh 200 "$N" >/dev/null
@@ -157,11 +167,9 @@ count() {
   # The warm-up's lines first, so that the row's are the rest.
   [[ $name != floor ]] && offset="$(logged "$name" "$offset" "$path" "$status" "$WARMUP")"
   # valgrind's pid is memo's: it runs memo in its own process.
-  callgrind_control -z "$pid" >/dev/null 2>&1
-  callgrind_control -i on "$pid" >/dev/null 2>&1
+  grind_on "$pid"
   local statuses; statuses="$(send "$N" "$url" "$method" "$3" "$4")"
-  callgrind_control -i off "$pid" >/dev/null 2>&1
-  callgrind_control -d "$row" "$pid" >/dev/null 2>&1
+  grind_off "$pid" "$row"
   local ok; ok="$(grep -cx "$status" <<<"$statuses" || true)"
   ((ok == N)) || die "$name $row: $ok of $N requests got $status"
   [[ $name != floor ]] && logged "$name" "$offset" "$path" "$status" "$N" >/dev/null

@@ -150,6 +150,16 @@ fn titles(page: &Page) -> (Vec<String>, Option<Position>) {
     (titles, page.next)
 }
 
+/// 20 first pages of 10 (by id, not archived), `many`'s and `few`'s in turn.
+fn first_pages_in_turn(many: i64, few: i64) -> Vec<PageRequest<'static>> {
+    (0..20)
+        .map(|n| {
+            let owner = if n % 2 == 0 { many } else { few };
+            request(owner, false, Order::Id, None, 10)
+        })
+        .collect()
+}
+
 // The tests run on one thread: the pages asked at once are all queued before the reading task
 // first runs, so they meet in one batch (of 32 at most), read with one statement per order.
 #[tokio::test(flavor = "current_thread")]
@@ -224,17 +234,7 @@ async fn a_page_that_cannot_be_read_fails_alone() {
     tally::ran(tally::Backend::Postgres);
     let (db, pool, owners) = open(&database).await;
     let (many, few, poison) = (owners[0].0, owners[1].0, owners[2].0);
-    let mut requests: Vec<_> = (0..20)
-        .map(|n| {
-            request(
-                if n % 2 == 0 { many } else { few },
-                false,
-                Order::Id,
-                None,
-                10,
-            )
-        })
-        .collect();
+    let mut requests = first_pages_in_turn(many, few);
     requests[7] = request(poison, false, Order::Id, None, 10);
 
     let mut results = read_at_once(&db, &requests).await;
@@ -275,12 +275,7 @@ async fn a_page_with_a_row_memo_cannot_read_fails_alone() {
         .execute(&pool)
         .await
         .expect("a time of infinity");
-    let requests: Vec<_> = (0..20)
-        .map(|n| {
-            let owner = if n % 2 == 0 { many } else { few };
-            request(owner, false, Order::Id, None, 10)
-        })
-        .collect();
+    let requests = first_pages_in_turn(many, few);
 
     let results = read_at_once(&db, &requests).await;
     for (n, result) in results.iter().enumerate() {
