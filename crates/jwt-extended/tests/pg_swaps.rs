@@ -9,13 +9,16 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    str::FromStr as _,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use common::scratch_db::ScratchDatabase;
 use jwt_extended::{
     PgConnections, RefreshId, RotateOutcome, SessionInfo, SessionStore as _, SqlStore,
 };
-use sqlx::PgPool;
+use sqlx::{PgPool, postgres::PgConnectOptions};
 
 const FAMILIES: usize = 40;
 
@@ -196,6 +199,115 @@ async fn a_batch_that_fails_is_run_one_swap_at_a_time() {
     );
     // The batch's statement failed and left no record; each swap then committed alone.
     assert_eq!(recorded(&pool).await, (FAMILIES as i64, FAMILIES as i64));
+    drop(store);
+    pool.close().await;
+    scratch.drop_now().await;
+}
+
+/// Sequential scans of `jwt_sessions` so far, with the statistics of the pool's one connection
+/// flushed first (PostgreSQL 15's `pg_stat_force_next_flush`; a backend reports its own when it
+/// goes idle, before answering).
+async fn table_scans(connections: &PgConnections) -> i64 {
+    let mut connection = connections.take().await.expect("the connection");
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut *connection)
+        .await
+        .expect("flush the statistics");
+    let scans = sqlx::query_scalar(
+        "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'jwt_sessions'",
+    )
+    .fetch_one(&mut *connection)
+    .await;
+    connections.give_back(connection, &scans);
+    scans.expect("the statistics")
+}
+
+/// A rotation reads its family's row through the primary key, not the whole table, whether
+/// PostgreSQL plans it per call or once (memo's connections pin one generic plan). With 1,000
+/// logins (some 25 pages), the batch's generic plan as a plain statement scanned them all for
+/// every batch.
+#[tokio::test]
+async fn a_rotation_reads_its_family_by_the_key_not_the_whole_table() {
+    for plan_cache_mode in ["auto", "force_generic_plan"] {
+        let Some(scratch) = ScratchDatabase::create("jwt_swaps").await else {
+            return;
+        };
+        let options = PgConnectOptions::from_str(&scratch.url)
+            .expect("the URL")
+            .options([("plan_cache_mode", plan_cache_mode)]);
+        let pool = PgConnections::pool_options()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("connect");
+        let connections = PgConnections::new(pool.clone());
+        let store = SqlStore::postgres_with(connections.clone());
+        store.migrate().await.expect("migrate");
+        sqlx::query(
+            "INSERT INTO jwt_sessions (family, user_id, created_at, last_used_at, current_jti, \
+             current_exp) SELECT 'login-' || n, '7', 0, 0, 'r0', $1 FROM generate_series(1, 1000) n",
+        )
+        .bind(now() + 600)
+        .execute(&pool)
+        .await
+        .expect("1,000 logins");
+
+        let before = table_scans(&connections).await;
+        for n in 0..10 {
+            let family = format!("login-{}", 1 + n * 97);
+            let rotated = store
+                .rotate(&family, "r0", &refresh(&format!("r1-{n}")), Duration::ZERO)
+                .await;
+            assert_eq!(rotated.expect("an answer"), RotateOutcome::Rotated);
+        }
+        let scans = table_scans(&connections).await - before;
+        assert_eq!(
+            scans, 0,
+            "{plan_cache_mode}: 10 rotations scanned the table"
+        );
+        drop(store);
+        drop(connections);
+        pool.close().await;
+        scratch.drop_now().await;
+    }
+}
+
+/// Instances that start at once each migrate the same database: every one succeeds, and the
+/// rotations' function they all create works. Without the migration's lock, two
+/// `CREATE TABLE IF NOT EXISTS` at once failed one with a duplicate key in `pg_type`.
+#[tokio::test]
+async fn instances_starting_at_once_all_migrate() {
+    let Some(scratch) = ScratchDatabase::create("jwt_swaps").await else {
+        return;
+    };
+    let pool = PgConnections::pool_options()
+        .max_connections(8)
+        .connect(&scratch.url)
+        .await
+        .expect("connect");
+    for _ in 0..5 {
+        let migrations = (0..8).map(|_| async {
+            let store = SqlStore::postgres_with(PgConnections::new(pool.clone()));
+            store.migrate().await
+        });
+        for outcome in futures_util::future::join_all(migrations).await {
+            outcome.expect("a migration beside others");
+        }
+    }
+    let store = SqlStore::postgres_with(PgConnections::new(pool.clone()));
+    let session = SessionInfo {
+        id: "fam".into(),
+        user: "7".into(),
+        created_at: now(),
+        last_used_at: now(),
+        user_agent: None,
+        expires_at: Some(now() + 600),
+    };
+    store.create(&session, &refresh("r0")).await.expect("login");
+    let rotated = store
+        .rotate("fam", "r0", &refresh("r1"), Duration::ZERO)
+        .await;
+    assert_eq!(rotated.expect("an answer"), RotateOutcome::Rotated);
     drop(store);
     pool.close().await;
     scratch.drop_now().await;

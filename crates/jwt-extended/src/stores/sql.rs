@@ -43,6 +43,19 @@ pub(super) const SCHEMA: [&str; 3] = [
     "CREATE INDEX IF NOT EXISTS jwt_sessions_user ON jwt_sessions (user_id)",
 ];
 
+/// PostgreSQL's schema as one script, so one implicit transaction: the advisory lock first
+/// (held to its end), then [`SCHEMA`] and the rotations' function.
+#[cfg(feature = "postgres")]
+fn postgres_schema() -> String {
+    let mut script =
+        String::from("SELECT pg_advisory_xact_lock(hashtextextended('jwt-extended schema', 0));\n");
+    for statement in SCHEMA.iter().chain([&super::pg_swaps::SWAP_FUNCTION_SQL]) {
+        script.push_str(statement);
+        script.push_str(";\n");
+    }
+    script
+}
+
 /// Kept when a revoked token never expires: far in the future, so the row is never purged.
 const NEVER: i64 = i64::MAX / 2;
 
@@ -381,19 +394,36 @@ impl SqlStore {
         }
     }
 
-    /// Creates the tables if they are missing.
+    /// Creates the tables if they are missing (on PostgreSQL, and the function that rotations
+    /// run, made again).
+    ///
+    /// On PostgreSQL it runs as one transaction under an advisory lock, so instances that start
+    /// at once do not trip over each other's `CREATE`s.
     ///
     /// # Errors
     /// [`StoreError`] when the database refuses.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        for statement in SCHEMA {
-            on_pool!(&self.pool, |pool| sqlx::query(statement)
-                .execute(pool)
-                .await
-                .map(|_| ()))
-            .map_err(db_error)?;
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(pool) => {
+                for statement in SCHEMA {
+                    sqlx::query(statement)
+                        .execute(pool)
+                        .await
+                        .map_err(db_error)?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(connections) => {
+                let script = postgres_schema();
+                on_kept!(connections, |connection| sqlx::raw_sql(&script)
+                    .execute(connection)
+                    .await
+                    .map(|_| ()))
+                .map_err(db_error)
+            }
         }
-        Ok(())
     }
 
     /// Answers revocation lookups from memory, loading the revoked ids now. **Only** for a
