@@ -155,7 +155,9 @@ UPDATE memos SET title = COALESCE('edited by pgbench', title), content = COALESC
 EOF
   # jwt-extended's group commit of rotations (crates/jwt-extended/src/stores/pg_swaps.rs):
   # one client, as the store's one swapping task, swapping --connections families a
-  # statement, each presenting the token its last swap made.
+  # statement, each presenting the token its last swap made. The store runs this UPDATE
+  # inside its function jwt_swap_sessions, with sequential scans off; on this table of
+  # --connections rows the plain statement does the same work.
   cat >"$PGB/rotate.sql" <<'EOF'
 WITH b AS (SELECT * FROM unnest(ARRAY(SELECT 'ceiling-' || i FROM generate_series(0, :c::int - 1) i ORDER BY 1), string_to_array(:jtis, ','), ARRAY(SELECT md5(random()::text) FROM generate_series(1, :c::int)), array_fill(NULL::int8, ARRAY[:c::int]), array_fill(extract(epoch FROM now())::int8, ARRAY[:c::int])) AS b(family, presented, successor, exp, now)),
 u AS (UPDATE jwt_sessions AS s SET retired_jti = s.current_jti, retired_at = b.now, current_jti = b.successor, current_exp = b.exp, last_used_at = b.now FROM b WHERE s.family = ANY(ARRAY(SELECT family FROM b)) AND s.family = b.family AND s.current_jti = b.presented AND s.revoked_at IS NULL AND (s.current_exp IS NULL OR s.current_exp > b.now) RETURNING s.family, s.current_jti)

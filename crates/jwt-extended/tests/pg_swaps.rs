@@ -224,8 +224,10 @@ async fn table_scans(connections: &PgConnections) -> i64 {
 
 /// A rotation reads its family's row through the primary key, not the whole table, whether
 /// PostgreSQL plans it per call or once (memo's connections pin one generic plan). With 1,000
-/// logins (some 25 pages), the batch's generic plan as a plain statement scanned them all for
-/// every batch.
+/// logins (some 11 pages), the batch's generic plan as a plain statement scanned them all for
+/// every batch; plans made per call read the key already (that loop guards against a change
+/// that would lose it). Needs PostgreSQL 15 or later (`pg_stat_force_next_flush`): skipped
+/// on an older server.
 #[tokio::test]
 async fn a_rotation_reads_its_family_by_the_key_not_the_whole_table() {
     for plan_cache_mode in ["auto", "force_generic_plan"] {
@@ -240,6 +242,16 @@ async fn a_rotation_reads_its_family_by_the_key_not_the_whole_table() {
             .connect_with(options)
             .await
             .expect("connect");
+        let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+            .fetch_one(&pool)
+            .await
+            .expect("the server's version");
+        if version < 150_000 {
+            eprintln!("skipped: PostgreSQL {version} has no pg_stat_force_next_flush");
+            pool.close().await;
+            scratch.drop_now().await;
+            return;
+        }
         let connections = PgConnections::new(pool.clone());
         let store = SqlStore::postgres_with(connections.clone());
         store.migrate().await.expect("migrate");

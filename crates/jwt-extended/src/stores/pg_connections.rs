@@ -208,8 +208,10 @@ impl PgConnections {
     /// it is prepared, and keeps it while the statement lives: for the connection's life, up
     /// to the pool's `max_lifetime`, unless an `ANALYZE` (autovacuum's) invalidates it. A plan
     /// made on a table of a few rows scans the table, and goes on scanning it as it grows:
-    /// on a server without autovacuum, a rotation's cost grew with every login since. Closed
-    /// a minute on, the statements are prepared again, on the tables as they are then.
+    /// on a server without autovacuum, a statement's cost grew with the table for as long as
+    /// its connection lived. Closed a minute on, the statements are prepared again, on the
+    /// tables as they are then. (The session store's rotations no longer depend on it: they
+    /// run in a function with sequential scans off.)
     ///
     /// ```no_run
     /// # fn example(pool: sqlx::PgPool) {

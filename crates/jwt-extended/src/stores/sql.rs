@@ -44,12 +44,17 @@ pub(super) const SCHEMA: [&str; 3] = [
 ];
 
 /// PostgreSQL's schema as one script, so one implicit transaction: the advisory lock first
-/// (held to its end), then [`SCHEMA`] and the rotations' function.
+/// (held to its end), then the rotations' function (PL/pgSQL does not look its tables up
+/// until it runs) and [`SCHEMA`], whose `CREATE INDEX` locks `jwt_sessions` against writes
+/// until the commit.
 #[cfg(feature = "postgres")]
 fn postgres_schema() -> String {
     let mut script =
         String::from("SELECT pg_advisory_xact_lock(hashtextextended('jwt-extended schema', 0));\n");
-    for statement in SCHEMA.iter().chain([&super::pg_swaps::SWAP_FUNCTION_SQL]) {
+    for statement in [&super::pg_swaps::SWAP_FUNCTION_SQL]
+        .into_iter()
+        .chain(&SCHEMA)
+    {
         script.push_str(statement);
         script.push_str(";\n");
     }
@@ -394,8 +399,9 @@ impl SqlStore {
         }
     }
 
-    /// Creates the tables if they are missing (on PostgreSQL, and the function that rotations
-    /// run, made again).
+    /// Creates the tables if they are missing; on PostgreSQL also the function that rotations
+    /// run (`jwt_swap_sessions`, made again every time). Run it at start-up, before the store
+    /// rotates a token, with a role that owns the tables (and so the function).
     ///
     /// On PostgreSQL it runs as one transaction under an advisory lock, so instances that start
     /// at once do not trip over each other's `CREATE`s.
