@@ -13,20 +13,15 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
-use common::scratch_db::ScratchDatabase;
-use jwt_extended::{
-    PgConnections, RefreshId, RotateOutcome, SessionInfo, SessionStore as _, SqlStore,
+use common::{
+    logins::{login, refresh},
+    scratch_db::ScratchDatabase,
 };
+use jwt_extended::{PgConnections, RotateOutcome, SessionStore as _, SqlStore};
 use sqlx::PgPool;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
 
 /// A pool built as `PgConnections` asks, counting the connections returned to it; lazy, so
 /// that connecting returns none.
@@ -48,22 +43,6 @@ async fn select_one(connections: &PgConnections) -> Result<(), sqlx::Error> {
     let outcome = sqlx::query("SELECT 1").execute(&mut *connection).await;
     connections.give_back(connection, &outcome);
     outcome.map(drop)
-}
-
-fn login(family: &str) -> (SessionInfo, RefreshId) {
-    let session = SessionInfo {
-        id: family.into(),
-        user: "7".into(),
-        created_at: now(),
-        last_used_at: now(),
-        user_agent: None,
-        expires_at: Some(now() + 600),
-    };
-    let refresh = RefreshId {
-        jti: "r0".into(),
-        exp: Some(now() + 600),
-    };
-    (session, refresh)
 }
 
 /// Waits (bounded) until the pool has had `count` connections back: sqlx returns one on a task
@@ -92,10 +71,7 @@ async fn a_store_s_statements_keep_their_connection_out_of_the_pool() {
     store.create(&session, &first).await.expect("login");
     let mut presented = first.jti;
     for n in 1..=20 {
-        let successor = RefreshId {
-            jti: format!("r{n}"),
-            exp: Some(now() + 600),
-        };
+        let successor = refresh(&format!("r{n}"));
         let outcome = store
             .rotate("fam", &presented, &successor, Duration::ZERO)
             .await

@@ -9,30 +9,21 @@
 
 mod common;
 
-use std::{
-    str::FromStr as _,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{str::FromStr as _, time::Duration};
 
-use common::scratch_db::ScratchDatabase;
-use jwt_extended::{
-    PgConnections, RefreshId, RotateOutcome, SessionInfo, SessionStore as _, SqlStore,
+use common::{
+    logins::{login, now, refresh},
+    scratch_db::ScratchDatabase,
 };
+use jwt_extended::{PgConnections, RotateOutcome, SessionStore as _, SqlStore};
 use sqlx::{PgPool, postgres::PgConnectOptions};
 
 const FAMILIES: usize = 40;
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-fn refresh(jti: &str) -> RefreshId {
-    RefreshId {
-        jti: jti.into(),
-        exp: Some(now() + 600),
-    }
+/// A login of user 7 as `family`, presenting `r0`.
+async fn log_in(store: &SqlStore, family: &str) {
+    let (session, r0) = login(family);
+    store.create(&session, &r0).await.expect("login");
 }
 
 /// A store with [`FAMILIES`] logins, `fam-0`... presenting `r0`, and a trigger recording each
@@ -70,15 +61,7 @@ async fn store_with_logins(
             .expect("the trigger");
     }
     for n in 0..FAMILIES {
-        let session = SessionInfo {
-            id: format!("fam-{n}"),
-            user: "7".into(),
-            created_at: now(),
-            last_used_at: now(),
-            user_agent: None,
-            expires_at: Some(now() + 600),
-        };
-        store.create(&session, &refresh("r0")).await.expect("login");
+        log_in(&store, &format!("fam-{n}")).await;
     }
     (store, pool)
 }
@@ -307,15 +290,7 @@ async fn instances_starting_at_once_all_migrate() {
         }
     }
     let store = SqlStore::postgres_with(PgConnections::new(pool.clone()));
-    let session = SessionInfo {
-        id: "fam".into(),
-        user: "7".into(),
-        created_at: now(),
-        last_used_at: now(),
-        user_agent: None,
-        expires_at: Some(now() + 600),
-    };
-    store.create(&session, &refresh("r0")).await.expect("login");
+    log_in(&store, "fam").await;
     let rotated = store
         .rotate("fam", "r0", &refresh("r1"), Duration::ZERO)
         .await;

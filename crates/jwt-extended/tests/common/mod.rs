@@ -5,6 +5,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 #[cfg(feature = "postgres")]
+pub mod logins;
+#[cfg(feature = "postgres")]
 pub mod scratch_db;
 
 use std::time::{SystemTime, UNIX_EPOCH};
