@@ -3,7 +3,7 @@
 # change that does not move with the machine's load (wrk's req/s on a shared
 # 2-core machine drift by 10-20% from one minute to the next).
 #
-#   bench/instructions.sh [--requests N] [--keep DIR] [--postgres] MEMO_BIN [MEMO_BIN_B]
+#   bench/instructions.sh [--requests N] [--keep DIR] [--postgres] [--caches] MEMO_BIN [MEMO_BIN_B]
 #
 # Starts each memo binary under callgrind (instrumentation off) on a fresh SQLite
 # database in a temp dir, gives it a user with 20 memos through the API, and
@@ -25,6 +25,11 @@
 # --postgres: each memo on a scratch PostgreSQL database of its own (on
 # 127.0.0.1:5432, dropped at exit) instead of SQLite; one request at a time,
 # each page is a statement of one page and each create a group commit of one.
+# --caches: callgrind also models the caches (--cache-sim=yes: 32 kB L1s) and
+# a second table gives each row's L1 misses per request, instruction fetches
+# and data reads and writes: what the instructions cost beyond their number
+# (a status request: 8% more instructions than the floor's, 2.7 times its data
+# misses; docs/performance.md). Slower, and the same count as without it.
 set -euo pipefail
 # A failed check inside $(...) stops the run too.
 shopt -s inherit_errexit
@@ -32,10 +37,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=bench/lib/common.sh
 source "$ROOT/bench/lib/common.sh"
 
-N=2000 WARMUP=50 KEEP="" POSTGRES=0 BINS=()
+N=2000 WARMUP=50 KEEP="" POSTGRES=0 CACHES=0 BINS=()
 while (($#)); do
   case "$1" in
     --postgres) POSTGRES=1; shift ;;
+    --caches) CACHES=1; shift ;;
     --requests) N="$2"; shift 2 ;;
     --keep) KEEP="$(mkdir -p "$2" && realpath "$2")"; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -62,7 +68,9 @@ ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /
 # grind NAME BIN ARGS...: starts BIN under callgrind, instrumentation off.
 grind() {
   local name="$1"; shift
-  start "$name" 'listening on' valgrind --tool=callgrind --instr-atstart=no \
+  local sim=()
+  ((CACHES)) && sim=(--cache-sim=yes)
+  start "$name" 'listening on' valgrind --tool=callgrind "${sim[@]}" --instr-atstart=no \
     --callgrind-out-file="$WORK/$name.%p.cg" "$@"
 }
 
@@ -122,6 +130,11 @@ instructions() {
   local dump; dump="$(ls -t "$WORK/$1.$2.cg"* | head -n1)"
   local total; total="$(awk '/^totals:/ { print $2; exit }' "$dump")"
   [[ -n $KEEP ]] && cp "$dump" "$KEEP/$1.$3.callgrind"
+  # The misses per request, by the names of the dump's `events:` line.
+  ((CACHES)) && awk -v n="$N" -v who="$1" -v row="$3" '
+    /^events:/ { for (i = 2; i <= NF; i++) at[$i] = i }
+    /^totals:/ { printf "%s %s %d %d %d\n", who, row, $at["I1mr"] / n, $at["D1mr"] / n, $at["D1mw"] / n; exit }' \
+    "$dump" >>"$WORK/caches"
   echo $((total / N))
 }
 
@@ -211,3 +224,8 @@ for spec in "${ROWS[@]}"; do
   ((${#results[@]} == 2)) && awk -v a="${results[0]}" -v b="${results[1]}" 'BEGIN { printf " %8.3f", b / a }'
   printf '\n'
 done
+if ((CACHES)); then
+  say "L1 misses per request in callgrind's cache model: instruction fetches, data reads, data writes"
+  printf '%-8s %-8s %8s %8s %8s\n' row server I1 D1-read D1-write
+  awk '{ printf "%-8s %-8s %8s %8s %8s\n", $2, $1, $3, $4, $5 }' "$WORK/caches"
+fi

@@ -36,7 +36,11 @@ pub struct Payload {
     /// The token's JSON text, from which `map` is built; empty when built from a map.
     text: Vec<u8>,
     map: OnceLock<JsonObject>,
-    known: Known,
+    /// Boxed: inline, its 11 values made the payload 408 bytes, and `Verified` (496) was
+    /// copied through each layer of an extractor into memory not in the cache (callgrind's
+    /// cache model: most of memo's write misses a status request beyond the floor's;
+    /// docs/performance.md, "A twenty-third machine").
+    known: Box<Known>,
 }
 
 /// The claims read on every request, each as the payload holds it (the last, if repeated), in
@@ -166,7 +170,7 @@ impl Payload {
 
 impl From<JsonObject> for Payload {
     fn from(map: JsonObject) -> Self {
-        let mut known = Known::default();
+        let mut known = Box::<Known>::default();
         for (name, value) in &map {
             if let Some(slot) = known.slot(name) {
                 *slot = Some(value.clone());
@@ -230,7 +234,7 @@ struct KnownSeed<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for KnownSeed<'_> {
-    type Value = (Known, bool);
+    type Value = (Box<Known>, bool);
 
     fn deserialize<D: de::Deserializer<'de>>(
         self,
@@ -241,14 +245,14 @@ impl<'de> DeserializeSeed<'de> for KnownSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for KnownSeed<'_> {
-    type Value = (Known, bool);
+    type Value = (Box<Known>, bool);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut known = Known::default();
+        let mut known = Box::<Known>::default();
         let mut has_identity = false;
         while let Some(Key(name)) = map.next_key()? {
             has_identity |= name == self.identity;
