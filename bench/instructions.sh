@@ -25,11 +25,11 @@
 # --postgres: each memo on a scratch PostgreSQL database of its own (on
 # 127.0.0.1:5432, dropped at exit) instead of SQLite; one request at a time,
 # each page is a statement of one page and each create a group commit of one.
-# --caches: callgrind also models the caches (--cache-sim=yes: 32 kB L1s) and
-# a second table gives each row's L1 misses per request, instruction fetches
-# and data reads and writes: what the instructions cost beyond their number
-# (a status request: 8% more instructions than the floor's, 2.7 times its data
-# misses; docs/performance.md). Slower, and the same count as without it.
+# --caches: callgrind also models the caches (--cache-sim=yes, L1s pinned at
+# 32 kB, 8-way, so that machines compare) and a second table gives each row's
+# L1 misses per request, instruction fetches and data reads and writes: what
+# the instructions cost beyond their number (docs/performance.md). Slower; the
+# same instruction counts as without it.
 set -euo pipefail
 # A failed check inside $(...) stops the run too.
 shopt -s inherit_errexit
@@ -69,7 +69,7 @@ ROWS=("status GET /api/auth/status 200" "list GET /api/memos 200" "create POST /
 grind() {
   local name="$1"; shift
   local sim=()
-  ((CACHES)) && sim=(--cache-sim=yes)
+  ((CACHES)) && sim=(--cache-sim=yes --I1=32768,8,64 --D1=32768,8,64)
   start "$name" 'listening on' valgrind --tool=callgrind "${sim[@]}" --instr-atstart=no \
     --callgrind-out-file="$WORK/$name.%p.cg" "$@"
 }
@@ -133,6 +133,7 @@ instructions() {
   # The misses per request, by the names of the dump's `events:` line.
   ((CACHES)) && awk -v n="$N" -v who="$1" -v row="$3" '
     /^events:/ { for (i = 2; i <= NF; i++) at[$i] = i }
+    /^totals:/ && !("D1mw" in at) { print "no cache events in " FILENAME > "/dev/stderr"; exit 1 }
     /^totals:/ { printf "%s %s %d %d %d\n", who, row, $at["I1mr"] / n, $at["D1mr"] / n, $at["D1mw"] / n; exit }' \
     "$dump" >>"$WORK/caches"
   echo $((total / N))

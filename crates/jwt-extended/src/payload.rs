@@ -36,10 +36,9 @@ pub struct Payload {
     /// The token's JSON text, from which `map` is built; empty when built from a map.
     text: Vec<u8>,
     map: OnceLock<JsonObject>,
-    /// Boxed: inline, its 11 values made the payload 408 bytes, and `Verified` (496) was
-    /// copied through each layer of an extractor into memory not in the cache (callgrind's
-    /// cache model: most of memo's write misses a status request beyond the floor's;
-    /// docs/performance.md, "A twenty-third machine").
+    /// Boxed, one allocation a token: inline, the 11 values made `Payload` 408 bytes
+    /// (`Verified` 496), which each extractor layer copied (docs/performance.md, "The claims
+    /// behind a pointer").
     known: Box<Known>,
 }
 
