@@ -103,6 +103,20 @@ async fn sqlite() -> Option<Fixture<jwt_extended::SqlStore>> {
 /// on the pool).
 #[cfg(feature = "sqlite")]
 async fn sqlite_file() -> Option<Fixture<jwt_extended::SqlStore>> {
+    sqlite_file_with_vfs(None).await
+}
+
+/// A SQLite file that the process holds for itself (the `unix-excl` VFS, as memo opens its
+/// file): the writer thread opens it with the pool's VFS.
+#[cfg(feature = "sqlite")]
+async fn sqlite_exclusive_file() -> Option<Fixture<jwt_extended::SqlStore>> {
+    sqlite_file_with_vfs(Some("unix-excl")).await
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite_file_with_vfs(
+    vfs: Option<&'static str>,
+) -> Option<Fixture<jwt_extended::SqlStore>> {
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
     let dir = std::env::temp_dir().join(format!("jwt-suite-{}", uuid_like()));
     std::fs::create_dir_all(&dir).expect("a folder");
@@ -111,6 +125,10 @@ async fn sqlite_file() -> Option<Fixture<jwt_extended::SqlStore>> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full);
+    let options = match vfs {
+        Some(vfs) => options.vfs(vfs),
+        None => options,
+    };
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(2)
         .connect_with(options)
@@ -479,6 +497,8 @@ store_tests!(memory_store, memory);
 store_tests!(sqlite_store, sqlite);
 #[cfg(feature = "sqlite")]
 store_tests!(sqlite_file_store, sqlite_file);
+#[cfg(feature = "sqlite")]
+store_tests!(sqlite_exclusive_file_store, sqlite_exclusive_file);
 #[cfg(feature = "sqlite")]
 store_tests!(sqlite_store_with_local_cache, sqlite_cached);
 #[cfg(feature = "postgres")]

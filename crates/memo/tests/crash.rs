@@ -211,7 +211,7 @@ async fn kill_mid_stream_and_check(database_url: &str, sqlite_file: Option<&Path
     }
     drop(server);
 
-    let (_server, address) = start(dir.path(), database_url, &log);
+    let (mut server, address) = start(dir.path(), database_url, &log);
     let (client, _) = logged_in(&address, false).await;
     // Every page of the list, by its `next` links.
     let mut rows: Vec<Value> = Vec::new();
@@ -273,6 +273,12 @@ async fn kill_mid_stream_and_check(database_url: &str, sqlite_file: Option<&Path
 
     if let Some(file) = sqlite_file {
         use sqlx::Connection as _;
+        // memo serve keeps its SQLite file to itself while it runs.
+        server.terminate();
+        assert!(
+            server.wait().success(),
+            "memo stops cleanly after recovering"
+        );
         let url = format!("sqlite://{}", file.display());
         let mut connection = sqlx::SqliteConnection::connect(&url)
             .await

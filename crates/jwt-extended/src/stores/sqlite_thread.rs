@@ -12,7 +12,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use rusqlite::{Connection, OptionalExtension as _, Row, params, types::FromSql};
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, params, types::FromSql};
 use sqlx::SqlitePool;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -25,10 +25,13 @@ use super::{
     traits::{RefreshId, RotateOutcome, StoreError},
 };
 
-/// What the writer's connection copies from the pool's: the file and the two settings that
-/// decide durability and waiting.
+/// What the writer's connection copies from the pool's: the file, its VFS and the two settings
+/// that decide durability and waiting.
 struct FileSettings {
     path: PathBuf,
+    /// The VFS the pool's options name (`?vfs=` in its URL): the writer opens the file the
+    /// same way, so that both lock it alike (with `unix-excl`, in the process's memory).
+    vfs: Option<String>,
     synchronous: i64,
     busy_timeout: Duration,
 }
@@ -87,13 +90,27 @@ async fn file_settings(pool: &SqlitePool) -> Result<Option<FileSettings>, sqlx::
         .await?;
     Ok(Some(FileSettings {
         path: PathBuf::from(path),
+        vfs: vfs_of(pool),
         synchronous,
         busy_timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or_default()),
     }))
 }
 
+/// The VFS that `pool`'s connections are opened with, when its options name one.
+fn vfs_of(pool: &SqlitePool) -> Option<String> {
+    let url = sqlx::ConnectOptions::to_url_lossy(&*pool.connect_options());
+    url.query_pairs()
+        .find(|(key, _)| key == "vfs")
+        .map(|(_, vfs)| vfs.into_owned())
+}
+
 fn open(settings: &FileSettings) -> rusqlite::Result<Connection> {
-    let connection = Connection::open(&settings.path)?;
+    let connection = match &settings.vfs {
+        Some(vfs) => {
+            Connection::open_with_flags_and_vfs(&settings.path, OpenFlags::default(), vfs)?
+        }
+        None => Connection::open(&settings.path)?,
+    };
     connection.pragma_update(None, "synchronous", settings.synchronous)?;
     connection.busy_timeout(settings.busy_timeout)?;
     Ok(connection)
@@ -327,6 +344,17 @@ mod tests {
         let settings = settings.expect("a file");
         assert_eq!(settings.path, dir.join("sessions.db"));
         assert_eq!(settings.synchronous, 2, "FULL");
+        assert_eq!(settings.vfs, None, "SQLite's default VFS");
+        let unix_excl = SqlitePoolOptions::new().connect_lazy_with(
+            SqliteConnectOptions::new()
+                .filename(dir.join("sessions.db"))
+                .vfs("unix-excl"),
+        );
+        assert_eq!(
+            vfs_of(&unix_excl).as_deref(),
+            Some("unix-excl"),
+            "the writer opens the file with the pool's VFS"
+        );
 
         for statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await.expect("schema");

@@ -158,6 +158,17 @@ pub enum DbSetupError {
     /// Connecting failed.
     #[error("could not connect to the database: {0}")]
     Connect(#[source] sqlx::Error),
+    /// Another process holds the SQLite file: memo opens it exclusively
+    /// unless its URL names another VFS ([`Db::connect`]).
+    #[error(
+        "the SQLite file {path} is in use by another process (a running `memo serve` keeps its file \
+         to itself): stop that process first, or share the file between processes by adding \
+         ?vfs=unix to DATABASE_URL in every process that opens it"
+    )]
+    InUse {
+        /// The file.
+        path: String,
+    },
     /// Opening the SQLite file for the memo reads or writes failed.
     #[error("could not open the SQLite file: {0}")]
     Open(#[source] DbError),
@@ -173,6 +184,12 @@ impl Db {
     /// Opens the database named by `url` (`sqlite://PATH` or `postgres://...`).
     ///
     /// A SQLite file and its folder are created when missing. SQLite runs with:
+    /// - the file held by this process alone (the `unix-excl` VFS), unless
+    ///   the URL names a VFS (`?vfs=unix` shares it with other processes
+    ///   that name it too): one process is what the SQLite backend assumes
+    ///   (revocations and users are answered from its memory), and its reads
+    ///   then take no file lock. Another process's hold is waited for up to
+    ///   5 s, then [`DbSetupError::InUse`];
     /// - `journal_mode=WAL`, so readers never block the writer;
     /// - `foreign_keys=ON`, since SQLite leaves them off by default and a memo
     ///   must never outlive its user;
@@ -320,8 +337,18 @@ async fn open_sqlite(url: &str) -> Result<SqliteDb, DbSetupError> {
         .foreign_keys(true)
         .busy_timeout(ACQUIRE_TIMEOUT)
         .synchronous(SqliteSynchronous::Full);
+    let options = match vfs_of(&options) {
+        Some(_) => options,
+        None => options.vfs(sqlite::EXCLUSIVE_VFS),
+    };
     create_parent_dir(options.get_filename())?;
-    let path = options.get_filename().to_owned();
+    let file = sqlite::SqliteFile {
+        path: options.get_filename().to_owned(),
+        vfs: vfs_of(&options),
+    };
+    // Held until every connection below is open, so that no other process
+    // takes the file in between.
+    let _claim = file.claim()?;
     let sqlx_writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -334,14 +361,22 @@ async fn open_sqlite(url: &str) -> Result<SqliteDb, DbSetupError> {
         .connect_with(options)
         .await
         .map_err(DbSetupError::Connect)?;
-    let readers = Readers::open(&path).map_err(DbSetupError::Open)?;
-    let writes = MemoWrites::spawn(path)?;
+    let readers = Readers::open(file.clone()).map_err(DbSetupError::Open)?;
+    let writes = MemoWrites::spawn(file)?;
     Ok(SqliteDb {
         readers,
         writes,
         sqlx_readers,
         sqlx_writer,
     })
+}
+
+/// The VFS that `options` open their file with (a URL's `?vfs=`), if any.
+fn vfs_of(options: &SqliteConnectOptions) -> Option<String> {
+    let url = sqlx::ConnectOptions::to_url_lossy(options);
+    url.query_pairs()
+        .find(|(key, _)| key == "vfs")
+        .map(|(_, vfs)| vfs.into_owned())
 }
 
 /// The current time, cut to whole microseconds: PostgreSQL keeps no more, so

@@ -6,7 +6,8 @@
 use std::{
     io::{Read as _, Write as _},
     path::Path,
-    process::{Command, Stdio},
+    process::{Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
 };
 
 use reqwest::StatusCode;
@@ -314,14 +315,12 @@ async fn everything_memo_creates_in_its_data_dir_is_private_whatever_the_umask()
         .expect("answer");
     assert_eq!(registered.status(), StatusCode::CREATED);
     assert_eq!(mode(&data), 0o700, "the data dir");
-    for file in [
-        "memo.db",
-        "memo.db-wal",
-        "memo.db-shm",
-        memo::config::SECRET_FILE_NAME,
-    ] {
+    for file in ["memo.db", "memo.db-wal", memo::config::SECRET_FILE_NAME] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
+    // The process holds the file alone, so SQLite keeps the WAL's index in
+    // memory, not in a file others could map.
+    assert!(!data.join("memo.db-shm").exists());
 }
 
 /// A data dir or database that others can read (made before this version,
@@ -398,4 +397,101 @@ fn serve_warns_at_start_when_no_spa_is_embedded() {
     let text = std::fs::read_to_string(&log).expect("the log");
     let warned = text.contains("WARN") && text.contains("web/dist is not built");
     assert_eq!(warned, !memo::http::spa_is_built(), "{text}");
+}
+
+/// `memo user add NAME` on `data_dir` (the password from stdin), with
+/// `DATABASE_URL` when given: its exit status and stderr.
+fn add_user(data_dir: &Path, name: &str, database_url: Option<&str>) -> (bool, String) {
+    let mut command = memo(data_dir);
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    let mut add = command
+        .args(["user", "add", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("memo user add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a long enough password\n")
+        .expect("the password");
+    let added = add.wait_with_output().expect("memo user add ends");
+    (
+        added.status.success(),
+        String::from_utf8_lossy(&added.stderr).into_owned(),
+    )
+}
+
+/// The child's exit status if it exits within `limit` (polled every 50 ms).
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("the child's status") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn a_served_sqlite_file_is_refused_to_other_processes_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut server = serve(memo(dir.path()).stderr(Stdio::null()));
+
+    let (added, stderr) = add_user(dir.path(), "second", None);
+    assert!(!added, "another process cannot open the file memo serves");
+    assert!(
+        stderr.contains("is in use by another process") && stderr.contains("?vfs=unix"),
+        "says why and what to do: {stderr}"
+    );
+    let mut second = memo(dir.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("a second memo serve");
+    let exited = exit_within(&mut second, Duration::from_secs(30));
+    let mut stderr = String::new();
+    if exited.is_none() {
+        let _ = second.kill();
+    }
+    second
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("its stderr");
+    assert!(
+        exited.is_some_and(|status| !status.success())
+            && stderr.contains("is in use by another process"),
+        "a second server on the file, which would answer revocations from its own memory, \
+         stops at start: {stderr}"
+    );
+
+    server.terminate();
+    assert!(server.wait().success());
+    let (added, stderr) = add_user(dir.path(), "after", None);
+    assert!(
+        added,
+        "the file is free once memo serve has stopped: {stderr}"
+    );
+}
+
+#[test]
+fn processes_that_all_name_the_unix_vfs_share_the_sqlite_file() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}?vfs=unix", dir.path().join("memo.db").display());
+    let mut server = serve(
+        memo(dir.path())
+            .env("DATABASE_URL", &url)
+            .stderr(Stdio::null()),
+    );
+    let (added, stderr) = add_user(dir.path(), "beside", Some(&url));
+    assert!(added, "memo user add runs beside memo serve: {stderr}");
+    server.terminate();
+    assert!(server.wait().success());
 }

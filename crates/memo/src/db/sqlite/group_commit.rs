@@ -20,11 +20,12 @@
 //! instead of a hand-off per statement to sqlx's connection thread (which a
 //! profile showed to be most of a write's CPU).
 
-use std::{path::PathBuf, sync::Arc, thread};
+use std::{sync::Arc, thread};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
+use super::SqliteFile;
 use crate::db::{DbError, DbSetupError, Memo, MemoChanges, memos::sqlite as statements};
 
 /// The most writes one batch takes. It bounds how long a transaction holds
@@ -84,16 +85,16 @@ enum Job {
 }
 
 impl MemoWrites {
-    /// Opens the writer's connection to `path` and starts its thread, which
+    /// Opens the writer's connection to `file` and starts its thread, which
     /// logs to the subscriber current here.
-    pub(crate) fn spawn(path: PathBuf) -> Result<Self, DbSetupError> {
-        let conn = open_writer(&path).map_err(|err| DbSetupError::Open(err.into()))?;
+    pub(crate) fn spawn(file: SqliteFile) -> Result<Self, DbSetupError> {
+        let conn = open_writer(&file).map_err(|err| DbSetupError::Open(err.into()))?;
         let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         thread::Builder::new()
             .name("memo-sqlite-writer".into())
             .spawn(move || {
-                tracing::dispatcher::with_default(&dispatch, || Writer { path, conn }.run(jobs));
+                tracing::dispatcher::with_default(&dispatch, || Writer { file, conn }.run(jobs));
             })
             .map_err(DbSetupError::Thread)?;
         Ok(Self { queue })
@@ -167,14 +168,14 @@ async fn receive<T>(answer: oneshot::Receiver<Result<T, DbError>>) -> Result<T, 
     answer.await.unwrap_or(Err(DbError::WriterGone))
 }
 
-fn open_writer(path: &std::path::Path) -> rusqlite::Result<Connection> {
+fn open_writer(file: &SqliteFile) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    super::open(path, flags)
+    file.open(flags)
 }
 
 /// The writer thread's state: its connection, reopened after a failed batch.
 struct Writer {
-    path: PathBuf,
+    file: SqliteFile,
     conn: Connection,
 }
 
@@ -232,7 +233,7 @@ impl Writer {
             Err(err) => {
                 tracing::error!(error = %err, writes = size, "a group commit failed; its writes were not made");
                 // The transaction may be left in any state: start afresh.
-                match open_writer(&self.path) {
+                match open_writer(&self.file) {
                     Ok(conn) => self.conn = conn,
                     Err(err) => tracing::error!(error = %err, "could not reopen the SQLite writer"),
                 }

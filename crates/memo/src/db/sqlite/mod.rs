@@ -15,7 +15,7 @@
 pub(super) mod group_commit;
 mod readers;
 
-use std::{path::Path, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use rusqlite::{Connection, OpenFlags};
 use sqlx::SqlitePool;
@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::{Timestamp, timestamp::stored_text};
 
 pub(super) use self::{group_commit::MemoWrites, readers::Readers};
-use super::DbError;
+use super::{DbError, DbSetupError};
 
 /// How long a connection waits for another process's lock (SQLite's
 /// `busy_timeout`) before it fails with `SQLITE_BUSY`.
@@ -56,14 +56,60 @@ impl SqliteDb {
     }
 }
 
-/// Opens a rusqlite connection to `path` with the settings every connection
-/// of the app uses (see [`Db::connect`](super::Db::connect)).
-pub(super) fn open(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(path, flags)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    Ok(conn)
+/// The VFS that memo opens a SQLite file with unless its URL names one
+/// (`?vfs=...`): SQLite's unix VFS in its exclusive variant. The process
+/// holds the file for itself (another process opening it waits for
+/// `busy_timeout`, then fails), so SQLite keeps its WAL index in the heap and
+/// coordinates its connections in memory: a read transaction takes no
+/// `fcntl` lock, and concurrent reads do not queue on the mutex that guards
+/// those locks (docs/performance.md). One process is what the SQLite backend
+/// already assumes: revocations and users are answered from its memory.
+pub(crate) const EXCLUSIVE_VFS: &str = "unix-excl";
+
+/// A SQLite file and the VFS every connection to it uses (mixing VFSes on
+/// one file would mix their locking).
+#[derive(Clone, Debug)]
+pub(super) struct SqliteFile {
+    pub(super) path: PathBuf,
+    /// `None`: SQLite's default.
+    pub(super) vfs: Option<String>,
+}
+
+impl SqliteFile {
+    /// Opens a rusqlite connection with the settings every connection of the
+    /// app uses (see [`Db::connect`](super::Db::connect)).
+    pub(super) fn open(&self, flags: OpenFlags) -> rusqlite::Result<Connection> {
+        let conn = match &self.vfs {
+            Some(vfs) => Connection::open_with_flags_and_vfs(&self.path, flags, vfs)?,
+            None => Connection::open_with_flags(&self.path, flags)?,
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(conn)
+    }
+
+    /// Opens (creating it when missing) and locks the file, waiting up to
+    /// [`BUSY_TIMEOUT`] for another process's lock. Under [`EXCLUSIVE_VFS`]
+    /// the lock is the process's until its last connection to the file
+    /// closes; the connection returned holds it.
+    pub(super) fn claim(&self) -> Result<Connection, DbSetupError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let locked = self.open(flags).and_then(|conn| {
+            conn.query_row("PRAGMA schema_version", [], |row| row.get::<_, i64>(0))?;
+            Ok(conn)
+        });
+        locked.map_err(|err| match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                DbSetupError::InUse {
+                    path: self.path.display().to_string(),
+                }
+            }
+            _ => DbSetupError::Open(err.into()),
+        })
+    }
 }
 
 /// A timestamp as SQLite stores it: RFC 3339 in UTC with exactly six

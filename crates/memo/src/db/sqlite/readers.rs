@@ -4,14 +4,11 @@
 //! empty (more threads reading at once than connections kept) opens one
 //! more; at most [`KEEP`] are kept afterwards.
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Mutex,
-};
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::open;
+use super::SqliteFile;
 use crate::db::DbError;
 
 /// Connections kept between reads: one per thread that reads at once (the
@@ -24,15 +21,15 @@ const STATEMENTS: usize = 32;
 /// The pool.
 #[derive(Debug)]
 pub(crate) struct Readers {
-    path: PathBuf,
+    file: SqliteFile,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Readers {
-    /// A pool for the file at `path`; opens one connection to check it.
-    pub(crate) fn open(path: &Path) -> Result<Self, DbError> {
+    /// A pool for `file`; opens one connection to check it.
+    pub(crate) fn open(file: SqliteFile) -> Result<Self, DbError> {
         let readers = Self {
-            path: path.to_owned(),
+            file,
             idle: Mutex::new(Vec::with_capacity(KEEP)),
         };
         let first = readers.connect()?;
@@ -64,7 +61,7 @@ impl Readers {
 
     fn connect(&self) -> Result<Connection, DbError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = open(&self.path, flags)?;
+        let conn = self.file.open(flags)?;
         // A reader never writes: a bug that tried would fail loudly.
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(STATEMENTS);
