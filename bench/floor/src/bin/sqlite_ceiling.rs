@@ -93,7 +93,8 @@ fn args() -> Result<Args, String> {
 /// memo's connection settings (crates/memo/src/db/sqlite/mod.rs).
 fn open(path: &str) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+    // As memo opens its file: held by this process alone (`unix-excl`).
+    let conn = Connection::open_with_flags_and_vfs(path, flags, "unix-excl")?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "synchronous", "FULL")?;
