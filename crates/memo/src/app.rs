@@ -5,7 +5,7 @@
 use std::{future::Future, net::SocketAddr};
 
 use jwt_extended::{RedisStore, SqlStore};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -220,11 +220,10 @@ async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, Startup
     let store = match db.postgres_connections() {
         Some(connections) => SqlStore::postgres_with(connections.clone()),
         None => {
-            let options: SqliteConnectOptions = config.database_url.parse()?;
-            let options = options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(std::time::Duration::from_secs(5));
+            let options: SqliteConnectOptions = match db.sqlite_options() {
+                Some(options) => options,
+                None => config.database_url.parse()?,
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(options)

@@ -112,7 +112,7 @@ pub struct Settings {
     /// Database: `sqlite://PATH` (file created when missing) or
     /// `postgres://USER@HOST/DB`. Defaults to the SQLite file
     /// `<data-dir>/memo.db`, which a running memo holds for itself; add
-    /// `?vfs=unix` in every process that opens it to share it.
+    /// `?vfs=unix` in each memo process to open it beside the one server.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 

@@ -96,9 +96,12 @@ async fn file_settings(pool: &SqlitePool) -> Result<Option<FileSettings>, sqlx::
     }))
 }
 
-/// The VFS that `pool`'s connections are opened with, when its options name one.
+/// The VFS that `pool`'s connections are opened with, when its options name one. Read from
+/// the options' URL, made for a placeholder file name: sqlx panics on a URL it cannot parse,
+/// which some file names make (`a:b`, say).
 fn vfs_of(pool: &SqlitePool) -> Option<String> {
-    let url = sqlx::ConnectOptions::to_url_lossy(&*pool.connect_options());
+    let options = (*pool.connect_options()).clone().filename("vfs-probe");
+    let url = sqlx::ConnectOptions::to_url_lossy(&options);
     url.query_pairs()
         .find(|(key, _)| key == "vfs")
         .map(|(_, vfs)| vfs.into_owned())
@@ -355,6 +358,18 @@ mod tests {
             Some("unix-excl"),
             "the writer opens the file with the pool's VFS"
         );
+        let odd_name = SqlitePoolOptions::new()
+            .connect_lazy_with(SqliteConnectOptions::new().filename("sessions:v2.db"));
+        assert_eq!(
+            vfs_of(&odd_name),
+            None,
+            "no panic on a name sqlx cannot make a URL of"
+        );
+        let no_such_vfs = FileSettings {
+            vfs: Some("no-such-vfs".to_owned()),
+            ..settings
+        };
+        assert!(open(&no_such_vfs).is_err(), "open uses the VFS");
 
         for statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await.expect("schema");

@@ -162,13 +162,18 @@ pub enum DbSetupError {
     /// unless its URL names another VFS ([`Db::connect`]).
     #[error(
         "the SQLite file {path} is in use by another process (a running `memo serve` keeps its file \
-         to itself): stop that process first, or share the file between processes by adding \
-         ?vfs=unix to DATABASE_URL in every process that opens it"
+         to itself): stop that process first. To open it beside the one memo serve (memo user \
+         add, backup tools), add ?vfs=unix to DATABASE_URL in each memo process; never run two \
+         memo serve on one SQLite file"
     )]
     InUse {
         /// The file.
         path: String,
     },
+    /// An in-memory SQLite database: memo's reads and writes use connections
+    /// of their own, which would each see an empty database of their own.
+    #[error("memo needs a SQLite file, not an in-memory database (DATABASE_URL=sqlite://PATH)")]
+    InMemory,
     /// Opening the SQLite file for the memo reads or writes failed.
     #[error("could not open the SQLite file: {0}")]
     Open(#[source] DbError),
@@ -310,6 +315,18 @@ impl Db {
             Backend::Sqlite(_) => None,
         }
     }
+
+    /// The options of memo's own connections to its SQLite file (WAL,
+    /// `synchronous=FULL`, its VFS), for another pool on the same file, such
+    /// as jwt-extended's session store: every connection of the process must
+    /// open the file with the same VFS. `None` on PostgreSQL.
+    #[must_use]
+    pub fn sqlite_options(&self) -> Option<SqliteConnectOptions> {
+        match &self.inner.backend {
+            Backend::Sqlite(sqlite) => Some((*sqlite.options).clone()),
+            Backend::Postgres(_) => None,
+        }
+    }
 }
 
 /// A PostgreSQL URL's options, with `plan_cache_mode = force_generic_plan`
@@ -337,14 +354,18 @@ async fn open_sqlite(url: &str) -> Result<SqliteDb, DbSetupError> {
         .foreign_keys(true)
         .busy_timeout(ACQUIRE_TIMEOUT)
         .synchronous(SqliteSynchronous::Full);
-    let options = match vfs_of(&options) {
-        Some(_) => options,
-        None => options.vfs(sqlite::EXCLUSIVE_VFS),
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(DbSetupError::InMemory);
+    }
+    let vfs = named_vfs(url).or(sqlite::DEFAULT_VFS).map(str::to_owned);
+    let options = match &vfs {
+        Some(vfs) => options.vfs(vfs.clone()),
+        None => options,
     };
     create_parent_dir(options.get_filename())?;
     let file = sqlite::SqliteFile {
         path: options.get_filename().to_owned(),
-        vfs: vfs_of(&options),
+        vfs,
     };
     // Held until every connection below is open, so that no other process
     // takes the file in between.
@@ -358,7 +379,7 @@ async fn open_sqlite(url: &str) -> Result<SqliteDb, DbSetupError> {
     let sqlx_readers = SqlitePoolOptions::new()
         .max_connections(SQLITE_SQLX_READERS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(DbSetupError::Connect)?;
     let readers = Readers::open(file.clone()).map_err(DbSetupError::Open)?;
@@ -368,15 +389,17 @@ async fn open_sqlite(url: &str) -> Result<SqliteDb, DbSetupError> {
         writes,
         sqlx_readers,
         sqlx_writer,
+        options: Box::new(options),
     })
 }
 
-/// The VFS that `options` open their file with (a URL's `?vfs=`), if any.
-fn vfs_of(options: &SqliteConnectOptions) -> Option<String> {
-    let url = sqlx::ConnectOptions::to_url_lossy(options);
-    url.query_pairs()
-        .find(|(key, _)| key == "vfs")
-        .map(|(_, vfs)| vfs.into_owned())
+/// The VFS a SQLite URL names (`?vfs=NAME`), if any.
+fn named_vfs(url: &str) -> Option<&str> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("vfs="))
+        .filter(|vfs| !vfs.is_empty())
 }
 
 /// The current time, cut to whole microseconds: PostgreSQL keeps no more, so
@@ -400,4 +423,42 @@ fn create_parent_dir(file: &Path) -> Result<(), DbSetupError> {
 /// backends).
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_names_its_vfs_in_its_query() {
+        assert_eq!(named_vfs("sqlite://data/memo.db"), None);
+        assert_eq!(named_vfs("sqlite://data/memo.db?vfs=unix"), Some("unix"));
+        assert_eq!(
+            named_vfs("sqlite://a:b/memo.db?mode=rwc&vfs=unix-excl"),
+            Some("unix-excl")
+        );
+        assert_eq!(named_vfs("sqlite://memo.db?vfs="), None);
+    }
+
+    #[tokio::test]
+    async fn any_file_name_opens_and_a_database_in_memory_is_refused() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        // sqlx cannot make a URL of this name (it once panicked here).
+        let url = format!("sqlite://{}/snap:old/memo.db", dir.path().display());
+        let db = Db::connect(&url)
+            .await
+            .expect("a file whose folder has a colon");
+        db.migrate().await.expect("migrated");
+        db.close().await;
+        for url in [
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "sqlite://x.db?mode=memory",
+        ] {
+            assert!(
+                matches!(Db::connect(url).await, Err(DbSetupError::InMemory)),
+                "{url}"
+            );
+        }
+    }
 }

@@ -458,6 +458,7 @@ fn a_served_sqlite_file_is_refused_to_other_processes_with_a_clear_message() {
     let mut stderr = String::new();
     if exited.is_none() {
         let _ = second.kill();
+        let _ = second.wait();
     }
     second
         .stderr

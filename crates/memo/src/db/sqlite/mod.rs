@@ -44,6 +44,9 @@ pub(crate) struct SqliteDb {
     /// turn in its pool rather than in SQLite's busy handler, which sleeps in
     /// steps of up to 100 ms.
     pub(super) sqlx_writer: SqlitePool,
+    /// The options of the sqlx connections, for other pools on the file
+    /// (boxed: they are most of this struct's size otherwise).
+    pub(super) options: Box<sqlx::sqlite::SqliteConnectOptions>,
 }
 
 impl SqliteDb {
@@ -65,6 +68,13 @@ impl SqliteDb {
 /// those locks (docs/performance.md). One process is what the SQLite backend
 /// already assumes: revocations and users are answered from its memory.
 pub(crate) const EXCLUSIVE_VFS: &str = "unix-excl";
+
+/// The VFS of a URL that names none: [`EXCLUSIVE_VFS`] where SQLite has it.
+#[cfg(unix)]
+pub(super) const DEFAULT_VFS: Option<&str> = Some(EXCLUSIVE_VFS);
+/// The VFS of a URL that names none: SQLite's default, the only one here.
+#[cfg(not(unix))]
+pub(super) const DEFAULT_VFS: Option<&str> = None;
 
 /// A SQLite file and the VFS every connection to it uses (mixing VFSes on
 /// one file would mix their locking).
