@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::Config,
-    db::{Db, DbSetupError},
+    db::{Db, DbSetupError, SharedDb},
     http,
     password::{HashError, Passwords},
     serve::ConnectionLimits,
@@ -100,7 +100,7 @@ impl App {
                 tokens::session_manager(&config, store, db.clone())
             }
             None => {
-                let store = sql_session_store(&config, &db).await?;
+                let store = sql_session_store(&db).await?;
                 tokens::session_manager(&config, store, db.clone())
             }
         }
@@ -215,18 +215,14 @@ pub async fn open_db(url: &str) -> Result<Db, StartupError> {
 /// listen, it asks the database on every check). A SQLite file is served by
 /// one process: the store gets a connection of its own and answers
 /// revocation checks from memory.
-async fn sql_session_store(config: &Config, db: &Db) -> Result<SqlStore, StartupError> {
+async fn sql_session_store(db: &Db) -> Result<SqlStore, StartupError> {
     let sessions = |e: jwt_extended::StoreError| StartupError::Sessions(e.to_string());
-    let store = match db.postgres_connections() {
-        Some(connections) => SqlStore::postgres_with(connections.clone()),
-        None => {
-            let options: SqliteConnectOptions = match db.sqlite_options() {
-                Some(options) => options,
-                None => config.database_url.parse()?,
-            };
+    let store = match db.shared() {
+        SharedDb::Postgres(connections) => SqlStore::postgres_with(connections.clone()),
+        SharedDb::Sqlite(options) => {
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(options)
+                .connect_with(*options)
                 .await?;
             SqlStore::sqlite(pool)
         }

@@ -316,17 +316,26 @@ impl Db {
         }
     }
 
-    /// The options of memo's own connections to its SQLite file (WAL,
-    /// `synchronous=FULL`, its VFS), for another pool on the same file, such
-    /// as jwt-extended's session store: every connection of the process must
-    /// open the file with the same VFS. `None` on PostgreSQL.
+    /// The database as another component of the app (jwt-extended's session
+    /// store) shares it.
     #[must_use]
-    pub fn sqlite_options(&self) -> Option<SqliteConnectOptions> {
+    pub fn shared(&self) -> SharedDb<'_> {
         match &self.inner.backend {
-            Backend::Sqlite(sqlite) => Some((*sqlite.options).clone()),
-            Backend::Postgres(_) => None,
+            Backend::Sqlite(sqlite) => SharedDb::Sqlite(sqlite.options.clone()),
+            Backend::Postgres(postgres) => SharedDb::Postgres(postgres),
         }
     }
+}
+
+/// What another component needs to use memo's database ([`Db::shared`]).
+#[derive(Debug)]
+pub enum SharedDb<'a> {
+    /// memo's PostgreSQL pool and the connections it keeps out of it.
+    Postgres(&'a PgConnections),
+    /// The options of memo's own connections to its SQLite file (WAL,
+    /// `synchronous=FULL`, its VFS), for a pool of one's own on the file:
+    /// every connection of the process must open it with the same VFS.
+    Sqlite(Box<SqliteConnectOptions>),
 }
 
 /// A PostgreSQL URL's options, with `plan_cache_mode = force_generic_plan`
