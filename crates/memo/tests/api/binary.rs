@@ -28,25 +28,11 @@ fn serve(command: &mut Command) -> MemoProcess {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memo_serves_on_the_port_it_prints_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let mut add = memo(dir.path())
-        .args([
-            "user",
-            "add",
-            "boss",
-            "--manager",
-            "--department",
-            "CTO Office",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("memo user add");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"boss password\n")
-        .expect("the password");
-    let added = add.wait_with_output().expect("memo user add ends");
+    let added = user_add(
+        &mut memo(dir.path()),
+        &["boss", "--manager", "--department", "CTO Office"],
+        b"boss password\n",
+    );
     assert!(added.status.success());
     assert!(String::from_utf8_lossy(&added.stdout).contains("created user \"boss\""));
 
@@ -399,26 +385,32 @@ fn serve_warns_at_start_when_no_spa_is_embedded() {
     assert_eq!(warned, !memo::http::spa_is_built(), "{text}");
 }
 
-/// `memo user add NAME` on `data_dir` (the password from stdin), with
-/// `DATABASE_URL` when given: its exit status and stderr.
-fn add_user(data_dir: &Path, name: &str, database_url: Option<&str>) -> (bool, String) {
-    let mut command = memo(data_dir);
-    if let Some(url) = database_url {
-        command.env("DATABASE_URL", url);
-    }
+/// `command user add ARGS...`, the password written to its standard input.
+fn user_add(command: &mut Command, args: &[&str], password: &[u8]) -> std::process::Output {
     let mut add = command
-        .args(["user", "add", name])
+        .args(["user", "add"])
+        .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("memo user add");
     add.stdin
         .take()
         .expect("stdin")
-        .write_all(b"a long enough password\n")
+        .write_all(password)
         .expect("the password");
-    let added = add.wait_with_output().expect("memo user add ends");
+    add.wait_with_output().expect("memo user add ends")
+}
+
+/// `memo user add NAME` on `data_dir`, with `DATABASE_URL` when given: its
+/// exit status and stderr.
+fn add_user(data_dir: &Path, name: &str, database_url: Option<&str>) -> (bool, String) {
+    let mut command = memo(data_dir);
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    let added = user_add(&mut command, &[name], b"a long enough password\n");
     (
         added.status.success(),
         String::from_utf8_lossy(&added.stderr).into_owned(),
