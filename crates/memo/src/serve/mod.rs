@@ -14,7 +14,9 @@
 //!
 //! - a request body its handler left unread is read to its end before the
 //!   answer (see `serve/unread_body.rs`), so the keep-alive connection survives a
-//!   401 on a POST.
+//!   401 on a POST; one too large for that (a 413) is read out after the
+//!   answer, before the connection closes, so the client gets the answer
+//!   rather than a reset.
 //!
 //! A timed-out connection is simply closed: no request was in flight.
 //! [`raise_file_limit`] lifts the soft `RLIMIT_NOFILE` to the hard limit at
@@ -256,7 +258,7 @@ async fn connection(
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
-        stream,
+        stream: Some(stream),
         activity: activity.clone(),
     });
     let service = hyper::service::service_fn({
@@ -266,12 +268,17 @@ async fn connection(
             let in_flight = InFlight::begin(&activity);
             let (parts, body) = request.into_parts();
             let (body, leftover) = unread_body::track(body);
+            let leftover = leftover.map(|leftover| (leftover, activity.clone()));
             let request = hyper::Request::from_parts(parts, body);
             let response = router.clone().oneshot(request);
             async move {
                 let mut response = response.await?;
-                if let Some(leftover) = leftover {
-                    response = leftover.settle(response).await;
+                if let Some((leftover, activity)) = leftover {
+                    let closes;
+                    (response, closes) = leftover.settle(response).await;
+                    if closes {
+                        activity.linger_at_close();
+                    }
                 }
                 Ok::<_, Infallible>(response.map(|body| {
                     Body::new(Answered {
@@ -284,36 +291,49 @@ async fn connection(
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.max_buf_size(MAX_READ_BUFFER);
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    // One timer per connection, re-armed only when it fires: never later
-    // than the connection's deadline (see `next_check`), so a request costs
-    // no timer or wake-up of its own.
-    let timer = tokio::time::sleep(limits.header_read_timeout);
-    tokio::pin!(timer);
-    let mut shutting_down = false;
-    loop {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(err) = result {
-                    tracing::debug!(error = %err, "connection ended with an error");
-                }
-                return;
-            }
-            () = timer.as_mut() => {
-                let now = Instant::now();
-                match activity.deadline(&limits) {
-                    Some(deadline) if deadline <= now => {
-                        tracing::debug!(%peer, "connection timed out");
-                        return;
+    // In a block of its own, so that hyper's connection, and the socket
+    // with it, is dropped before the socket is read out below.
+    {
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        // One timer per connection, re-armed only when it fires: never later
+        // than the connection's deadline (see `next_check`), so a request costs
+        // no timer or wake-up of its own.
+        let timer = tokio::time::sleep(limits.header_read_timeout);
+        tokio::pin!(timer);
+        let mut shutting_down = false;
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!(error = %err, "connection ended with an error");
                     }
-                    deadline => timer.as_mut().reset(next_check(now, deadline, &limits)),
+                    break;
+                }
+                () = timer.as_mut() => {
+                    let now = Instant::now();
+                    match activity.deadline(&limits) {
+                        Some(deadline) if deadline <= now => {
+                            tracing::debug!(%peer, "connection timed out");
+                            return;
+                        }
+                        deadline => timer.as_mut().reset(next_check(now, deadline, &limits)),
+                    }
+                }
+                _ = stopping.changed(), if !shutting_down => {
+                    shutting_down = true;
+                    conn.as_mut().graceful_shutdown();
                 }
             }
-            _ = stopping.changed(), if !shutting_down => {
-                shutting_down = true;
-                conn.as_mut().graceful_shutdown();
-            }
+        }
+    }
+    // Not while the server stops: that waits for every connection.
+    if let Some(socket) = activity.lingering_socket()
+        && !*stopping.borrow()
+    {
+        tokio::select! {
+            () = unread_body::linger(socket) => {}
+            _ = stopping.changed() => {}
         }
     }
 }
@@ -344,6 +364,16 @@ enum Phase {
 #[derive(Debug)]
 struct Activity {
     phase: Mutex<Phase>,
+    linger: Mutex<Linger>,
+}
+
+/// Whether the socket is read out once hyper has closed the connection
+/// (`unread_body::linger`), and the socket, handed back when hyper drops it.
+#[derive(Debug)]
+enum Linger {
+    No,
+    Wanted,
+    Socket(TcpStream),
 }
 
 impl Activity {
@@ -353,6 +383,30 @@ impl Activity {
                 since: Instant::now(),
                 idle: false,
             }),
+            linger: Mutex::new(Linger::No),
+        }
+    }
+
+    /// An answer closes the connection while its request's body is still
+    /// coming.
+    fn linger_at_close(&self) {
+        *self.linger.lock().unwrap_or_else(PoisonError::into_inner) = Linger::Wanted;
+    }
+
+    /// hyper is done with `socket`: kept if it is to be read out.
+    fn closed(&self, socket: TcpStream) {
+        let mut linger = self.linger.lock().unwrap_or_else(PoisonError::into_inner);
+        if matches!(*linger, Linger::Wanted) {
+            *linger = Linger::Socket(socket);
+        }
+    }
+
+    /// The socket to read out, if an answer wanted it.
+    fn lingering_socket(&self) -> Option<TcpStream> {
+        let mut linger = self.linger.lock().unwrap_or_else(PoisonError::into_inner);
+        match std::mem::replace(&mut *linger, Linger::No) {
+            Linger::Socket(socket) => Some(socket),
+            _ => None,
         }
     }
 
@@ -438,10 +492,29 @@ impl http_body::Body for Answered {
     }
 }
 
-/// The socket, telling its [`Activity`] when bytes arrive.
+/// The socket, telling its [`Activity`] when bytes arrive, and handing
+/// itself to it when dropped (for `unread_body::linger`).
 struct Watched {
-    stream: TcpStream,
+    /// Taken only by `drop`.
+    stream: Option<TcpStream>,
     activity: Arc<Activity>,
+}
+
+impl Watched {
+    fn socket(&mut self) -> std::io::Result<Pin<&mut TcpStream>> {
+        self.stream
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| std::io::ErrorKind::NotConnected.into())
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(socket) = self.stream.take() {
+            self.activity.closed(socket);
+        }
+    }
 }
 
 impl AsyncRead for Watched {
@@ -451,7 +524,7 @@ impl AsyncRead for Watched {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let polled = self.socket()?.poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.activity.read();
         }
@@ -465,15 +538,15 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        self.socket()?.poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        self.socket()?.poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        self.socket()?.poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -481,10 +554,12 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        self.socket()?.poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream
+            .as_ref()
+            .is_some_and(TcpStream::is_write_vectored)
     }
 }

@@ -9,6 +9,13 @@
 //! [`DRAIN_TIMEOUT`]) before the answer goes out, as nginx discards a body
 //! it does not need; when that cannot be done, the answer says
 //! `Connection: close`, so the client knows not to reuse the connection.
+//!
+//! Such a connection is not closed the moment its answer is written: the
+//! client may still be sending the body (Python's `http.client` and
+//! `requests` send all of it before reading the answer), and a socket closed
+//! with bytes unread makes the kernel send a reset, which the client sees as
+//! a broken pipe instead of the 413. So the socket is read out first
+//! ([`linger`]), as nginx's lingering close does.
 
 use std::{
     pin::Pin,
@@ -25,10 +32,21 @@ use axum::{
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+};
+
 use crate::error::BODY_LIMIT_BYTES;
 
 /// How long the rest of an unread body may take to arrive.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection closed on an unread body is read out at most
+/// (nginx's `lingering_time`), and how long it may go without a byte
+/// meanwhile (its `lingering_timeout`).
+const LINGER_TIME: Duration = Duration::from_secs(30);
+const LINGER_IDLE: Duration = Duration::from_secs(5);
 
 /// Where a request's body is, for [`Leftover::settle`].
 enum State {
@@ -106,23 +124,40 @@ impl Drop for TrackedBody {
 
 impl Leftover {
     /// Reads what the handler left of the body, so the connection can take
-    /// the next request; or marks `response` `Connection: close`.
-    pub async fn settle(self, mut response: Response) -> Response {
+    /// the next request; or marks `response` `Connection: close` and says
+    /// so (`true`): the body is still coming, for [`linger`] to read out.
+    pub async fn settle(self, mut response: Response) -> (Response, bool) {
         let state = std::mem::replace(
             &mut *self.0.lock().unwrap_or_else(PoisonError::into_inner),
             State::Elsewhere,
         );
         let State::Unread(body) = state else {
-            return response;
+            return (response, false);
         };
         let drained = tokio::time::timeout(DRAIN_TIMEOUT, drain(body)).await;
-        if !matches!(drained, Ok(true)) {
+        let closes = !matches!(drained, Ok(true));
+        if closes {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        response
+        (response, closes)
     }
+}
+
+/// Reads and drops what the client still sends on a connection whose answer
+/// closed it on an unread body, until the client closes its side, stops
+/// sending for [`LINGER_IDLE`], or [`LINGER_TIME`] has passed; then the
+/// socket closes without a reset that would destroy the answer.
+pub async fn linger(mut socket: TcpStream) {
+    // hyper has shut the writing side already (the answer is out, then a
+    // FIN); again here costs nothing and makes sure of it.
+    let _ = socket.shutdown().await;
+    let mut sink = vec![0u8; 16 * 1024];
+    let read_out = async {
+        while let Ok(Ok(1..)) = tokio::time::timeout(LINGER_IDLE, socket.read(&mut sink)).await {}
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, read_out).await;
 }
 
 /// Reads `body` to its end; false when it is larger than the body limit
