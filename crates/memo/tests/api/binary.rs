@@ -474,8 +474,8 @@ fn a_served_sqlite_file_is_refused_to_other_processes_with_a_clear_message() {
     );
 }
 
-#[test]
-fn processes_that_all_name_the_unix_vfs_share_the_sqlite_file() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_that_all_name_the_unix_vfs_share_the_sqlite_file() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let url = format!("sqlite://{}?vfs=unix", dir.path().join("memo.db").display());
     let mut server = serve(
@@ -485,6 +485,17 @@ fn processes_that_all_name_the_unix_vfs_share_the_sqlite_file() {
     );
     let (added, stderr) = add_user(dir.path(), "beside", Some(&url));
     assert!(added, "memo user add runs beside memo serve: {stderr}");
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/auth/login", server.address))
+        .json(&json!({"user_name": "beside", "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        login.status(),
+        StatusCode::OK,
+        "the running server sees the user added beside it"
+    );
     server.terminate();
     assert!(server.wait().success());
 }
