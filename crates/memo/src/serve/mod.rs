@@ -14,9 +14,9 @@
 //!
 //! - a request body its handler left unread is read to its end before the
 //!   answer (see `serve/unread_body.rs`), so the keep-alive connection survives a
-//!   401 on a POST; one too large for that (a 413) is read out after the
-//!   answer, before the connection closes, so the client gets the answer
-//!   rather than a reset.
+//!   401 on a POST; one that cannot be (over the limit, as with a 413, or
+//!   too slow) is read out after the answer, before the connection closes,
+//!   so the client gets the answer rather than a reset.
 //!
 //! A timed-out connection is simply closed: no request was in flight.
 //! [`raise_file_limit`] lifts the soft `RLIMIT_NOFILE` to the hard limit at
@@ -274,11 +274,11 @@ async fn connection(
             async move {
                 let mut response = response.await?;
                 if let Some((leftover, activity)) = leftover {
-                    let closes;
-                    (response, closes) = leftover.settle(response).await;
+                    let (settled, closes) = leftover.settle(response).await;
                     if closes {
                         activity.linger_at_close();
                     }
+                    response = settled;
                 }
                 Ok::<_, Infallible>(response.map(|body| {
                     Body::new(Answered {
@@ -394,7 +394,7 @@ impl Activity {
     }
 
     /// hyper is done with `socket`: kept if it is to be read out.
-    fn closed(&self, socket: TcpStream) {
+    fn hand_back(&self, socket: TcpStream) {
         let mut linger = self.linger.lock().unwrap_or_else(PoisonError::into_inner);
         if matches!(*linger, Linger::Wanted) {
             *linger = Linger::Socket(socket);
@@ -512,7 +512,7 @@ impl Watched {
 impl Drop for Watched {
     fn drop(&mut self) {
         if let Some(socket) = self.stream.take() {
-            self.activity.closed(socket);
+            self.activity.hand_back(socket);
         }
     }
 }

@@ -10,8 +10,9 @@
 //! it does not need; when that cannot be done, the answer says
 //! `Connection: close`, so the client knows not to reuse the connection.
 //!
-//! Such a connection is not closed the moment its answer is written: the
-//! client may still be sending the body (Python's `http.client` and
+//! Such a connection (over the limit, a 413 from its `Content-Length`, or too
+//! slow) is not closed the moment its answer is written: the client may
+//! still be sending the body (Python's `http.client` and
 //! `requests` send all of it before reading the answer), and a socket closed
 //! with bytes unread makes the kernel send a reset, which the client sees as
 //! a broken pipe instead of the 413. So the socket is read out first
@@ -43,9 +44,11 @@ use crate::error::BODY_LIMIT_BYTES;
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a connection closed on an unread body is read out at most
-/// (nginx's `lingering_time`), and how long it may go without a byte
-/// meanwhile (its `lingering_timeout`).
+/// (nginx's `lingering_time`).
 const LINGER_TIME: Duration = Duration::from_secs(30);
+
+/// How long that reading waits for a byte before it gives up (nginx's
+/// `lingering_timeout`).
 const LINGER_IDLE: Duration = Duration::from_secs(5);
 
 /// Where a request's body is, for [`Leftover::settle`].

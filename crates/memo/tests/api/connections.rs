@@ -261,9 +261,11 @@ async fn a_client_that_sends_all_of_a_body_over_the_limit_before_reading_gets_th
             }
         }
         let mut answer = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut answer))
+        // memo shuts its side right after the answer: the end comes at once,
+        // not after the 5 s a lingering connection waits for a byte.
+        let read = tokio::time::timeout(Duration::from_secs(4), stream.read_to_end(&mut answer))
             .await
-            .expect("the answer and the end of the connection within 15 s");
+            .expect("the answer and the end of the connection within 4 s");
         if let Err(err) = read {
             panic!("round {round}: reading the answer: {err}");
         }
@@ -277,6 +279,36 @@ async fn a_client_that_sends_all_of_a_body_over_the_limit_before_reading_gets_th
             "round {round}: {answer}"
         );
     }
+}
+
+/// A connection read out after its answer (it waits up to 5 s for each
+/// byte) does not hold up a server told to stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_does_not_wait_for_a_connection_being_read_out() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let mut server = quiet(dir.path());
+    let address = server.address.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&address).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /api/memos HTTP/1.1\r\nHost: memo\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n",
+        )
+        .await
+        .expect("headers");
+    let answer = read_answer(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 413"), "{answer}");
+    let asked = Instant::now();
+    server.terminate();
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .expect("the wait");
+    assert!(status.success(), "{status}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "stopped {:?} after SIGTERM, with a connection being read out",
+        asked.elapsed()
+    );
+    drop(stream);
 }
 
 /// memo with its default limits, logging errors only, to nowhere.
