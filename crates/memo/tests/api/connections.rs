@@ -221,14 +221,7 @@ async fn a_post_refused_before_its_body_arrived_keeps_its_keep_alive_connection(
     // A body over the limit is refused from its Content-Length (413, before
     // the token is looked at) and not worth reading: the answer says the
     // connection closes, so the client does not reuse it.
-    let mut stream = TcpStream::connect(&address).await.expect("connect");
-    stream
-        .write_all(
-            b"POST /api/memos HTTP/1.1\r\nHost: memo\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n",
-        )
-        .await
-        .expect("headers");
-    let answer = read_answer(&mut stream).await;
+    let (_stream, answer) = refused_by_its_length(&address).await;
     assert!(answer.starts_with("http/1.1 413"), "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
 }
@@ -288,14 +281,7 @@ async fn a_stop_does_not_wait_for_a_connection_being_read_out() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let mut server = quiet(dir.path());
     let address = server.address.trim_start_matches("http://").to_owned();
-    let mut stream = TcpStream::connect(&address).await.expect("connect");
-    stream
-        .write_all(
-            b"POST /api/memos HTTP/1.1\r\nHost: memo\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n",
-        )
-        .await
-        .expect("headers");
-    let answer = read_answer(&mut stream).await;
+    let (stream, answer) = refused_by_its_length(&address).await;
     assert!(answer.starts_with("http/1.1 413"), "{answer}");
     let asked = Instant::now();
     server.terminate();
@@ -309,6 +295,21 @@ async fn a_stop_does_not_wait_for_a_connection_being_read_out() {
         asked.elapsed()
     );
     drop(stream);
+}
+
+/// Sends the head of a `POST /api/memos` whose `Content-Length` (2,000,000)
+/// is over the limit, and none of its body: the connection and the head of
+/// memo's answer, lowercased.
+async fn refused_by_its_length(address: &str) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /api/memos HTTP/1.1\r\nHost: memo\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n",
+        )
+        .await
+        .expect("headers");
+    let answer = read_answer(&mut stream).await;
+    (stream, answer)
 }
 
 /// memo with its default limits, logging errors only, to nowhere.
