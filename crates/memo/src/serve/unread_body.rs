@@ -32,7 +32,6 @@ use axum::{
 };
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
-
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::TcpStream,
