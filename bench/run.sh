@@ -4,7 +4,7 @@
 #   bench/run.sh [--postgres [--redis]] [--all] [--peer] [--scale | --scale-only]
 #                [--scale-sizes "20 1000 10000 100000"] [--duration SECONDS] [--rounds N]
 #                [--connections N] [--threads N] [--login-connections N] [--no-build] [--no-write]
-#                [--no-flush]
+#                [--no-flush] [--pgo]
 #
 # Builds `memo` and the bench tools (bench/floor) in release mode, installs wrk
 # from Debian's packages when it is missing, and starts memo on 127.0.0.1 on a
@@ -34,6 +34,9 @@
 # --peer: also the original's stack (bench/peer: the article's Flask app with
 #   Flask-JWT-Extended on gunicorn, 4 workers, from a venv made with pip) on
 #   the status and list rows, with memo / Flask ratios.
+# --pgo: memo as deployed with profile-guided optimization, built by scripts/build-pgo
+#   (trained on every backend with --all or --postgres, on SQLite otherwise), in
+#   $CARGO_TARGET_DIR/pgo/use; the floor and the tools stay plain release builds.
 # --no-flush: a diagnosis, not the targets' figures (implies --no-write): the
 #   SQLite database in /dev/shm (memory) and PostgreSQL's commits with
 #   synchronous_commit=off, so the write rows show what they would be if a
@@ -78,6 +81,7 @@ USERS=10
 MEMOS_PER_USER=20
 BUILD=1
 WRITE=1
+PGO=0
 NO_FLUSH=0
 COMMAND="bench/run.sh $*"
 ARGS=("$@")
@@ -98,6 +102,7 @@ while (($#)); do
     --threads) THREADS="$2"; shift ;;
     --login-connections) LOGIN_CONNECTIONS="$2"; shift ;;
     --no-build) BUILD=0 ;;
+    --pgo) PGO=1 ;;
     --no-write) WRITE=0 ;;
     --no-flush) NO_FLUSH=1; WRITE=0 ;;
     -h|--help) usage; exit 0 ;;
@@ -112,7 +117,12 @@ done
 source "$ROOT/bench/lib/common.sh"
 
 # ---------------------------------------------------------------- prerequisites
-if ((BUILD)); then
+if ((BUILD && PGO)); then
+  say "building memo with profile-guided optimization (scripts/build-pgo), and the bench tools"
+  pgo_training=()
+  ((ALL || POSTGRES)) && pgo_training=(--all)
+  bash "$ROOT/scripts/build-pgo" --no-spa "${pgo_training[@]}" >/dev/null
+elif ((BUILD)); then
   say "building memo and the bench tools (cargo build --release -p memo -p bench-floor)"
   cargo build --release -p memo -p bench-floor
 fi
@@ -125,7 +135,15 @@ if ((ALL)); then
   done
   exit 0
 fi
-MEMO_BIN="${MEMO_BIN:-$CARGO_TARGET_DIR/release/memo}"
+if [[ -n ${MEMO_BIN:-} ]]; then
+  MEMO_BUILD="MEMO_BIN=$MEMO_BIN"
+elif ((PGO)); then
+  MEMO_BIN="$CARGO_TARGET_DIR/pgo/use/release/memo"
+  MEMO_BUILD="profile-guided release build (scripts/build-pgo), the floor and the tools plain release builds"
+else
+  MEMO_BIN="$CARGO_TARGET_DIR/release/memo"
+  MEMO_BUILD="release build (cargo build --release), as the floor and the tools"
+fi
 FLOOR_BIN="${FLOOR_BIN:-$CARGO_TARGET_DIR/release/bench-floor}"
 REFRESH_BIN="${REFRESH_BIN:-$CARGO_TARGET_DIR/release/bench-refresh}"
 SEED_BIN="${SEED_BIN:-$CARGO_TARGET_DIR/release/bench-seed}"

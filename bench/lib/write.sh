@@ -35,7 +35,7 @@ report_main() {
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit: $COMMIT"
     echo "- machine: $MACHINE"
-    echo "- command: \`$COMMAND\`"
+    echo "- command: \`$COMMAND\`; memo: $MEMO_BUILD"
     echo "- load: wrk $(wrk -v 2>&1 | head -1 | awk '{ print $2 }'), $C connections on $T threads, ${D} s per row and round, $ROUNDS rounds; memo with MEMO_RATE_LIMITS=off, $LOGGING, $USERS users with $MEMOS_PER_USER memos each"
     if ((ROTATES)); then
       echo "- refresh: the refresh token rotates (checked each run), so \`bench-refresh\` (bench/floor/src/bin/refresh.rs) drives that row: $C connections, each logged in once with cookies of its own, each request sent with the cookies the last answer set and the newest CSRF value (hyper's HTTP/1.1 client)"
